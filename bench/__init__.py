@@ -1,0 +1,1 @@
+"""Baselines to compare wordrnn models against."""

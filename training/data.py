@@ -1,0 +1,106 @@
+"""Text file -> checked words -> train/valid id streams, with errors that say what to do.
+
+Without a validation file, every 20th block of 50 lines is held out (5%), so the validation
+text comes from the whole book rather than only its end, and the same file always gives the same
+split. Both streams are encoded with a vocabulary built from the training part only.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from wordrnn import Vocabulary, tokenize
+
+log = logging.getLogger(__name__)
+
+HOLDOUT_EVERY, HOLDOUT_BLOCK = 20, 50
+
+
+class DataError(ValueError):
+    """The input text cannot be trained on; the message says why and what to do."""
+
+
+@dataclass
+class Corpus:
+    vocab: Vocabulary
+    train: torch.Tensor  # (N_train,) token ids
+    valid: torch.Tensor  # (N_valid,) token ids
+
+
+def read_text(path: str | Path) -> str:
+    """The contents of a UTF-8 text file, refusing empty, binary and non-UTF-8 files."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path} does not exist or is not a file; pass a UTF-8 text file with --text")
+    data = path.read_bytes()
+    if not data.strip():
+        raise DataError(f"{path} is empty; training needs a UTF-8 text file with some words in it")
+    if b"\x00" in data[:65536]:
+        raise DataError(f"{path} looks like a binary file (it contains NUL bytes); pass a plain UTF-8 text file")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise DataError(
+            f"{path} is not valid UTF-8 (byte {err.start}: {data[err.start:err.start + 1]!r}); "
+            f"convert it first, e.g. `iconv -f latin1 -t utf-8 {path.name} > {path.stem}.utf8.txt`"
+        ) from None
+
+
+def holdout_split(text: str) -> tuple[str, str]:
+    """(train, valid) text: every HOLDOUT_EVERY-th block of HOLDOUT_BLOCK lines is held out.
+
+    Short texts (fewer than HOLDOUT_EVERY blocks) hold out their last 5% of lines instead.
+    """
+    lines = [line for line in text.splitlines() if line.strip()]
+    if len(lines) >= HOLDOUT_EVERY * HOLDOUT_BLOCK:
+        blocks = [lines[i : i + HOLDOUT_BLOCK] for i in range(0, len(lines), HOLDOUT_BLOCK)]
+        held = lambda i: i % HOLDOUT_EVERY == HOLDOUT_EVERY - 1  # noqa: E731
+        train = [line for i, b in enumerate(blocks) if not held(i) for line in b]
+        valid = [line for i, b in enumerate(blocks) if held(i) for line in b]
+    else:
+        cut = max(1, len(lines) - max(1, len(lines) // 20)) if len(lines) > 1 else 1
+        train, valid = lines[:cut], lines[cut:] or lines[-1:]
+    return "\n".join(train), "\n".join(valid)
+
+
+def load_corpus(
+    text_path: str | Path,
+    valid_path: str | Path | None = None,
+    min_count: int = 1,
+    max_vocab: int | None = None,
+    vocab: Vocabulary | None = None,
+) -> Corpus:
+    """Read, split, build the vocabulary (unless given, e.g. when resuming) and encode."""
+    text = read_text(text_path)
+    if valid_path is not None:
+        train_text, valid_text = text, read_text(valid_path)
+    else:
+        train_text, valid_text = holdout_split(text)
+    train_words = tokenize(train_text)
+    if vocab is None:
+        vocab = Vocabulary.build(train_words, min_count=min_count, max_size=max_vocab)
+    train = torch.tensor(vocab.encode(train_words), dtype=torch.long)
+    valid = torch.tensor(vocab.encode(tokenize(valid_text)), dtype=torch.long)
+    log.info(
+        "corpus: %d training tokens, %d validation tokens, vocabulary %d (unknown in valid: %.1f%%)",
+        train.numel(), valid.numel(), len(vocab),
+        100.0 * float((valid == vocab.unk_id).float().mean()) if valid.numel() else 0.0,
+    )
+    return Corpus(vocab, train, valid)
+
+
+def check_size(corpus: Corpus, batch_size: int, world_size: int = 1) -> None:
+    """Refuse a corpus too small to make one (B, 2) batch per process."""
+    need = 2 * batch_size * world_size + 1
+    if corpus.train.numel() < need:
+        raise DataError(
+            f"the training text has {corpus.train.numel()} tokens, too few for batch size "
+            f"{batch_size} x {world_size} process(es) (at least {need} needed); "
+            "use a longer text or a smaller --batch-size"
+        )
+    if corpus.valid.numel() < 2:
+        raise DataError("the validation text has fewer than 2 tokens; use a longer --valid file")

@@ -1,0 +1,90 @@
+"""Perplexity and next-word accuracy of a model on a token stream.
+
+    python -m training.evaluate --model models/kjv-lstm --text data/kjv/test.txt
+
+Convention (shared with the n-gram baseline in bench/): the text is tokenized line by line with
+an `<eol>` after each line, words outside the model's vocabulary become `<unk>`, and every token
+of the stream is predicted from all tokens before it, with one `<eol>` as the context of the
+first. `<eol>` and `<unk>` targets count like any other word. Perplexity = exp(mean loss).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from dataclasses import dataclass
+
+import torch
+from wordrnn import Checkpoint, EOL, Vocabulary, WordRNN, tokenize
+from wordrnn.batching import batchify, bptt_batches
+from training.loss import token_losses
+
+
+@dataclass
+class Score:
+    loss: float  # mean cross-entropy in nats per token
+    accuracy: float  # fraction of tokens whose most likely prediction is right
+    tokens: int
+
+    @property
+    def perplexity(self) -> float:
+        return math.exp(min(self.loss, 50.0))
+
+
+def stream(text: str, vocab: Vocabulary) -> torch.Tensor:
+    """The ids of `text` with one leading `<eol>` as context for its first word: (N + 1,)."""
+    return torch.tensor([vocab.id(EOL)] + vocab.encode(tokenize(text)), dtype=torch.long)
+
+
+@torch.no_grad()
+def evaluate(model: WordRNN, ids: torch.Tensor, batch_size: int = 16, seq_len: int = 64) -> Score:
+    """Score every token of `ids` after the first, reading it as `batch_size` parallel columns.
+
+    Each column starts from a zero state, so a smaller batch size gives slightly lower
+    perplexity (more context); compare models with the same settings.
+    """
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    columns, mask = _columns(ids, batch_size)  # (B, L), (B, L - 1)
+    columns, mask = columns.to(device), mask.to(device)
+    total_loss, correct, state = 0.0, 0, None
+    for i, (inputs, targets) in enumerate(bptt_batches(columns, seq_len)):
+        keep = mask[:, i * seq_len : i * seq_len + targets.size(1)].reshape(-1)  # (B * T,)
+        features, state = model.features(inputs, state)  # (B, T, O)
+        total_loss += float(token_losses(model, features, targets)[keep].sum())
+        predicted = model.logits(features).argmax(-1).reshape(-1)  # (B * T,)
+        correct += int((predicted == targets.reshape(-1))[keep].sum())
+    model.train(was_training)
+    count = int(mask.sum())
+    return Score(total_loss / count, correct / count, count)
+
+
+def _columns(ids: torch.Tensor, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(N,) -> (B, L) columns that overlap by one token, so every one of the N - 1 targets is
+    scored once; the last column is padded, and the mask marks the real targets."""
+    targets = ids.numel() - 1
+    batch_size = max(1, min(batch_size, targets))
+    length = -(-targets // batch_size)  # targets per column, rounded up
+    index = torch.arange(batch_size)[:, None] * length + torch.arange(length + 1)[None, :]
+    mask = index[:, 1:] <= targets  # (B, L - 1)
+    return ids[index.clamp(max=targets)], mask
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", required=True, help="checkpoint folder or Hub repo id")
+    parser.add_argument("--text", required=True, help="UTF-8 text file to score")
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--seq-len", type=int, default=64)
+    args = parser.parse_args(argv)
+    checkpoint = Checkpoint.load(args.model)
+    with open(args.text, encoding="utf-8") as f:
+        ids = stream(f.read(), checkpoint.vocab)
+    score = evaluate(checkpoint.model, ids, args.batch_size, args.seq_len)
+    print(f"tokens {score.tokens}  loss {score.loss:.4f}  perplexity {score.perplexity:.2f}  "
+          f"accuracy {score.accuracy:.2%}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,210 @@
+"""A checkpoint: model weights, config, vocabulary and model card, always together.
+
+On disk and on the Hub it is one folder:
+
+    config.json        ModelConfig as JSON, with "model_type": "wordrnn-lstm"
+    model.safetensors  the weights (never a pickle), float32 or float16
+    vocab.json         the vocabulary, ids in order
+    README.md          the model card with YAML metadata (metrics, training settings)
+    *.png              optional pictures for the card (e.g. the loss curve)
+
+    checkpoint = Checkpoint(model, vocab, info={"metrics": {...}})
+    checkpoint.save("runs/kjv")                      # atomic: write aside, then rename
+    checkpoint = Checkpoint.load("runs/kjv")         # or a Hub repo id, with revision=
+    checkpoint.push("me/wordrnn-kjv")                # one commit with every file
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from wordrnn import card, hub
+from wordrnn.errors import CheckpointError
+from wordrnn.model import MODEL_TYPE, ModelConfig, WordRNN
+from wordrnn.vocab import Vocabulary
+
+log = logging.getLogger(__name__)
+
+CONFIG, WEIGHTS, VOCAB, CARD = "config.json", "model.safetensors", "vocab.json", "README.md"
+PICKLES = ("*.bin", "*.pt", "*.pth", "*.ckpt", "*.pkl", "*.pickle")
+
+
+@dataclass
+class Checkpoint:
+    model: WordRNN
+    vocab: Vocabulary
+    info: dict[str, Any] = field(default_factory=dict)  # metrics, training, samples, ...
+    assets: dict[str, bytes] = field(default_factory=dict)  # extra files, e.g. loss_curve.png
+    source: str = ""  # where it was loaded from, for display
+
+    def __post_init__(self) -> None:
+        if len(self.vocab) != self.model.config.vocab_size:
+            raise CheckpointError(
+                f"the vocabulary has {len(self.vocab)} tokens but the model expects "
+                f"{self.model.config.vocab_size}"
+            )
+
+    def save(self, folder: str | Path, dtype: torch.dtype = torch.float32) -> Path:
+        """Write the checkpoint folder atomically: a reader sees the old or the new one, whole."""
+        folder = Path(folder)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+        try:
+            self.write(tmp, dtype)
+            old = folder.with_name(f".{folder.name}.old")
+            if folder.exists():
+                shutil.rmtree(old, ignore_errors=True)
+                folder.rename(old)
+            tmp.rename(folder)
+            shutil.rmtree(old, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return folder
+
+    def write(self, folder: Path, dtype: torch.dtype = torch.float32) -> None:
+        """Write the files into an existing folder (not atomic; `save` is)."""
+        config = self.model.config.to_json()
+        (folder / CONFIG).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+        tensors = {
+            name: t.detach().to("cpu", dtype).contiguous()
+            for name, t in self.model.state_dict().items()
+            if not (self.model.config.tie_weights and name == "output.weight")
+        }
+        save_file(tensors, str(folder / WEIGHTS), metadata={"format": "pt"})
+        self.vocab.save(folder / VOCAB)
+        for name, data in self.assets.items():
+            (folder / name).write_bytes(data)
+        info = {**self.info, "images": sorted(n for n in self.assets if n.endswith(".png"))}
+        text = card.render(config, len(self.vocab), self.model.num_parameters(), info)
+        (folder / CARD).write_text(text, encoding="utf-8")
+
+    def push(
+        self, repo_id: str, token: str | None = None, private: bool = False,
+        message: str = "Upload wordrnn checkpoint",
+    ) -> str:
+        """Upload every file to the Hub repo `repo_id` in one commit; returns the commit URL."""
+        with tempfile.TemporaryDirectory(prefix="wordrnn-push-") as tmp:
+            self.write(Path(tmp))
+            return hub.upload(tmp, repo_id, token=token, private=private, message=message)
+
+    @classmethod
+    def load(
+        cls, source: str | Path, revision: str | None = None, prefer_cache: bool = False,
+        device: str | torch.device = "cpu",
+    ) -> "Checkpoint":
+        """Load from a local folder, or from a Hub repo id at `revision` (branch, tag, sha)."""
+        path = Path(source).expanduser()
+        if path.is_dir():
+            label = str(path)
+        elif hub.is_repo_id(str(source)) and not path.exists():
+            path = hub.download(str(source), revision, prefer_cache=prefer_cache)
+            label = f"{source}@{revision}" if revision else str(source)
+        else:
+            raise CheckpointError(
+                f"{source} is neither a checkpoint folder nor a Hub repo id (owner/name)"
+            )
+        checkpoint = read_folder(path)
+        checkpoint.source = label
+        checkpoint.model.to(device)
+        return checkpoint
+
+
+def read_folder(folder: Path) -> Checkpoint:
+    """Validate and read a checkpoint folder; every problem names the file at fault."""
+    _refuse_pickles(folder)
+    config = _read_config(folder / CONFIG)
+    vocab = _read_vocab(folder / VOCAB, config)
+    model = WordRNN(config)
+    model.load_state_dict(_read_weights(folder / WEIGHTS, model))
+    model.eval()
+    info = card.read_info(folder / CARD)
+    assets = {p.name: p.read_bytes() for p in sorted(folder.glob("*.png"))}
+    return Checkpoint(model, vocab, info, assets)
+
+
+def _refuse_pickles(folder: Path) -> None:
+    if (folder / WEIGHTS).exists():
+        return
+    pickles = sorted(p.name for pattern in PICKLES for p in folder.glob(pattern))
+    if pickles:
+        raise CheckpointError(
+            f"{folder} holds {', '.join(pickles)} but no {WEIGHTS}. wordrnn never loads pickled "
+            "weights: unpickling a file can run arbitrary code. Convert it to safetensors on a "
+            "machine you trust, or ask its author for a model.safetensors."
+        )
+
+
+def _read_config(path: Path) -> ModelConfig:
+    data = _read_json(path)
+    if not isinstance(data, dict) or data.get("model_type") != MODEL_TYPE:
+        kind = data.get("model_type", "unknown") if isinstance(data, dict) else type(data).__name__
+        raise CheckpointError(
+            f"{path} describes a {kind!r} model, not a wordrnn checkpoint "
+            f"(expected \"model_type\": \"{MODEL_TYPE}\"); use a folder saved by wordrnn"
+        )
+    try:
+        return ModelConfig.from_json(data)
+    except (TypeError, ValueError) as err:
+        raise CheckpointError(f"{path} is not a valid wordrnn config: {err}") from None
+
+
+def _read_vocab(path: Path, config: ModelConfig) -> Vocabulary:
+    try:
+        vocab = Vocabulary.from_json(_read_json(path))
+    except ValueError as err:
+        raise CheckpointError(f"{path} is not a valid vocabulary: {err}") from None
+    if len(vocab) != config.vocab_size:
+        raise CheckpointError(
+            f"{path} has {len(vocab)} tokens but config.json says vocab_size={config.vocab_size}: "
+            "the vocabulary does not belong to these weights"
+        )
+    return vocab
+
+
+def _read_json(path: Path) -> Any:
+    if not path.is_file():
+        raise CheckpointError(f"{path} is missing; a wordrnn checkpoint needs {CONFIG}, {WEIGHTS} and {VOCAB}")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise CheckpointError(f"{path} is not valid JSON ({err}); the file is truncated or corrupt") from None
+
+
+def _read_weights(path: Path, model: WordRNN) -> dict[str, torch.Tensor]:
+    if not path.is_file():
+        raise CheckpointError(f"{path} is missing; a wordrnn checkpoint needs {CONFIG}, {WEIGHTS} and {VOCAB}")
+    try:
+        tensors = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as err:
+        raise CheckpointError(f"{path} is truncated or corrupt ({err}); save or download it again") from None
+    expected = model.state_dict()
+    if model.config.tie_weights:
+        expected.pop("output.weight")
+    missing = sorted(set(expected) - set(tensors))
+    unexpected = sorted(set(tensors) - set(expected))
+    wrong = [
+        f"{k} {tuple(tensors[k].shape)} != {tuple(expected[k].shape)}"
+        for k in sorted(set(expected) & set(tensors))
+        if tensors[k].shape != expected[k].shape
+    ]
+    if missing or unexpected or wrong:
+        problems = [f"missing {missing}"] * bool(missing) + [f"unexpected {unexpected}"] * bool(unexpected)
+        raise CheckpointError(f"{path} does not match config.json: " + "; ".join(problems + wrong))
+    bad = [k for k, t in tensors.items() if not t.is_floating_point() or not torch.isfinite(t).all()]
+    if bad:
+        raise CheckpointError(f"{path} has non-finite or non-float values in {bad}")
+    weights = {k: t.float() for k, t in tensors.items()}
+    if model.config.tie_weights:
+        weights["output.weight"] = weights["embedding.weight"]
+    return weights

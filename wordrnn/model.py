@@ -1,0 +1,155 @@
+"""WordRNN: embedding -> stacked LSTM -> linear layer over the vocabulary.
+
+    ids (B, T) ──embedding──> (B, T, E) ──LSTM 1..L──> (B, T, H_L or E) ──linear──> logits (B, T, V)
+
+Every layer has its own hidden size, so the teaching notebook's stack [1024, 512] is
+`ModelConfig(vocab_size, hidden_sizes=[1024, 512], tie_weights=False)`. With `tie_weights` the
+output layer shares the embedding matrix (Press & Wolf, 2017: fewer parameters, better
+perplexity); when the last hidden size differs from the embedding size, the last LSTM projects
+its output down to the embedding size (LSTMP, Sak et al. 2014), so tying is always possible.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+
+import torch
+from torch import nn
+
+# One (h, c) pair per layer; h is (num_layers=1, B, output size), c is (1, B, hidden size).
+State = list[tuple[torch.Tensor, torch.Tensor]]
+
+MODEL_TYPE = "wordrnn-lstm"
+
+
+@dataclass
+class ModelConfig:
+    """The model's constructor arguments; saved as config.json in every checkpoint."""
+
+    vocab_size: int
+    embedding_size: int = 256
+    hidden_sizes: list[int] = field(default_factory=lambda: [512, 512])
+    dropout: float = 0.2
+    tie_weights: bool = True
+    adaptive_cutoffs: list[int] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        sizes = [self.vocab_size, self.embedding_size, *self.hidden_sizes]
+        if not self.hidden_sizes or any(
+            not isinstance(s, int) or isinstance(s, bool) or s < 1 for s in sizes
+        ):
+            raise ValueError(
+                "vocab_size, embedding_size and every hidden size must be positive integers, "
+                f"and hidden_sizes must not be empty (got {sizes})"
+            )
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        self.tie_weights = bool(self.tie_weights)
+        cutoffs = self.adaptive_cutoffs
+        if cutoffs:
+            if self.tie_weights:
+                raise ValueError("an adaptive softmax cannot share the embedding: set tie_weights=False")
+            if cutoffs != sorted(set(cutoffs)) or cutoffs[0] < 1 or cutoffs[-1] >= self.vocab_size - 1:
+                raise ValueError(
+                    f"adaptive_cutoffs must increase and lie between 1 and vocab_size - 2 "
+                    f"({self.vocab_size - 2}), got {cutoffs}"
+                )
+
+    @property
+    def output_size(self) -> int:
+        """Width of the last LSTM output, i.e. the input of the output layer."""
+        return self.embedding_size if self.tie_weights else self.hidden_sizes[-1]
+
+    def to_json(self) -> dict:
+        return {"model_type": MODEL_TYPE, **asdict(self)}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "ModelConfig":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+class WordRNN(nn.Module):
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.embedding = nn.Embedding(config.vocab_size, config.embedding_size)
+        self.dropout = nn.Dropout(config.dropout)
+        layers = []
+        input_size = config.embedding_size
+        for i, hidden_size in enumerate(config.hidden_sizes):
+            last = i == len(config.hidden_sizes) - 1
+            project = last and config.tie_weights and hidden_size != config.embedding_size
+            proj_size = config.embedding_size if project else 0
+            layers.append(nn.LSTM(input_size, hidden_size, batch_first=True, proj_size=proj_size))
+            input_size = proj_size or hidden_size
+        self.layers = nn.ModuleList(layers)
+        self.output: nn.Module
+        if config.adaptive_cutoffs:
+            # Frequent words get the full width, rare ones share low-rank clusters (Grave et al.
+            # 2017): a fraction of the full softmax's cost, the same probabilities over all words.
+            self.output = nn.AdaptiveLogSoftmaxWithLoss(
+                config.output_size, config.vocab_size, config.adaptive_cutoffs, div_value=4.0
+            )
+        else:
+            self.output = nn.Linear(config.output_size, config.vocab_size)
+        if config.tie_weights:
+            self.output.weight = self.embedding.weight
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        nn.init.uniform_(self.embedding.weight, -0.1, 0.1)
+        if isinstance(self.output, nn.Linear):
+            nn.init.zeros_(self.output.bias)
+            if not self.config.tie_weights:
+                nn.init.uniform_(self.output.weight, -0.1, 0.1)
+        for lstm in self.layers:
+            # A forget-gate bias of 1 lets memories survive the first steps of training.
+            hidden = lstm.hidden_size
+            for name, bias in lstm.named_parameters():
+                if name.startswith("bias_ih"):
+                    with torch.no_grad():
+                        bias.zero_()
+                        bias[hidden : 2 * hidden].fill_(1.0)
+                elif name.startswith("bias_hh"):
+                    nn.init.zeros_(bias)
+
+    def forward(
+        self, ids: torch.Tensor, state: State | None = None
+    ) -> tuple[torch.Tensor, State]:
+        """Logits for the word after each position, and the state after the last one.
+
+        ids: (B, T) token ids. state: as returned by the previous call, or None for zeros.
+        Returns logits (B, T, V) and the new state.
+        """
+        x, new_state = self.features(ids, state)  # (B, T, O)
+        return self.logits(x), new_state  # (B, T, V)
+
+    def logits(self, features: torch.Tensor) -> torch.Tensor:
+        """Output layer: (..., O) -> (..., V). An adaptive softmax gives log-probabilities,
+        which are logits too (softmax(log p) = p)."""
+        if isinstance(self.output, nn.AdaptiveLogSoftmaxWithLoss):
+            flat = self.output.log_prob(features.reshape(-1, features.size(-1)))
+            return flat.view(*features.shape[:-1], -1)
+        return self.output(features)
+
+    def features(self, ids: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
+        """`forward` without the output layer: (B, T, output_size). Training computes its loss
+        from these (an adaptive softmax never needs all V logits), generation scores only the
+        last position."""
+        x = self.dropout(self.embedding(ids))  # (B, T, E)
+        new_state: State = []
+        for i, lstm in enumerate(self.layers):
+            x, layer_state = lstm(x, None if state is None else state[i])  # (B, T, H_i)
+            new_state.append(layer_state)
+            x = self.dropout(x)
+        return x, new_state
+
+    def num_parameters(self) -> int:
+        """Trainable parameters, counting a tied matrix once."""
+        return sum(p.numel() for p in self.parameters())
+
+
+def detach(state: State) -> State:
+    """Cut the graph between truncated-BPTT windows while keeping the values."""
+    return [(h.detach(), c.detach()) for h, c in state]

@@ -1,0 +1,100 @@
+"""Words in, words out: the one tokenizer shared by training, generation and the app.
+
+    >>> tokenize("And God said, Let there be light.")
+    ['and', 'god', 'said', ',', 'let', 'there', 'be', 'light', '.', '<eol>']
+    >>> detokenize(['and', 'god', 'said', ',', 'let', 'there', 'be', 'light', '.'])
+    'And god said, let there be light.'
+
+Like the teaching notebook this project grows from, a token is a lower-cased word or a single
+punctuation mark / symbol. Each line of text ends with an end-of-line token, so a model trained on
+verses or poems learns where lines end and the generator can write line breaks.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Iterable
+
+EOL = "<eol>"
+
+# A word is a run of letters/digits, possibly joined by apostrophes ("lord's", "don't");
+# everything else that is not a space is a token of its own.
+_TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)*|[^\w\s]|_", re.UNICODE)
+
+# Spacing rules used by detokenize.
+_NO_SPACE_BEFORE = set(".,;:!?)]}%…")
+_NO_SPACE_AFTER = set("([{$¿¡")
+_JOINERS = {"-", "/", "–"}  # glue both neighbours: "beth-el", "and/or"
+_SENTENCE_END = {".", "!", "?", "…"}
+_QUOTES = {'"', "'", "“", "”", "‘", "’"}
+
+
+def clean(text: str) -> str:
+    """Normalise unicode (NFKC) and turn control and format characters into spaces."""
+    text = unicodedata.normalize("NFKC", text)
+    return "".join(
+        ch if ch in "\n\t" or unicodedata.category(ch)[0] != "C" else " " for ch in text
+    )
+
+
+def tokenize_line(line: str) -> list[str]:
+    """Tokens of one line of text, without the end-of-line token."""
+    return _TOKEN.findall(clean(line).lower())
+
+
+def tokenize(text: str, eol: bool = True) -> list[str]:
+    """Tokens of a text; with `eol`, every non-empty line ends with `<eol>`."""
+    words: list[str] = []
+    for line in clean(text).splitlines():
+        tokens = tokenize_line(line)
+        if tokens:
+            words.extend(tokens)
+            if eol:
+                words.append(EOL)
+    return words
+
+
+def detokenize(words: Iterable[str]) -> str:
+    """Join tokens into text that reads like text.
+
+    Punctuation is attached to the word before it, sentences and lines start with a capital
+    letter, "i" is written "I", and `<eol>` becomes a line break. Tokenizing the result gives the
+    original tokens back (for tokens that `tokenize` can produce).
+    """
+    out: list[str] = []
+    capitalize = True
+    glue_next = True  # no space before the first token
+    open_quote = False
+    for word in words:
+        if word == EOL:
+            out.append("\n")
+            capitalize, glue_next, open_quote = True, True, False
+            continue
+        glue = glue_next
+        glue_next = False
+        if word in _QUOTES:
+            # Alternate opening and closing quotes: an opening quote sticks to the next word,
+            # a closing one to the previous word.
+            glue = glue or open_quote
+            glue_next = not open_quote
+            open_quote = not open_quote
+        elif word in _NO_SPACE_BEFORE:
+            glue = True
+        elif word in _JOINERS:
+            glue, glue_next = True, True
+        elif word in _NO_SPACE_AFTER:
+            glue_next = True
+        text = _cased(word, capitalize)
+        if capitalize and any(ch.isalnum() for ch in word):
+            capitalize = False
+        if word in _SENTENCE_END:
+            capitalize = True
+        out.append(text if glue or not out or out[-1] == "\n" else " " + text)
+    return "".join(out)
+
+
+def _cased(word: str, capitalize: bool) -> str:
+    if word == "i" or word.startswith(("i'", "i’")):
+        return "I" + word[1:]
+    return word[:1].upper() + word[1:] if capitalize else word

@@ -1,0 +1,111 @@
+"""Vocabulary: words <-> ids, ordered by frequency and saved beside the weights.
+
+As in the teaching notebook, the most frequent word gets the lowest id. Words seen fewer than
+`min_count` times (or beyond `max_size`) map to `<unk>`, which takes its place in the order by the
+number of training tokens it stands for. The vocabulary is a JSON file in every checkpoint, so a
+model can never be separated from the ids it was trained with.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from wordrnn.tokenizer import EOL
+
+UNK = "<unk>"
+FORMAT = "wordrnn-vocab"
+
+
+class Vocabulary:
+    """An ordered list of tokens; a token's id is its position."""
+
+    def __init__(self, tokens: Sequence[str], counts: Sequence[int] | None = None) -> None:
+        if UNK not in tokens:
+            raise ValueError(f"a vocabulary needs the {UNK} token")
+        if len(set(tokens)) != len(tokens):
+            raise ValueError("a vocabulary must not repeat a token")
+        if counts is not None and len(counts) != len(tokens):
+            raise ValueError("counts and tokens differ in length")
+        self.tokens: list[str] = list(tokens)
+        self.counts: list[int] | None = list(counts) if counts is not None else None
+        self._ids = {token: i for i, token in enumerate(self.tokens)}
+        self.unk_id = self._ids[UNK]
+
+    @classmethod
+    def build(
+        cls, words: Iterable[str], min_count: int = 1, max_size: int | None = None
+    ) -> "Vocabulary":
+        """Count `words` (the training split only) and keep the frequent ones.
+
+        `max_size` counts every entry, `<unk>` included. Ties are broken alphabetically so the
+        same text always gives the same ids.
+        """
+        if min_count < 1:
+            raise ValueError("min_count must be at least 1")
+        if max_size is not None and max_size < 2:
+            raise ValueError("max_size must be at least 2 (one word and <unk>)")
+        counter = Counter(words)
+        counter.pop(UNK, None)
+        ranked = sorted(counter.items(), key=lambda item: (-item[1], item[0]))
+        kept = [(w, c) for w, c in ranked if c >= min_count]
+        if max_size is not None:
+            kept = kept[: max_size - 1]
+        unk_count = sum(counter.values()) - sum(c for _, c in kept)
+        kept.append((UNK, unk_count))
+        kept.sort(key=lambda item: (-item[1], item[0]))
+        return cls([w for w, _ in kept], [c for _, c in kept])
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    def __contains__(self, word: object) -> bool:
+        return word in self._ids
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Vocabulary) and self.tokens == other.tokens
+
+    def __repr__(self) -> str:
+        return f"Vocabulary({len(self)} tokens: {', '.join(self.tokens[:8])}, ...)"
+
+    def id(self, word: str) -> int:
+        return self._ids.get(word, self.unk_id)
+
+    def encode(self, words: Iterable[str]) -> list[int]:
+        return [self._ids.get(w, self.unk_id) for w in words]
+
+    def decode(self, ids: Iterable[int]) -> list[str]:
+        return [self.tokens[i] for i in ids]
+
+    def closest(self, word: str, n: int = 3) -> list[str]:
+        """Up to `n` vocabulary words spelled most like `word` (for "did you mean")."""
+        candidates = [t for t in self.tokens if t not in (UNK, EOL)]
+        return difflib.get_close_matches(word, candidates, n=n, cutoff=0.6)
+
+    def to_json(self) -> dict:
+        data: dict = {"format": FORMAT, "version": 1, "unk": UNK, "tokens": self.tokens}
+        if self.counts is not None:
+            data["counts"] = self.counts
+        return data
+
+    @classmethod
+    def from_json(cls, data: object) -> "Vocabulary":
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise ValueError(f"not a wordrnn vocabulary (expected \"format\": \"{FORMAT}\")")
+        tokens = data.get("tokens")
+        if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
+            raise ValueError("\"tokens\" must be a list of strings")
+        counts = data.get("counts")
+        if counts is not None and not all(isinstance(c, int) for c in counts):
+            raise ValueError("\"counts\" must be a list of integers")
+        return cls(tokens, counts)
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_json(), ensure_ascii=False), encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Vocabulary":
+        return cls.from_json(json.loads(Path(path).read_text(encoding="utf-8")))
