@@ -162,6 +162,8 @@ def main(argv: list[str] | None = None) -> None:
     texts = {split: _read(data, split) for split in ("train", "valid", "test")}
     if args.model:
         checkpoint = Checkpoint.load(args.model)
+        if args.min_count != 1:
+            log.warning("--min-count is ignored: the vocabulary is the checkpoint's")
         vocab, source = checkpoint.vocab, f"vocab.json of {args.model}"
     else:
         vocab = Vocabulary.build(tokenize(texts["train"]), min_count=args.min_count)
@@ -196,7 +198,7 @@ def main(argv: list[str] | None = None) -> None:
     print("\n".join(rows))
     if args.model:
         test, seconds = _lstm_perplexity(checkpoint, texts["test"], args.batch_size, args.seq_len)
-        print(f"| LSTM {args.model} (batch {args.batch_size}, seq {args.seq_len}) | | "
+        print(f"| LSTM {args.model} (batch {args.batch_size}, seq {args.seq_len}) | – | "
               f"{test:.2f} | {seconds:.1f} |")
         print(f"\nLSTM test perplexity / best n-gram test perplexity = {test / best:.3f}")
 

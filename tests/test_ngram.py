@@ -64,7 +64,8 @@ def test_distribution_sums_to_one(order, modified):
 @pytest.mark.parametrize("modified", [True, False])
 @pytest.mark.parametrize("order", [1, 2, 3])
 def test_matches_the_definition(order, modified):
-    ids = random_ids(120, 5, seed=order) + [0, 1, 2, 0, 1, 2, 0, 1]
+    # Id 5 only starts the stream: its n-grams have no word before them.
+    ids = [5] + random_ids(120, 5, seed=order) + [0, 1, 2, 0, 1, 2, 0, 1]
     model = KneserNey(order, 6, modified).fit(ids)
     for context in ([], [0], [0, 1], [2, 0, 1], [5, 5], ids[-2:]):
         for word in range(6):

@@ -75,6 +75,19 @@ def any_flag(process: Process, flag: bool) -> bool:
     return bool(value.item())
 
 
+def same_on_all_ranks(process: Process, parameters: list[torch.Tensor]) -> bool:
+    """Whether every rank holds the same parameters (DDP keeps them in step; this checks it)."""
+    if not process.distributed:
+        return True
+    with torch.no_grad():
+        flat = torch.cat([p.detach().reshape(-1).double() for p in parameters])
+        weights = torch.arange(1, flat.numel() + 1, dtype=torch.float64, device=flat.device)
+        fingerprint = torch.stack([flat.sum(), (flat * weights).sum() / flat.numel()])
+    gathered = [torch.empty_like(fingerprint) for _ in range(process.world_size)]
+    dist.all_gather(gathered, fingerprint)
+    return all(torch.equal(g, gathered[0]) for g in gathered)
+
+
 def barrier(process: Process) -> None:
     if process.distributed:
         dist.barrier()

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import torch
 from wordrnn import Checkpoint, EOL, Vocabulary, WordRNN, tokenize
 from wordrnn.batching import batchify, bptt_batches
-from training.loss import token_losses
+from training.loss import predictions, token_losses
 
 
 @dataclass
@@ -53,7 +53,7 @@ def evaluate(model: WordRNN, ids: torch.Tensor, batch_size: int = 16, seq_len: i
         keep = mask[:, i * seq_len : i * seq_len + targets.size(1)].reshape(-1)  # (B * T,)
         features, state = model.features(inputs, state)  # (B, T, O)
         total_loss += float(token_losses(model, features, targets)[keep].sum())
-        predicted = model.logits(features).argmax(-1).reshape(-1)  # (B * T,)
+        predicted = predictions(model, features).reshape(-1)  # (B * T,)
         correct += int((predicted == targets.reshape(-1))[keep].sum())
     model.train(was_training)
     count = int(mask.sum())

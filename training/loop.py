@@ -77,16 +77,11 @@ class Loop:
         limit = min(self.total, self.args.max_steps or self.total)
         window, started = [], time.perf_counter()
         while self.step < limit:
-            position = self.step % self.per_epoch
-            if position == 0:
-                self.carried = None  # a new pass over the stream starts from a blank state
-            inputs, targets = next(bptt_batches(self.data, self.args.seq_len, start=position))
-            loss, predicted = self._train_step(inputs, targets)
+            inputs, targets, loss, predicted = self.advance()
             if not math.isfinite(loss):
                 log.error("error: the loss became %s at step %d; stopping. The last good checkpoint "
                           "is %s. Lower --lr or --clip and start again.", loss, self.step, self.out / "model")
                 return Stop.NAN
-            self.step += 1
             now = time.perf_counter()
             window.append((loss, float((predicted == targets).float().mean()), targets.numel(), now))
             self.seconds += now - started
@@ -101,13 +96,25 @@ class Loop:
                 return Stop.INTERRUPTED
         return Stop.DONE
 
+    def advance(self) -> tuple[torch.Tensor, torch.Tensor, float, torch.Tensor]:
+        """One optimisation step on the next batch: (inputs, targets, loss, predicted ids).
+        A non-finite loss leaves the parameters and the position untouched."""
+        position = self.step % self.per_epoch
+        if position == 0:
+            self.carried = None  # a new pass over the stream starts from a blank state
+        inputs, targets = next(bptt_batches(self.data, self.args.seq_len, start=position))
+        loss, predicted = self._train_step(inputs, targets)
+        if math.isfinite(loss):
+            self.step += 1
+        return inputs, targets, loss, predicted
+
     def _train_step(self, inputs: torch.Tensor, targets: torch.Tensor) -> tuple[float, torch.Tensor]:
         self.model.train()
         for group in self.optimizer.param_groups:
             group["lr"] = self.lr(self.step)
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.amp):
             loss, predicted, carried = self.objective(inputs, targets, self.carried)
-        value = float(loss)
+        value = float(loss.detach())
         if not math.isfinite(value):
             return value, predicted
         self.carried = detach(carried)

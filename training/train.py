@@ -65,6 +65,10 @@ def run(args, process: distributed.Process, stop: list[bool]) -> int:
     reason = loop.train(should_stop=lambda: stop[0] or time.monotonic() > budget_end)
     if reason is Stop.NAN:
         return 1
+    if not distributed.same_on_all_ranks(process, list(loop.model.parameters())):
+        raise RuntimeError("ranks ended with different parameters; please report this bug")
+    if process.distributed:
+        log.info("parameters identical on all %d ranks", process.world_size)
     distributed.barrier(process)
     if not process.is_main:
         return 0

@@ -27,6 +27,8 @@ def batchify(ids: torch.Tensor, batch_size: int) -> torch.Tensor:
     """Cut a 1-D id stream into `batch_size` columns: (N,) -> (B, N // B)."""
     if ids.dim() != 1:
         raise ValueError(f"expected a 1-D stream of token ids, got shape {tuple(ids.shape)}")
+    if batch_size < 1:
+        raise ValueError(f"the batch size must be at least 1, got {batch_size}")
     length = ids.numel() // batch_size
     if length < 2:
         raise ValueError(
@@ -38,7 +40,12 @@ def batchify(ids: torch.Tensor, batch_size: int) -> torch.Tensor:
 
 
 def shard(ids: torch.Tensor, rank: int, world_size: int) -> torch.Tensor:
-    """The contiguous part of a stream that one of `world_size` processes trains on."""
+    """The contiguous part of a stream that one of `world_size` processes trains on.
+
+    Every process gets the same number of tokens (the remainder is dropped), so they all run the
+    same number of steps and their gradient all-reduces stay in step."""
+    if not 0 <= rank < world_size:
+        raise ValueError(f"rank must be in [0, {world_size}), got rank {rank}")
     size = ids.numel() // world_size
     return ids[rank * size : (rank + 1) * size]
 

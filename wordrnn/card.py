@@ -35,10 +35,13 @@ def render(config: dict[str, Any], vocab_size: int, num_parameters: int, info: d
     for key in ("license", "datasets"):
         if info.get(key):
             meta[key] = info[key]
-    meta["wordrnn"] = {k: info[k] for k in ("metrics", "training") if info.get(k)}
+    # What read_info gives back: a checkpoint loaded and saved again keeps its results.
+    meta["wordrnn"] = {k: info[k] for k in ("metrics", "training", "samples") if info.get(k)}
     lines = [
         "---",
-        yaml.safe_dump(meta, sort_keys=False, allow_unicode=True).rstrip(),
+        # ASCII with escapes: PyYAML's unicode output does not read back (U+0085 breaks a line,
+        # a lone U+00A0 becomes null), and read_info must give back what was written.
+        yaml.safe_dump(meta, sort_keys=False, allow_unicode=False).rstrip(),
         "---",
         "",
         f"# {info.get('title', 'WordRNN word-level LSTM')}",
@@ -127,6 +130,6 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
 
 
 def read_info(path: str | Path) -> dict[str, Any]:
-    """The `wordrnn:` section (metrics, training) of a model card's metadata."""
+    """The `wordrnn:` section (metrics, training, samples) of a model card's metadata."""
     info = read_metadata(path).get("wordrnn")
     return info if isinstance(info, dict) else {}

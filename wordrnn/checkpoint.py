@@ -25,11 +25,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
 
-from wordrnn import card, hub
-from wordrnn.errors import CheckpointError
+from wordrnn import card, hub, weights
+from wordrnn.errors import CheckpointError, HubError
 from wordrnn.model import MODEL_TYPE, ModelConfig, WordRNN
 from wordrnn.vocab import Vocabulary
 
@@ -44,7 +42,7 @@ class Checkpoint:
     model: WordRNN
     vocab: Vocabulary
     info: dict[str, Any] = field(default_factory=dict)  # metrics, training, samples, ...
-    assets: dict[str, bytes] = field(default_factory=dict)  # extra files, e.g. loss_curve.png
+    assets: dict[str, bytes] = field(default_factory=dict)  # *.png card pictures, e.g. loss_curve.png
     source: str = ""  # where it was loaded from, for display
 
     def __post_init__(self) -> None:
@@ -60,6 +58,7 @@ class Checkpoint:
         folder.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
         try:
+            tmp.chmod(0o755)  # mkdtemp makes it private (0700); a checkpoint is meant to be shared
             self.write(tmp, dtype)
             old = folder.with_name(f".{folder.name}.old")
             if folder.exists():
@@ -74,14 +73,12 @@ class Checkpoint:
 
     def write(self, folder: Path, dtype: torch.dtype = torch.float32) -> None:
         """Write the files into an existing folder (not atomic; `save` is)."""
+        bad = [n for n in self.assets if Path(n).name != n or not n.endswith(".png")]
+        if bad:  # a name like "../x.png" or "model.safetensors" would escape or overwrite files
+            raise CheckpointError(f"asset names must be plain *.png file names (card pictures), got {bad}")
         config = self.model.config.to_json()
         (folder / CONFIG).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
-        tensors = {
-            name: t.detach().to("cpu", dtype).contiguous()
-            for name, t in self.model.state_dict().items()
-            if not (self.model.config.tie_weights and name == "output.weight")
-        }
-        save_file(tensors, str(folder / WEIGHTS), metadata={"format": "pt"})
+        weights.save(self.model, folder / WEIGHTS, dtype)
         self.vocab.save(folder / VOCAB)
         for name, data in self.assets.items():
             (folder / name).write_bytes(data)
@@ -93,10 +90,23 @@ class Checkpoint:
         self, repo_id: str, token: str | None = None, private: bool = False,
         message: str = "Upload wordrnn checkpoint",
     ) -> str:
-        """Upload every file to the Hub repo `repo_id` in one commit; returns the commit URL."""
-        with tempfile.TemporaryDirectory(prefix="wordrnn-push-") as tmp:
-            self.write(Path(tmp))
-            return hub.upload(tmp, repo_id, token=token, private=private, message=message)
+        """Upload every file to the Hub repo `repo_id` in one commit; returns the commit URL.
+
+        When the Hub refuses, the files stay in a temporary folder: the HubError's retry command
+        (`python -m wordrnn.push FOLDER REPO`) names it.
+        """
+        tmp = Path(tempfile.mkdtemp(prefix="wordrnn-push-"))
+        try:
+            self.write(tmp)
+            url = hub.upload(tmp, repo_id, token=token, private=private, message=message)
+        except HubError:
+            log.warning("the checkpoint files are kept in %s for a retry", tmp)
+            raise
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        shutil.rmtree(tmp, ignore_errors=True)
+        return url
 
     @classmethod
     def load(
@@ -125,8 +135,9 @@ def read_folder(folder: Path) -> Checkpoint:
     _refuse_pickles(folder)
     config = _read_config(folder / CONFIG)
     vocab = _read_vocab(folder / VOCAB, config)
+    state = weights.load(folder / WEIGHTS, config)  # checked against config before any allocation
     model = WordRNN(config)
-    model.load_state_dict(_read_weights(folder / WEIGHTS, model))
+    model.load_state_dict(state)  # strict: every tensor present, none extra
     model.eval()
     info = card.read_info(folder / CARD)
     assets = {p.name: p.read_bytes() for p in sorted(folder.glob("*.png"))}
@@ -179,32 +190,3 @@ def _read_json(path: Path) -> Any:
         return json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise CheckpointError(f"{path} is not valid JSON ({err}); the file is truncated or corrupt") from None
-
-
-def _read_weights(path: Path, model: WordRNN) -> dict[str, torch.Tensor]:
-    if not path.is_file():
-        raise CheckpointError(f"{path} is missing; a wordrnn checkpoint needs {CONFIG}, {WEIGHTS} and {VOCAB}")
-    try:
-        tensors = load_file(str(path))
-    except (SafetensorError, OSError, ValueError) as err:
-        raise CheckpointError(f"{path} is truncated or corrupt ({err}); save or download it again") from None
-    expected = model.state_dict()
-    if model.config.tie_weights:
-        expected.pop("output.weight")
-    missing = sorted(set(expected) - set(tensors))
-    unexpected = sorted(set(tensors) - set(expected))
-    wrong = [
-        f"{k} {tuple(tensors[k].shape)} != {tuple(expected[k].shape)}"
-        for k in sorted(set(expected) & set(tensors))
-        if tensors[k].shape != expected[k].shape
-    ]
-    if missing or unexpected or wrong:
-        problems = [f"missing {missing}"] * bool(missing) + [f"unexpected {unexpected}"] * bool(unexpected)
-        raise CheckpointError(f"{path} does not match config.json: " + "; ".join(problems + wrong))
-    bad = [k for k, t in tensors.items() if not t.is_floating_point() or not torch.isfinite(t).all()]
-    if bad:
-        raise CheckpointError(f"{path} has non-finite or non-float values in {bad}")
-    weights = {k: t.float() for k, t in tensors.items()}
-    if model.config.tie_weights:
-        weights["output.weight"] = weights["embedding.weight"]
-    return weights

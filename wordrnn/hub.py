@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import shlex
 import socket
 from pathlib import Path
 from urllib.parse import urlparse
@@ -38,7 +39,12 @@ def is_repo_id(name: str) -> bool:
 
 
 def endpoint() -> str:
-    return os.environ.get("HF_ENDPOINT") or constants.ENDPOINT
+    """The Hub URL, read now: HF_ENDPOINT if set, else huggingface_hub's default.
+
+    huggingface_hub reads HF_ENDPOINT once, when it is imported; wordrnn reads it at each call
+    and passes it to the client explicitly, so setting it later (tests, notebooks) takes effect.
+    """
+    return (os.environ.get("HF_ENDPOINT") or constants.ENDPOINT).rstrip("/")
 
 
 def reachable(timeout: float = 3.0) -> bool:
@@ -66,11 +72,13 @@ def download(repo_id: str, revision: str | None = None, prefer_cache: bool = Fal
         try:
             return _snapshot(repo_id, revision, local_files_only=True)
         except LocalEntryNotFoundError:
-            if not prefer_cache:
+            # Not cached: ask the Hub only if it answers (the client would retry for ~23 s).
+            if not (prefer_cache and reachable()):
+                offline = " (HF_HUB_OFFLINE is set)" if constants.HF_HUB_OFFLINE else ""
                 raise HubError(
                     f"{name} is not in the local cache ({constants.HF_HUB_CACHE}) and the Hub at "
-                    f"{endpoint()} cannot be reached. Connect to the network (or set HF_ENDPOINT "
-                    "to a reachable Hub), or pass a local checkpoint folder instead."
+                    f"{endpoint()} cannot be reached{offline}. Connect to the network (or set "
+                    "HF_ENDPOINT to a reachable Hub), or pass a local checkpoint folder instead."
                 ) from None
     try:
         return _snapshot(repo_id, revision, local_files_only=False)
@@ -94,6 +102,7 @@ def _snapshot(repo_id: str, revision: str | None, local_files_only: bool) -> Pat
         allow_patterns=CHECKPOINT_FILES,
         local_files_only=local_files_only,
         library_name="wordrnn",
+        endpoint=endpoint(),
     )
     return Path(path)
 
@@ -105,15 +114,18 @@ def upload(
     private: bool = False,
     message: str = "Upload wordrnn checkpoint",
 ) -> str:
-    """Create `repo_id` if needed and upload every file of `folder` in ONE commit.
+    """Create `repo_id` if needed and upload the checkpoint files of `folder` in ONE commit.
 
     Returns the commit's URL. Raises HubError with the command to retry on failure.
     """
     api = HfApi(endpoint=endpoint(), token=token)
-    retry = f"python -m wordrnn.push {folder} {repo_id}"
+    retry = shlex.join(["python", "-m", "wordrnn.push", str(folder), repo_id] + ["--private"] * private)
     try:
         api.create_repo(repo_id, private=private, exist_ok=True)
-        commit = api.upload_folder(repo_id=repo_id, folder_path=str(folder), commit_message=message)
+        # Only checkpoint files: a run folder may also hold logs or optimizer state.
+        commit = api.upload_folder(
+            repo_id=repo_id, folder_path=str(folder), commit_message=message, allow_patterns=CHECKPOINT_FILES
+        )
     except HfHubHTTPError as err:
         status = err.response.status_code if err.response is not None else None
         hint = (

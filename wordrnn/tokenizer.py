@@ -38,9 +38,15 @@ def clean(text: str) -> str:
     )
 
 
+def fold(text: str) -> str:
+    """`clean` and lower-case. Normalised again after lower-casing: "ǰ" has no one-letter
+    capital, so "J̌" (J + combining caron) lower-cases to two characters that NFKC makes "ǰ" again."""
+    return unicodedata.normalize("NFKC", clean(text).lower())
+
+
 def tokenize_line(line: str) -> list[str]:
     """Tokens of one line of text, without the end-of-line token."""
-    return _TOKEN.findall(clean(line).lower())
+    return _TOKEN.findall(fold(line))
 
 
 def tokenize(text: str, eol: bool = True) -> list[str]:
@@ -97,4 +103,9 @@ def detokenize(words: Iterable[str]) -> str:
 def _cased(word: str, capitalize: bool) -> str:
     if word == "i" or word.startswith(("i'", "i’")):
         return "I" + word[1:]
-    return word[:1].upper() + word[1:] if capitalize else word
+    first = word[:1].upper()
+    # Some letters have no capital that lower-cases back to them ("ß" -> "SS", "ı" -> "I"):
+    # they stay as they are, so that tokenizing the text gives the same tokens back.
+    if capitalize and fold(first) == word[:1]:
+        return first + word[1:]
+    return word

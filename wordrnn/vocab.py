@@ -49,12 +49,13 @@ class Vocabulary:
         if max_size is not None and max_size < 2:
             raise ValueError("max_size must be at least 2 (one word and <unk>)")
         counter = Counter(words)
-        counter.pop(UNK, None)
+        # Text that is already "unked" (e.g. Penn Treebank) counts towards <unk>'s rank.
+        literal_unks = counter.pop(UNK, 0)
         ranked = sorted(counter.items(), key=lambda item: (-item[1], item[0]))
         kept = [(w, c) for w, c in ranked if c >= min_count]
         if max_size is not None:
             kept = kept[: max_size - 1]
-        unk_count = sum(counter.values()) - sum(c for _, c in kept)
+        unk_count = literal_unks + sum(counter.values()) - sum(c for _, c in kept)
         kept.append((UNK, unk_count))
         kept.sort(key=lambda item: (-item[1], item[0]))
         return cls([w for w, _ in kept], [c for _, c in kept])
@@ -99,7 +100,9 @@ class Vocabulary:
         if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
             raise ValueError("\"tokens\" must be a list of strings")
         counts = data.get("counts")
-        if counts is not None and not all(isinstance(c, int) for c in counts):
+        if counts is not None and not (
+            isinstance(counts, list) and all(isinstance(c, int) and not isinstance(c, bool) for c in counts)
+        ):
             raise ValueError("\"counts\" must be a list of integers")
         return cls(tokens, counts)
 
@@ -108,4 +111,8 @@ class Vocabulary:
 
     @classmethod
     def load(cls, path: str | Path) -> "Vocabulary":
-        return cls.from_json(json.loads(Path(path).read_text(encoding="utf-8")))
+        """Read a vocabulary file; ValueError (naming the file) when it is not one."""
+        try:
+            return cls.from_json(json.loads(Path(path).read_text(encoding="utf-8")))
+        except (UnicodeDecodeError, ValueError) as err:  # JSONDecodeError is a ValueError
+            raise ValueError(f"{path} is not a valid wordrnn vocabulary: {err}") from None

@@ -1,0 +1,148 @@
+"""Generation speed on the CPU: the notebook's window re-run, exact stepping, the int8 fast path.
+
+    python -m bench.generation                                 # random default-size model
+    python -m bench.generation --model runs/kjv/model          # a trained checkpoint
+    python -m bench.generation --threads 1 --repeats 9
+
+Times 128 greedy words after a 7-word prompt, three ways:
+  notebook  every new word re-runs the last 7 words through the LSTM (the teaching notebook)
+  exact     one float32 LSTM step per word from the carried state: Generator(exact=True)
+  fast      the int8 fast path of wordrnn.fastpath: Generator() on the CPU
+and prints median times, speed-ups over the notebook method measured in the same run, and the
+greedy agreement of fast with exact on held-out prompts:
+  per step  both paths are fed the exact path's words; how often their next words agree
+  free run  each path generates on its own; the share of positions with the same word
+Random weights make agreement meaningless, so without --model it is also measured on a small
+model trained on the spot (tests/tiny.py, a few seconds). Compare ratios, not seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from wordrnn import Checkpoint, ModelConfig, Vocabulary, WordRNN, tokenize
+from wordrnn.generate import Generator
+
+WINDOW, WORDS = 7, 128
+HELD_OUT = Path(__file__).resolve().parents[1] / "data" / "kjv" / "test.txt"
+
+
+def random_checkpoint(vocab_size: int = 12_000, seed: int = 0) -> Checkpoint:
+    """The default model size (embedding 256, LSTM [512, 512], tied) with random weights."""
+    torch.manual_seed(seed)
+    vocab = Vocabulary(["<unk>", "<eol>", *(f"w{i}" for i in range(vocab_size - 2))])
+    return Checkpoint(WordRNN(ModelConfig(vocab_size)).eval(), vocab)
+
+
+def notebook_words(model: WordRNN, ids: list[int], words: int) -> list[int]:
+    """Greedy words the notebook's way: the whole 7-word window again for every word."""
+    ids = list(ids)
+    with torch.inference_mode():
+        for _ in range(words):
+            features, _ = model.features(torch.tensor([ids[-WINDOW:]]))  # (1, 7, O)
+            ids.append(int(model.logits(features[0, -1]).argmax()))
+    return ids[-words:]
+
+
+def median_ms(run, repeats: int) -> float:
+    run()  # warm-up: first-call allocations, caches
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return 1000 * statistics.median(times)
+
+
+def greedy(stepper, start, ids: list[int], forced: list[int] | None, unk: int) -> list[int]:
+    """Greedy words from `stepper` after the prompt; with `forced`, feed those words instead."""
+    logits, state = start(ids)
+    picked = []
+    with torch.inference_mode():
+        for n in range(WORDS):
+            logits[unk] = -float("inf")
+            picked.append(int(logits.argmax()))
+            logits, state = stepper.step(forced[n] if forced else picked[-1], state)
+    return picked
+
+
+def agreement(checkpoint: Checkpoint, prompts: list[list[int]]) -> tuple[float, float]:
+    """(per step, free run) greedy agreement of the fast path with the exact one."""
+    gen = Generator(checkpoint, device="cpu")
+    if not gen.fast:
+        return float("nan"), float("nan")
+    unk, start = checkpoint.vocab.unk_id, gen.exact_stepper.start
+    same_step = same_free = total = 0
+    for ids in prompts:
+        exact = greedy(gen.exact_stepper, start, ids, None, unk)
+        same_step += sum(a == b for a, b in zip(exact, greedy(gen.stepper, start, ids, exact, unk)))
+        same_free += sum(a == b for a, b in zip(exact, greedy(gen.stepper, start, ids, None, unk)))
+        total += len(exact)
+    return same_step / total, same_free / total
+
+
+def held_out_prompts(vocab: Vocabulary, count: int, text: Path | None) -> list[list[int]]:
+    """7-word prompts from held-out lines (all words known), else random frequent words."""
+    prompts = []
+    if text is not None and text.is_file():
+        for line in text.read_text(encoding="utf-8").splitlines()[::50]:
+            ids = vocab.encode(tokenize(line, eol=False)[:WINDOW])
+            if len(ids) == WINDOW and vocab.unk_id not in ids:
+                prompts.append(ids)
+    rng = random.Random(0)
+    frequent = [i for i in range(min(len(vocab), 500)) if i != vocab.unk_id]
+    while len(prompts) < count:
+        prompts.append(rng.choices(frequent, k=WINDOW))
+    return prompts[:count]
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.generation", description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", help="checkpoint folder or Hub repo id (default: random weights)")
+    p.add_argument("--repeats", type=int, default=5, help="timed runs per method (median)")
+    p.add_argument("--prompts", type=int, default=20, help="held-out prompts for agreement")
+    p.add_argument("--text", type=Path, default=HELD_OUT, help="held-out text for prompts")
+    p.add_argument("--threads", type=int, help="torch threads (default: PyTorch's choice)")
+    args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    checkpoint = Checkpoint.load(args.model) if args.model else random_checkpoint()
+    config = checkpoint.model.config
+    prompt = held_out_prompts(checkpoint.vocab, 1, args.text)[0]
+    text = " ".join(checkpoint.vocab.decode(prompt))
+    exact, fast = Generator(checkpoint, "cpu", exact=True), Generator(checkpoint, "cpu")
+    times = {
+        "notebook: re-run the 7-word window": median_ms(lambda: notebook_words(checkpoint.model, prompt, WORDS), args.repeats),
+        "exact: stateful float32 steps": median_ms(lambda: list(exact.stream(text, WORDS)), args.repeats),
+    }
+    if fast.fast:
+        times["fast: int8 steps"] = median_ms(lambda: list(fast.stream(text, WORDS)), args.repeats)
+    print(f"model: {args.model or 'random weights'}, embedding {config.embedding_size}, LSTM {config.hidden_sizes}, "
+          f"vocabulary {config.vocab_size}, {'adaptive softmax' if config.adaptive_cutoffs else 'tied' if config.tie_weights else 'full softmax'}; "
+          f"{torch.get_num_threads()} threads; {WORDS} greedy words, median of {args.repeats}\n")
+    print("| method | time (ms) | speed-up vs notebook |\n|---|---:|---:|")
+    base = next(iter(times.values()))
+    for name, ms in times.items():
+        print(f"| {name} | {ms:.1f} | {base / ms:.1f}x |")
+    print("\n| greedy agreement, fast vs exact | per step | free run |\n|---|---:|---:|")
+    models = [(args.model or "random weights (meaningless)", checkpoint)]
+    if not args.model:
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+        from tiny import train_tiny
+
+        models.append(("tests/tiny.py, trained on the spot", train_tiny()))
+    for name, model in models:
+        step, free = agreement(model, held_out_prompts(model.vocab, args.prompts, args.text))
+        print(f"| {name}, {args.prompts} prompts x {WORDS} words | {step:.1%} | {free:.1%} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,147 @@
+"""Training speed: the notebook's procedure against ours, and tokens/s of output layers.
+
+    python -m training.corpus kjv --out data/kjv          # once
+    python -m bench.training                              # both parts, ~10 minutes on 2 cores
+    python -m bench.training --part notebook --notebook-budget 1800
+
+Part "notebook": on a tutorial-size text (the first ~2,600 words of the KJV train split), train
+the notebook's procedure (bench/notebook.py) and ours (training.loop, the real trainer) and
+report the training time until next-word accuracy over the whole text reaches 66% and 95%.
+Accuracy checks are not counted as training time. The notebook gets --notebook-budget seconds.
+
+Part "throughput": on the KJV train split, tokens/s of a model with embedding 256 and LSTM
+2 x 512 for three output layers (full softmax untied, the baseline; tied with projection;
+adaptive softmax), and validation perplexity after the same number of training tokens.
+All figures come from one run on one machine; compare the ratios, not the seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from argparse import Namespace
+from pathlib import Path
+
+import torch
+
+from bench.notebook import NotebookTrainer
+from training.args import parser as train_parser
+from training.data import Corpus
+from training.distributed import Process
+from training.evaluate import evaluate
+from training.loop import Loop
+from wordrnn import Vocabulary, tokenize
+
+TARGETS = (0.66, 0.95)
+
+
+def tutorial_text(path: Path, words: int = 2600) -> list[str]:
+    tokens: list[str] = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        tokens += tokenize(line)
+        if len(tokens) >= words:
+            break
+    return tokens
+
+
+def time_to_targets(step, accuracy, budget: float, check_every: float) -> tuple[dict, int, float]:
+    """Run `step()` until `accuracy()` passes every target or `budget` training seconds pass."""
+    reached: dict[float, float] = {}
+    trained, steps, next_check = 0.0, 0, check_every
+    while trained < budget and len(reached) < len(TARGETS):
+        start = time.perf_counter()
+        step()
+        trained += time.perf_counter() - start
+        steps += 1
+        if trained >= next_check:
+            next_check += check_every
+            acc = accuracy()
+            for target in TARGETS:
+                if acc >= target and target not in reached:
+                    reached[target] = trained
+            logging.info("  %.0f s, %d steps: accuracy %.1f%%", trained, steps, 100 * acc)
+    return reached, steps, trained
+
+
+def our_loop(corpus: Corpus, out: Path, **overrides) -> Loop:
+    args = train_parser().parse_args(["--text", "-", "--out", str(out), "--no-progress"])
+    for name, value in overrides.items():
+        setattr(args, name, value)
+    return Loop(args, corpus, Process(), out)
+
+
+def notebook_part(text: Path, budget: float, ours_budget: float, out: Path) -> list[str]:
+    words = tutorial_text(text)
+    vocab = Vocabulary.build(words)
+    ids = torch.tensor(vocab.encode(words))
+    logging.info("tutorial text: %d tokens, vocabulary %d", len(words), len(vocab))
+    logging.info("ours (batch 16 x 32, AdamW, the default 256/[512, 512] tied model):")
+    loop = our_loop(Corpus(vocab, ids, ids), out / "ours", batch_size=16, seq_len=32,
+                    dropout=0.0, epochs=200, warmup=20, eval_interval=10**9)
+    ours = time_to_targets(loop.advance, lambda: evaluate(loop.model, ids, 16, 32).accuracy,
+                           ours_budget, 2.0)
+    logging.info("notebook (batch 1, RMSProp, [1024, 512], ids as floats):")
+    notebook = NotebookTrainer(ids.tolist(), len(vocab))
+    theirs = time_to_targets(notebook.step, notebook.accuracy, budget, 30.0)
+    rows = [f"Tutorial text: {len(words)} tokens, vocabulary {len(vocab)}.", "",
+            "| trainer | steps/s | time to 66% | time to 95% |", "|---|---|---|---|"]
+    for name, (reached, steps, trained) in (("notebook procedure", theirs), ("wordrnn", ours)):
+        cells = [f"{reached[t]:.0f} s" if t in reached else f"> {trained:.0f} s" for t in TARGETS]
+        rows.append(f"| {name} | {steps / trained:.1f} | {cells[0]} | {cells[1]} |")
+    for target in TARGETS:
+        if target in ours[0]:
+            mine = ours[0][target]
+            other = theirs[0].get(target)
+            ratio = f"{other / mine:.0f}x" if other else f"> {theirs[2] / mine:.0f}x (notebook never got there)"
+            rows.append(f"\nSpeed-up to {target:.0%}: {ratio}")
+    return rows
+
+
+def throughput_part(data: Path, steps: int, out: Path) -> list[str]:
+    train_words, valid_words = (tokenize((data / f).read_text(encoding="utf-8")) for f in ("train.txt", "valid.txt"))
+    vocab = Vocabulary.build(train_words)
+    corpus = Corpus(vocab, torch.tensor(vocab.encode(train_words)), torch.tensor(vocab.encode(valid_words)))
+    configs = {
+        "full softmax, untied (baseline)": dict(tie_weights=False),
+        "tied, LSTM projection to 256": dict(tie_weights=True),
+        "adaptive softmax [2000, 6000]": dict(tie_weights=False, adaptive_cutoffs=[2000, 6000]),
+    }
+    rows = [f"KJV train split, vocabulary {len(vocab)}, batch 32 x 64, {steps} steps "
+            f"({steps * 32 * 64:,} tokens) each.", "",
+            "| output layer | tokens/s | speed vs baseline | valid perplexity |", "|---|---|---|---|"]
+    base = None
+    for name, overrides in configs.items():
+        loop = our_loop(corpus, out / "tp", epochs=steps / 1000, **overrides)
+        loop.advance()  # warm-up step, not timed
+        start = time.perf_counter()
+        for _ in range(steps - 1):
+            loop.advance()
+        rate = (steps - 1) * 32 * 64 / (time.perf_counter() - start)
+        base = base or rate
+        ppl = evaluate(loop.model, corpus.valid).perplexity
+        logging.info("%s: %.0f tokens/s, valid perplexity %.1f", name, rate, ppl)
+        rows.append(f"| {name} | {rate:,.0f} | {rate / base:.2f}x | {ppl:.1f} |")
+    return rows
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", type=Path, default=Path("data/kjv"))
+    p.add_argument("--part", choices=["notebook", "throughput", "both"], default="both")
+    p.add_argument("--notebook-budget", type=float, default=300.0, help="seconds for the notebook")
+    p.add_argument("--ours-budget", type=float, default=120.0)
+    p.add_argument("--steps", type=int, default=120, help="training steps per throughput config")
+    p.add_argument("--out", type=Path, default=Path("runs/bench-training"))
+    args = p.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    rows = [f"torch {torch.__version__}, {torch.get_num_threads()} threads", ""]
+    if args.part in ("notebook", "both"):
+        rows += notebook_part(args.data / "train.txt", args.notebook_budget, args.ours_budget, args.out) + [""]
+    if args.part in ("throughput", "both"):
+        rows += throughput_part(args.data, args.steps, args.out)
+    print("\n".join(rows))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The README's start command: install the app's requirements into .venv and start it.
+#   ./scripts/app.sh                          # the embedded default model, http://127.0.0.1:7860
+#   ./scripts/app.sh --model owner/repo       # any wordrnn checkpoint on the Hub
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt
+exec .venv/bin/python app.py "$@"

@@ -1,0 +1,198 @@
+"""The app through its API, as gradio_client users see it: one real `python app.py` per module
+(tests/app_server.py) serving the tiny checkpoint."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from app_server import ROOT, AppServer, app_env, app_model, app_server  # noqa: F401  (fixtures)
+from gradio_client import Client
+from gradio_client.exceptions import AppError
+
+from wordrnn import tokenize
+
+pytestmark = pytest.mark.slow
+SEED = "and god said , let there be"
+
+
+@pytest.fixture(scope="module")
+def client(app_server) -> Client:
+    return Client(app_server.url, verbose=False, download_files=False, analytics_enabled=False)
+
+
+def generate(client: Client, text: object, words: object = 16, mode: object = "greedy", k: object = 10,
+             temperature: object = 1.0, seed: object = None) -> list[dict]:
+    return client.predict(text, words, mode, k, temperature, seed, api_name="/generate")
+
+
+def generated(parts: list[dict]) -> str:
+    return "".join(p["token"] for p in parts if p["class_or_confidence"] is None)
+
+
+def count(text: str) -> int:
+    """Tokens of a generated text: words and punctuation, plus line breaks."""
+    return len(tokenize(text, eol=False)) + text.count("\n")
+
+
+def test_named_endpoints(client):
+    endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    assert set(endpoints) == {"/generate", "/next_words"}  # helpers (word count, toggles) stay private
+
+
+def test_generate_streams_seed_then_words(client):
+    job = client.submit(SEED, 500, "greedy", 10, 1.0, None, api_name="/generate")
+    final = job.result(timeout=120)
+    updates = job.outputs()
+    assert len(updates) >= 3, "the text should arrive in several parts"
+    assert updates[0] == [{"token": "And god said, let there be", "class_or_confidence": "seed"}]
+    lengths = [len(generated(u)) for u in updates]
+    assert lengths == sorted(lengths) and lengths[-1] > 0  # each update extends the text
+    assert final == updates[-1] and count(generated(final)) == 500
+
+
+def test_top_k_with_seed_is_reproducible(client):
+    first = generate(client, SEED, 40, "top-k", 5, 1.5, "1234")
+    assert first == generate(client, SEED, 40, "top-k", 5, 1.5, 1234)
+    assert count(generated(first)) == 40
+
+
+@pytest.mark.parametrize("words, expected", [(0, 1), (-5, 1), (10_000, 500), (7.6, 8), ("12", 12), ("many", 128), (None, 128)])
+def test_words_are_clamped(client, words, expected):
+    assert count(generated(generate(client, SEED, words))) == expected
+
+
+@pytest.mark.parametrize("k, temperature, seed", [(0, 0, -1), (10**9, 1e9, 2**80), ("x", None, ""), (None, "nan", "3.7")])
+def test_sampling_settings_are_clamped(client, k, temperature, seed):
+    assert generated(generate(client, SEED, 8, "top-k", k, temperature, seed))
+
+
+def test_bad_seed_is_refused_clearly(client):
+    with pytest.raises(AppError, match="seed must be a whole number"):
+        generate(client, SEED, 8, "top-k", 10, 1.0, "lucky")
+
+
+def test_unknown_mode_is_refused_clearly(client):
+    with pytest.raises(AppError, match="mode must be one of greedy, top-k"):
+        generate(client, SEED, 8, "beam")
+
+
+def test_unknown_words_are_marked(client):
+    parts = generate(client, "and god saaid , let there be", 4)
+    assert {"token": " saaid", "class_or_confidence": "unknown"} in parts
+    assert "".join(p["token"] for p in parts).startswith("And god saaid, let there be ")
+
+
+HOSTILE = {
+    "empty": "",
+    "spaces": " \n\t ",
+    "100 kB": "light " * 17_000,
+    "control characters": "and god\x00 said\x1b[31m , let\u202e there\u200b be\x7f",
+    "html": "<b>and</b> god <img src=x onerror=alert(1)> said",
+    "script": "<script>alert('x')</script>",
+    "emoji": "and god 😀 said 🙏 let there be",
+    "only emoji": "😀🙏🔥",
+    "right-to-left": "and god שלום said مرحبا let there be",
+    "not a string": 12345,
+    "null": None,
+}
+
+
+@pytest.mark.parametrize("text", HOSTILE.values(), ids=HOSTILE.keys())
+def test_hostile_input_gives_text_or_a_clear_error(client, text):
+    for call in (lambda: generate(client, text, 8), lambda: client.predict(text, api_name="/next_words")):
+        try:
+            result = call()
+        except AppError as err:  # a gr.Error: its message is sent, a crash's is not
+            message = str(err)
+            assert "prompt" in message.lower() or "vocabulary" in message.lower(), message
+            assert "Traceback" not in message
+        else:
+            assert result, result
+
+
+def test_next_words(client):
+    result = client.predict(SEED, api_name="/next_words")
+    confidences = [c["confidence"] for c in result["confidences"]]
+    assert len(confidences) == 10 and confidences == sorted(confidences, reverse=True)
+    assert 0 < sum(confidences) <= 1.0001 and result["label"] == result["confidences"][0]["label"]
+
+
+def test_concurrent_clients_all_succeed(app_server):
+    def one(i: int) -> str:
+        client = Client(app_server.url, verbose=False, download_files=False, analytics_enabled=False)
+        return generated(generate(client, SEED, 64, "top-k", 10, 1.0, i))
+
+    with ThreadPoolExecutor(6) as pool:
+        texts = list(pool.map(one, range(6)))
+    assert all(count(t) == 64 for t in texts)
+
+
+def test_examples_use_known_words(app_server, app_model):
+    from wordrnn import Vocabulary
+
+    with urllib.request.urlopen(app_server.url + "config", timeout=10) as response:
+        config = json.load(response)
+    datasets = [c for c in config["components"] if c.get("type") == "dataset"]
+    samples = [row[0] for c in datasets for row in c["props"]["samples"]]
+    vocab = Vocabulary.load(app_model / "vocab.json")
+    assert samples, "the page offers example prompts"
+    for sample in samples:
+        words = tokenize(sample, eol=False)
+        assert len(words) == 7 and all(w in vocab for w in words), sample
+
+
+FAKE_SPACES = """
+import functools, inspect, os
+
+def GPU(fn=None, duration=60):
+    # Like spaces.GPU: a decorator, with or without arguments; records each call.
+    def decorate(fn):
+        def note():
+            with open(os.environ["SPACES_CALLS"], "a") as calls:
+                calls.write(fn.__name__ + "\\n")
+        if inspect.isgeneratorfunction(fn):
+            @functools.wraps(fn)
+            def stream(*args, **kwargs):
+                note()
+                yield from fn(*args, **kwargs)
+            return stream
+        @functools.wraps(fn)
+        def call(*args, **kwargs):
+            note()
+            return fn(*args, **kwargs)
+        return call
+    return decorate(fn) if fn is not None else decorate
+"""
+
+
+def test_gpu_work_goes_through_spaces_gpu_when_importable(app_model, tmp_path):
+    """On ZeroGPU the `spaces` package is there: the model calls, and only they, ask it for a GPU."""
+    (tmp_path / "spaces.py").write_text(FAKE_SPACES)
+    calls = tmp_path / "calls.txt"
+    env = app_env(PYTHONPATH=f"{tmp_path}:{ROOT}", SPACES_CALLS=str(calls))
+    with AppServer(app_model, env=env) as server:
+        client = Client(server.url, verbose=False, download_files=False, analytics_enabled=False)
+        assert generated(generate(client, SEED, 5))
+        assert client.predict(SEED, api_name="/next_words")["confidences"]
+        with pytest.raises(AppError):
+            generate(client, "", 5)  # refused before any GPU is asked for
+    assert calls.read_text().split() == ["_tokens", "_next_words"]
+
+
+def test_missing_model_folder_stops_the_app_with_a_message(tmp_path):
+    missing = tmp_path / "no-such-model"
+    result = subprocess.run([sys.executable, str(ROOT / "app.py"), "--model", str(missing)], cwd=ROOT,
+                            env=app_env(), capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1
+    assert f"wordrnn app cannot start: there is no checkpoint folder at {missing}" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_server_log_has_no_traceback(app_server):
+    """Last in the module: every request above was answered without a crash."""
+    assert "Traceback" not in app_server.log(), app_server.log()[-5000:]

@@ -1,0 +1,114 @@
+"""Tests for wordrnn.sampling: greedy, top-k, top-p, seeds, the <unk> mask, the n-gram guard."""
+import pytest
+import torch
+
+from wordrnn.sampling import MODES, NgramBlocker, Sampler
+
+UNK = 0
+
+
+def logits(seed: int = 0, size: int = 50) -> torch.Tensor:
+    return torch.randn(size, generator=torch.Generator().manual_seed(seed)) * 3
+
+
+def draws(sampler: Sampler, scores: torch.Tensor, n: int = 200) -> list[int]:
+    return [sampler.choose(scores) for _ in range(n)]
+
+
+def test_greedy_picks_the_most_likely_word_but_never_unk():
+    scores = logits()
+    scores[UNK] = 100.0
+    best = int(scores[1:].argmax()) + 1
+    assert draws(Sampler("greedy", never=[UNK]), scores, 3) == [best] * 3
+
+
+@pytest.mark.parametrize("k", [1, 3, 10])
+def test_top_k_draws_only_among_the_k_most_likely(k):
+    scores = logits(1)
+    scores[UNK] = 100.0  # the most likely word of all, and masked
+    allowed = set(scores.index_fill(0, torch.tensor([UNK]), -float("inf")).topk(k).indices.tolist())
+    picked = set(draws(Sampler("top-k", k=k, temperature=5.0, seed=0, never=[UNK]), scores, 500))
+    assert picked == allowed  # a high temperature reaches every allowed word, and no other
+
+
+def test_top_k_with_k_1_is_greedy():
+    for seed in range(5):
+        scores = logits(seed)
+        assert draws(Sampler("top-k", k=1, temperature=3.0, seed=seed), scores, 5) == [int(scores.argmax())] * 5
+
+
+def test_top_p_draws_from_the_nucleus():
+    scores = torch.tensor([5.0, 3.5, 3.0, 0.0, -1.0, -2.0])
+    probs = scores.softmax(-1)  # 0.73, 0.16, 0.10, 0.005, ...: p=0.9 needs the first three words
+    assert probs[:2].sum() < 0.9 < probs[:3].sum()
+    picked = set(draws(Sampler("top-p", top_p=0.9, seed=0), scores, 500))
+    assert picked == {0, 1, 2}
+    assert set(draws(Sampler("top-p", top_p=0.01, seed=0), scores, 20)) == {0}
+
+
+@pytest.mark.parametrize("mode", ["top-k", "top-p"])
+def test_a_seed_makes_draws_reproducible_and_seeds_differ(mode):
+    scores = logits(2)
+    first = draws(Sampler(mode, k=20, top_p=0.99, temperature=2.0, seed=7), scores, 50)
+    assert draws(Sampler(mode, k=20, top_p=0.99, temperature=2.0, seed=7), scores, 50) == first
+    assert draws(Sampler(mode, k=20, top_p=0.99, temperature=2.0, seed=8), scores, 50) != first
+
+
+def test_sampling_leaves_the_global_rng_alone():
+    state = torch.random.get_rng_state()
+    draws(Sampler("top-p", seed=None), logits(), 20)
+    draws(Sampler("top-k", seed=3), logits(), 20)
+    assert torch.equal(torch.random.get_rng_state(), state)
+
+
+def test_low_temperature_approaches_greedy():
+    scores = logits(3)
+    assert set(draws(Sampler("top-k", k=50, temperature=1e-3, seed=0), scores, 50)) == {int(scores.argmax())}
+
+
+def test_no_repeat_ngram_breaks_loops():
+    scores = torch.linspace(1.0, 0.0, 20)  # greedy would say word 0 forever
+    picked = draws(Sampler("greedy", no_repeat_ngram=2), scores, 30)
+    bigrams = list(zip(picked, picked[1:]))
+    assert len(bigrams) == len(set(bigrams))
+
+
+def test_no_repeat_ngram_counts_the_prompt():
+    scores = torch.zeros(8).index_fill(0, torch.tensor([0]), 1.0)  # greedy says 0
+    sampler = Sampler("greedy", no_repeat_ngram=3)
+    sampler.observe([0, 0, 0])
+    assert sampler.choose(scores) != 0  # "0 0 0" is already in the text
+    sampler = Sampler("greedy", no_repeat_ngram=2)
+    sampler.observe([3, 0, 3])
+    assert sampler.choose(scores) != 0  # "3 0" is already in the text
+
+
+def test_when_every_word_is_blocked_repeats_are_allowed():
+    sampler = Sampler("greedy", no_repeat_ngram=1, never=[UNK])
+    assert draws(sampler, torch.tensor([0.0, 1.0]), 3) == [1, 1, 1]
+
+
+def test_ngram_blocker_remembers_followers():
+    blocker = NgramBlocker(3)
+    for token in [1, 2, 3, 1, 2]:
+        blocker.add(token)
+    assert blocker.banned() == [3]  # "1 2 3" already happened
+    blocker.add(4)
+    assert blocker.banned() == []
+
+
+@pytest.mark.parametrize("settings, message", [
+    (dict(mode="beam"), "unknown mode"),
+    (dict(mode="top-k", k=0), "k must be"),
+    (dict(mode="top-k", temperature=0.0), "temperature"),
+    (dict(mode="top-p", top_p=0.0), "top_p"),
+    (dict(mode="top-p", top_p=1.5), "top_p"),
+    (dict(no_repeat_ngram=-1), "no_repeat_ngram"),
+])
+def test_bad_settings_say_what_is_allowed(settings, message):
+    with pytest.raises(ValueError, match=message):
+        Sampler(**settings)
+
+
+def test_modes_are_the_documented_ones():
+    assert MODES == ("greedy", "top-k", "top-p")

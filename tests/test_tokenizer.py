@@ -1,0 +1,78 @@
+"""Tokenizer: tokenize/detokenize round trip (property test), casing, punctuation, lines."""
+
+import doctest
+
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+import wordrnn.tokenizer
+from wordrnn.tokenizer import EOL, detokenize, tokenize
+
+# Text that exercises the detokenizer's rules: quotes and apostrophes of both kinds, joiners,
+# brackets, sentence ends, "i", letters whose capital does not lower back to them (ß, ı, ǰ),
+# combining marks, line breaks, and arbitrary unicode (surrogates and control characters too).
+PIECES = [" ", "\n", "a", "i", "'", "’", "‘", "“", "”", '"', "-", "–", "/", "(", ")", "[", "$", "¿", "¡", ".", ",",
+          "!", "?", "…", ":", ";", "%", "_", "don't", "i'm", "ß", "ı", "ǰ", "ŉ", "σ", "ς", "İ", "\u0301",
+          "\u0338", "<", "=", "3", "½", "ﬁ", "\t", "\r\n", "\u2028", "\x00", "\u200b"]
+TEXT = st.lists(st.one_of(st.sampled_from(PIECES), st.text(st.characters(exclude_categories=()), max_size=3)),
+                max_size=30).map("".join)
+SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@SETTINGS
+@given(TEXT)
+@example("He said 'don't' - and/or 'i'm' (maybe).")
+@example("Straße ǰ ı")
+@example("ǰ")
+@example("ß")
+@example("a ' b ' c ’ d")
+def test_detokenize_round_trips(text):
+    tokens = tokenize(text)
+    assert tokenize(detokenize(tokens)) == tokens
+
+
+@SETTINGS
+@given(st.text(st.characters(exclude_categories=()), max_size=50))
+def test_arbitrary_unicode_and_control_characters_do_not_crash(text):
+    tokens = tokenize(text)
+    assert all(isinstance(t, str) and t and not t.isspace() for t in tokens)
+    assert isinstance(detokenize(tokens), str)
+
+
+def test_documented_examples():
+    assert doctest.testmod(wordrnn.tokenizer).failed == 0
+
+
+def test_lowercases_and_splits_punctuation():
+    assert tokenize("And GOD said, 'Let there be light!'", eol=False) == [
+        "and", "god", "said", ",", "'", "let", "there", "be", "light", "!", "'"]
+    assert tokenize("the lord's don’t beth-el", eol=False) == ["the", "lord's", "don’t", "beth", "-", "el"]
+
+
+def test_one_eol_per_non_empty_line():
+    text = "first line\n\n   \n\x00\x07\nsecond, line\r\nthird"
+    tokens = tokenize(text)
+    assert tokens == ["first", "line", EOL, "second", ",", "line", EOL, "third", EOL]
+    assert tokenize(text, eol=False) == [t for t in tokens if t != EOL]
+    assert tokenize("") == tokenize("\n\n") == []
+
+
+def test_control_and_format_characters_separate_words():
+    assert tokenize("a\x00b\x1bc\u200bd\ufeffe", eol=False) == ["a", "b", "c", "d", "e"]
+
+
+def test_detokenize_capitalises_sentences_and_i():
+    words = ["i", "think", ".", "so", "i'm", "here", "!", "is", "it", "?", "yes", EOL, "new", "line"]
+    assert detokenize(words) == "I think. So I'm here! Is it? Yes\nNew line"
+
+
+def test_detokenize_attaches_punctuation():
+    words = ["and", "god", "said", ",", "let", "(", "there", ")", "be", "beth", "-", "el", "and", "/", "or",
+             ";", '"', "light", '"', ":", "100", "%", "$", "5", "."]
+    assert detokenize(words) == 'And god said, let (there) be beth-el and/or; "light": 100% $5.'
+
+
+@pytest.mark.parametrize("words", [[], [EOL], [EOL, EOL], ["."], ["'"], ["-"], ["(", ")"]])
+def test_detokenize_edge_cases(words):
+    assert tokenize(detokenize(words), eol=False) == [w for w in words if w != EOL]

@@ -1,0 +1,109 @@
+"""Vocabulary: frequency order, cut-offs, <unk>, encode/decode, file format, suggestions."""
+
+import json
+from collections import Counter
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from wordrnn.tokenizer import EOL, tokenize
+from wordrnn.vocab import UNK, Vocabulary
+
+WORDS = tokenize("the cat sat on the mat .\nthe dog sat on the log .\na cat ran .")
+
+
+def test_most_frequent_word_has_lowest_id():
+    vocab = Vocabulary.build(WORDS)
+    counts = Counter(WORDS)
+    # Frequency order, ties alphabetical; <unk> has count 0 here and comes last.
+    expected = sorted(counts, key=lambda w: (-counts[w], w)) + [UNK]
+    assert vocab.tokens == expected
+    assert vocab.counts == [counts[w] for w in expected[:-1]] + [0]
+    assert vocab.id("the") == 0 and vocab.tokens[vocab.id(EOL)] == EOL
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.sampled_from("abcdefgh"), max_size=60), st.integers(1, 4), st.one_of(st.none(), st.integers(2, 6)))
+def test_build_invariants(words, min_count, max_size):
+    vocab = Vocabulary.build(words, min_count=min_count, max_size=max_size)
+    counts = Counter(words)
+    kept = [t for t in vocab.tokens if t != UNK]
+    assert set(kept) <= set(words)  # built from the given words only
+    assert all(counts[t] >= min_count for t in kept)
+    assert max_size is None or len(vocab) <= max_size  # max_size counts <unk>
+    assert vocab.counts == sorted(vocab.counts, reverse=True)
+    assert sum(vocab.counts) == len(words)  # <unk> stands for every dropped token
+    # Whatever was dropped is no more frequent than anything that was kept.
+    dropped = set(words) - set(kept)
+    assert not kept or not dropped or max(counts[w] for w in dropped) <= min(counts[w] for w in kept)
+    assert vocab == Vocabulary.build(list(reversed(words)), min_count=min_count, max_size=max_size)
+
+
+def test_min_count_and_max_size():
+    words = ["a"] * 5 + ["b"] * 4 + ["c"] * 3 + ["d"] * 1
+    assert Vocabulary.build(words, min_count=3).tokens == ["a", "b", "c", UNK]
+    assert Vocabulary.build(words, min_count=2).counts == [5, 4, 3, 1]
+    vocab = Vocabulary.build(words, max_size=3)
+    # <unk> stands for c and d (4 tokens), as many as b: ties are alphabetical, and "<" < "b".
+    assert len(vocab) == 3 and vocab.tokens == ["a", UNK, "b"] and vocab.counts == [5, 4, 4]
+    with pytest.raises(ValueError, match="min_count"):
+        Vocabulary.build(words, min_count=0)
+    with pytest.raises(ValueError, match="max_size"):
+        Vocabulary.build(words, max_size=1)
+
+
+def test_unk_takes_its_place_by_frequency():
+    words = ["a"] * 3 + ["b", "c", "d", "e"]
+    assert Vocabulary.build(words, min_count=2).tokens == [UNK, "a"]  # <unk> stands for 4 tokens
+    assert Vocabulary.build([UNK] * 5 + ["a"] * 3).tokens == [UNK, "a"]  # text that is already unked
+
+
+def test_unknown_words_map_to_unk_and_round_trip():
+    vocab = Vocabulary.build(WORDS, min_count=2)
+    words = ["the", "cat", "zebra", ".", EOL, "dog"]
+    ids = vocab.encode(words)
+    assert ids == [vocab.id(w) for w in words]
+    assert vocab.decode(ids) == [w if w in vocab else UNK for w in words]
+    assert ids[2] == vocab.unk_id == vocab.tokens.index(UNK) and "zebra" not in vocab
+    assert vocab.decode(vocab.encode(vocab.tokens)) == vocab.tokens
+
+
+def test_save_load(tmp_path):
+    vocab = Vocabulary.build(tokenize("Ünïcödé “quotes” and, the the . ß"))
+    vocab.save(tmp_path / "vocab.json")
+    loaded = Vocabulary.load(tmp_path / "vocab.json")
+    assert loaded == vocab and loaded.tokens == vocab.tokens and loaded.counts == vocab.counts
+    data = json.loads((tmp_path / "vocab.json").read_text(encoding="utf-8"))
+    assert data["format"] == "wordrnn-vocab" and data["tokens"] == vocab.tokens
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("{not json", "vocab.json is not a valid wordrnn vocabulary"),
+        (b"\xff\xfe\x00garbage", "vocab.json is not a valid wordrnn vocabulary"),
+        ('["a", "<unk>"]', "not a wordrnn vocabulary"),
+        ('{"format": "something-else", "tokens": ["<unk>"]}', "not a wordrnn vocabulary"),
+        ('{"format": "wordrnn-vocab", "tokens": "abc"}', "tokens"),
+        ('{"format": "wordrnn-vocab", "tokens": ["a", 1, "<unk>"]}', "tokens"),
+        ('{"format": "wordrnn-vocab", "tokens": ["a", "b"]}', "<unk>"),
+        ('{"format": "wordrnn-vocab", "tokens": ["a", "a", "<unk>"]}', "repeat"),
+        ('{"format": "wordrnn-vocab", "tokens": ["a", "<unk>"], "counts": 5}', "counts"),
+        ('{"format": "wordrnn-vocab", "tokens": ["a", "<unk>"], "counts": [1]}', "counts"),
+        ('{"format": "wordrnn-vocab", "tokens": ["a", "<unk>"], "counts": [1, "x"]}', "counts"),
+    ],
+)
+def test_bad_files_are_rejected_clearly(tmp_path, content, message):
+    path = tmp_path / "vocab.json"
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    with pytest.raises(ValueError, match=message):
+        Vocabulary.load(path)
+
+
+def test_closest():
+    vocab = Vocabulary.build(tokenize("the light lighted night sight heaven earth"))
+    assert vocab.closest("lihgt")[0] == "light"
+    assert set(vocab.closest("lightt", n=2)) <= {"light", "lighted"}
+    assert vocab.closest("zzzzzz") == []
+    assert vocab.closest("<unk") == [] and vocab.closest("<eol") == []  # never suggest special tokens

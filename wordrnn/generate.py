@@ -1,0 +1,193 @@
+"""The generator: seed words in, text out, one word at a time. The app, the CLI and the tests
+all use it.
+
+    gen = Generator(Checkpoint.load("models/kjv-lstm"))
+    gen.text("in the beginning god created the heaven", words=32, mode="top-k", seed=0)
+    for word in gen.stream("and god said", words=64): ...   # tokens as they come ("<eol>" too)
+    gen.next_words("and god said", n=10)                      # [("let", 0.41), ...]
+
+The prompt runs through the LSTM once; after that each new word is one LSTM step from the
+carried state (the teaching notebook re-ran a 7-word window for every word). On the CPU, steps
+take the int8 fast path of `wordrnn.stepper` unless `exact=True`.
+
+    python -m wordrnn.generate "in the beginning god created the heaven and" --words 64
+    python -m wordrnn.generate --interactive --mode top-p --seed 0
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Any, Iterator
+
+import torch
+
+from wordrnn.checkpoint import Checkpoint
+from wordrnn.errors import CheckpointError, PromptError, WordRNNError
+from wordrnn.prompt import MAX_PROMPT_CHARS, MAX_PROMPT_WORDS, SEED_WORDS, Prompt, parse
+from wordrnn.sampling import MODES, Sampler
+from wordrnn.stepper import ExactStepper, FastStepper
+from wordrnn.tokenizer import detokenize
+
+__all__ = ["DEFAULT_MODEL", "MAX_PROMPT_CHARS", "MAX_PROMPT_WORDS", "MAX_WORDS", "MODES",
+           "SEED_WORDS", "Generator", "Prompt"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "models" / "kjv-lstm"  # shipped in the repo
+MAX_WORDS = 500  # per generation: enough for a page, little enough to keep a shared app responsive
+
+class Generator:
+    """Generates from a checkpoint on `device` (None: CUDA when available, else the CPU). Moves
+    the checkpoint's model there. `exact=True` turns off the CPU fast path."""
+
+    def __init__(self, checkpoint: Checkpoint, device: str | torch.device | None = None, exact: bool = False) -> None:
+        self.device = _device(device)
+        self.model = checkpoint.model.to(self.device)
+        self.vocab = checkpoint.vocab
+        self.exact_stepper = ExactStepper(self.model)  # the prompt always goes through this one
+        self.fast = not exact and self.device.type == "cpu" and FastStepper.supports(self.model)
+        self.stepper = FastStepper(self.model) if self.fast else self.exact_stepper
+        log.info("generating on %s, %s path", self.device, "int8 fast" if self.fast else "exact")
+
+    def prompt(self, text: str | None) -> Prompt:
+        """Check and encode seed words; PromptError (with a message for the user) if unusable."""
+        return parse(text, self.vocab)
+
+    def stream(
+        self, prompt: str | Prompt, words: int = 128, mode: str = "greedy", k: int = 10,
+        temperature: float = 1.0, top_p: float = 0.9, seed: int | None = None, no_repeat_ngram: int = 0,
+    ) -> Iterator[str]:
+        """Yield `words` generated tokens (strings; "<eol>" is a line break). Checks the prompt
+        and settings now, so errors come from this call rather than from the first word."""
+        prompt = prompt if isinstance(prompt, Prompt) else self.prompt(prompt)
+        if not isinstance(words, int) or not 1 <= words <= MAX_WORDS:
+            raise ValueError(f"words must be a whole number between 1 and {MAX_WORDS}, got {words!r}")
+        sampler = Sampler(mode, k, temperature, top_p, seed, no_repeat_ngram, never=[self.vocab.unk_id])
+        sampler.observe(prompt.ids)
+        return self._generate(prompt.ids, words, sampler)
+
+    @torch.inference_mode()  # on a generator function it applies to each step, not across yields
+    def _generate(self, ids: list[int], words: int, sampler: Sampler) -> Iterator[str]:
+        logits, state = self.exact_stepper.start(ids)
+        for n in range(words):
+            token = sampler.choose(logits)
+            yield self.vocab.tokens[token]
+            if n + 1 < words:
+                logits, state = self.stepper.step(token, state)
+
+    def text(self, prompt: str | Prompt, words: int = 128, **options: Any) -> str:
+        """The prompt and `words` generated words as text; options as for `stream`."""
+        prompt = prompt if isinstance(prompt, Prompt) else self.prompt(prompt)
+        return detokenize(prompt.words + list(self.stream(prompt, words, **options)))
+
+    @torch.inference_mode()
+    def next_words(self, prompt: str | Prompt, n: int = 10) -> list[tuple[str, float]]:
+        """The `n` most likely next words and their probabilities, from the exact model, over
+        the words the generator can pick (all but <unk>)."""
+        prompt = prompt if isinstance(prompt, Prompt) else self.prompt(prompt)
+        if n < 1:
+            raise ValueError(f"n must be at least 1, got {n}")
+        logits, _ = self.exact_stepper.start(prompt.ids)
+        logits = logits.float().cpu()
+        logits[self.vocab.unk_id] = -float("inf")
+        probs, ids = logits.softmax(-1).topk(min(n, len(self.vocab) - 1))
+        return [(self.vocab.tokens[i], p) for i, p in zip(ids.tolist(), probs.tolist())]
+
+
+def _device(name: str | torch.device | None) -> torch.device:
+    if name is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ValueError(f"unknown device {name!r}; use cpu, cuda or cuda:N") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {name!r} asked for, but this machine has no CUDA GPU; use cpu")
+    return device
+
+
+def load(model: str | None, revision: str | None = None) -> Checkpoint:
+    """The checkpoint folder or Hub repo `model`, or the embedded default model."""
+    if model is None:
+        if not DEFAULT_MODEL.is_dir():
+            raise CheckpointError(f"the embedded default model is missing at {DEFAULT_MODEL}; pass --model")
+        model = str(DEFAULT_MODEL)
+    return Checkpoint.load(model, revision=revision)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not args.interactive and not args.prompt:
+        parser.error("give seed words, e.g. \"in the beginning god created the heaven and\", or --interactive")
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    sampling = dict(mode=args.mode, k=args.k, temperature=args.temperature, top_p=args.top_p,
+                    seed=args.seed, no_repeat_ngram=args.no_repeat_ngram)
+    try:
+        Sampler(**sampling)  # settings errors before a model is loaded or a word typed
+        gen = Generator(load(args.model, args.revision), args.device, exact=args.exact)
+        if args.interactive:
+            _interactive(gen, words=args.words, **sampling)
+        else:
+            prompt = gen.prompt(args.prompt)
+            for note in prompt.notes():
+                print(note, file=sys.stderr)
+            print(gen.text(prompt, words=args.words, **sampling))
+    except (WordRNNError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+def _interactive(gen: Generator, **options: Any) -> None:
+    """The notebook's loop: seed words in, text out, until an empty line or the end of input."""
+    while True:
+        try:
+            line = input(f"Seed words ({SEED_WORDS} work best; empty line quits): ")
+        except EOFError:
+            print()
+            return
+        if not line.strip():
+            return
+        try:
+            prompt = gen.prompt(line)
+        except PromptError as err:
+            print(err)
+            continue
+        for note in prompt.notes():
+            print(note)
+        print(gen.text(prompt, **options), end="\n\n")
+
+
+def _count(text: str) -> int:
+    words = int(text)
+    if not 1 <= words <= MAX_WORDS:
+        raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_WORDS}")
+    return words
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m wordrnn.generate", description=__doc__.split("\n\n")[0])
+    p.add_argument("prompt", nargs="?", help=f"seed words ({SEED_WORDS} work best)")
+    p.add_argument("--interactive", action="store_true", help="ask for seed words again and again")
+    p.add_argument("--words", type=_count, default=128, help=f"words to generate, 1 to {MAX_WORDS} (default 128)")
+    p.add_argument("--mode", choices=MODES, default="greedy")
+    p.add_argument("--k", type=int, default=10, help="top-k: draw among the k most likely words")
+    p.add_argument("--temperature", type=float, default=1.0, help="top-k, top-p: above 1 flatter, below 1 sharper")
+    p.add_argument("--top-p", type=float, default=0.9, help="top-p: probability mass to draw from")
+    p.add_argument("--seed", type=int, help="makes top-k and top-p reproducible")
+    p.add_argument("--no-repeat-ngram", type=int, default=0, metavar="N", help="never repeat an N-word sequence")
+    p.add_argument("--model", help=f"checkpoint folder or Hub repo id (default: {DEFAULT_MODEL})")
+    p.add_argument("--revision", help="Hub branch, tag or commit")
+    p.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda when available)")
+    p.add_argument("--exact", action="store_true", help="float32 on the CPU too (slower; no int8 fast path)")
+    return p
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,103 @@
+"""A sampler: picks each next word from the model's logits.
+
+    greedy  the most likely word, as the teaching notebook did: the same prompt always gives
+            the same text, which soon repeats itself
+    top-k   a draw among the k most likely words, after dividing the logits by a temperature
+            (k=1 is greedy; a higher temperature flattens the distribution)
+    top-p   a draw among the fewest most likely words whose probabilities add up to p
+            ("nucleus sampling", Holtzman et al. 2020): few choices where the model is sure,
+            many where it is not
+
+Draws come from the sampler's own `torch.Generator`, so a seed makes a text reproducible and
+nothing touches, or is disturbed by, the global RNG that training uses. `<unk>` is never picked.
+`no_repeat_ngram=n` forbids any word that would repeat an n-word sequence already in the text,
+which breaks the loops greedy decoding falls into.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Iterable
+
+import torch
+
+MODES = ("greedy", "top-k", "top-p")
+
+
+class Sampler:
+    def __init__(
+        self, mode: str = "greedy", k: int = 10, temperature: float = 1.0, top_p: float = 0.9,
+        seed: int | None = None, no_repeat_ngram: int = 0, never: Iterable[int] = (),
+    ) -> None:
+        if mode not in MODES:
+            raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+        if not isinstance(k, int) or k < 1:
+            raise ValueError(f"k must be a whole number of at least 1, got {k!r}")
+        if not temperature > 0:
+            raise ValueError(f"temperature must be above 0, got {temperature} (use mode 'greedy' for 0)")
+        if not 0 < top_p <= 1:
+            raise ValueError(f"top_p must be in (0, 1], got {top_p}")
+        if not isinstance(no_repeat_ngram, int) or no_repeat_ngram < 0:
+            raise ValueError(f"no_repeat_ngram must be 0 (off) or a whole number of words, got {no_repeat_ngram!r}")
+        self.mode, self.k, self.temperature, self.top_p = mode, k, temperature, top_p
+        self.never = torch.tensor(sorted(set(never)), dtype=torch.long)
+        self.generator = torch.Generator()
+        if seed is None:
+            self.generator.seed()  # fresh entropy, still apart from the global RNG
+        else:
+            self.generator.manual_seed(seed)
+        self.ngrams = NgramBlocker(no_repeat_ngram) if no_repeat_ngram else None
+
+    def observe(self, ids: Iterable[int]) -> None:
+        """Tell the sampler words that are already in the text (the prompt)."""
+        if self.ngrams is not None:
+            for i in ids:
+                self.ngrams.add(i)
+
+    def choose(self, logits: torch.Tensor) -> int:
+        """The id of the next word, given the logits (V,) for it; remembers the choice."""
+        logits = logits.float().cpu()  # (V,) on the CPU: one RNG stream whatever the device
+        masked = logits.index_fill(0, self.never, -float("inf"))
+        if self.ngrams is not None:
+            blocked = masked.index_fill(0, torch.tensor(self.ngrams.banned(), dtype=torch.long), -float("inf"))
+            if torch.isfinite(blocked).any():  # otherwise every word repeats: allow repeats
+                masked = blocked
+        token = self._pick(masked)
+        self.observe([token])
+        return token
+
+    def _pick(self, logits: torch.Tensor) -> int:
+        if self.mode == "greedy":
+            return int(logits.argmax())
+        logits = logits / self.temperature
+        if self.mode == "top-k":
+            values, indices = logits.topk(min(self.k, logits.numel()))  # (k,) sorted
+        else:
+            values, indices = logits.sort(descending=True)  # (V,)
+            probs = values.softmax(-1)
+            # Keep each word whose more likely predecessors add up to less than p: the first word
+            # always, and the one that crosses p.
+            keep = int(((probs.cumsum(-1) - probs) < self.top_p).sum())
+            values, indices = values[:keep], indices[:keep]
+        choice = torch.multinomial(values.softmax(-1), 1, generator=self.generator)
+        return int(indices[choice])
+
+
+class NgramBlocker:
+    """Remembers every n-gram of a text to forbid the words that would complete one again."""
+
+    def __init__(self, n: int) -> None:
+        assert n >= 1
+        self.n = n
+        self.history: list[int] = []
+        self.followers: dict[tuple[int, ...], set[int]] = defaultdict(set)
+
+    def add(self, token: int) -> None:
+        self.history.append(token)
+        if len(self.history) >= self.n:
+            *prefix, last = self.history[-self.n :]
+            self.followers[tuple(prefix)].add(last)
+
+    def banned(self) -> list[int]:
+        prefix = tuple(self.history[len(self.history) - self.n + 1 :]) if self.n > 1 else ()
+        return sorted(self.followers.get(prefix, ()))

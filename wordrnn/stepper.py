@@ -1,0 +1,170 @@
+"""Steppers: advance a WordRNN by one word at a time from the state it carries.
+
+    logits, state = ExactStepper(model).start(prompt_ids)   # (V,), the state after the prompt
+    logits, state = stepper.step(word_id, state)             # ExactStepper or FastStepper
+
+`ExactStepper` runs the model's own forward pass, on any device; every prompt goes through it,
+in one call. `FastStepper` is the fast CPU path for the steps after the prompt.
+
+At batch size 1 a generation step is a handful of matrix-vector products, so its time is the
+time to read the weights: 25 MB in float32 for the default model (embedding 256, LSTM [512, 512],
+12k words), more than a CPU cache holds. Here every matrix is int8 with one scale per row (4x
+less to read) and is multiplied by `torch._weight_int8pack_mm`, the ATen kernel behind PyTorch's
+weight-only int8 quantization, whose activations are bfloat16. A step is also few enough
+operations for Python's overhead not to dominate: each LSTM layer computes its four gates in
+one product over [input; h] with the biases summed ahead of time, and one sigmoid serves all
+four gates (the cell-input rows are doubled, since tanh(x) = 2 sigmoid(2x) - 1).
+
+The output layer's int8 scores only shortlist words: the `RESCORE` best are scored again in
+float32 with the model's own weights, so greedy decoding and top-k (k <= RESCORE) choose from
+exact logits; the other words keep approximate ones. An adaptive softmax is cheap already and
+is computed by the model itself. The weights are copied when a FastStepper is made: make a new
+one after training on.
+"""
+
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager, nullcontext
+from typing import Iterator
+
+import torch
+from torch import nn
+
+from wordrnn.model import State, WordRNN
+
+RESCORE = 64
+_ALIGN = 16  # the kernel reads 8 (AVX2) or 16 (AVX-512) inputs at a time and no further
+
+# oneDNN's LSTM kernel is 3-4x slower than PyTorch's own for a single step. Its switch is global,
+# so exact CPU calls turn it off one at a time and put it back.
+_onednn_switch = threading.Lock()
+
+
+class ExactStepper:
+    """The model's own forward pass, carrying the LSTM state from word to word."""
+
+    def __init__(self, model: WordRNN) -> None:
+        self.model = model
+        self.device = next(model.parameters()).device
+
+    def start(self, ids: list[int]) -> tuple[torch.Tensor, State]:
+        """Logits (V,) for the word after `ids`, and the state after them."""
+        return self._run(torch.tensor([ids], device=self.device), None)
+
+    def step(self, token: int, state: State) -> tuple[torch.Tensor, State]:
+        return self._run(torch.tensor([[token]], device=self.device), state)
+
+    def _run(self, ids: torch.Tensor, state: State | None) -> tuple[torch.Tensor, State]:
+        kernels = _without_onednn() if self.device.type == "cpu" else nullcontext()
+        with kernels, _evaluating(self.model):
+            features, state = self.model.features(ids, state)  # (1, T, O)
+            return self.model.logits(features[0, -1]), state  # (V,)
+
+
+@contextmanager
+def _without_onednn() -> Iterator[None]:
+    with _onednn_switch:
+        enabled = torch.backends.mkldnn.enabled
+        torch.backends.mkldnn.enabled = False
+        try:
+            yield
+        finally:
+            torch.backends.mkldnn.enabled = enabled
+
+
+@contextmanager
+def _evaluating(model: torch.nn.Module) -> Iterator[None]:
+    """No dropout, then back to the model's mode: training samples from the model mid-run."""
+    training = model.training
+    model.eval()
+    try:
+        yield
+    finally:
+        model.train(training)
+
+
+class Int8Matrix:
+    """W as int8 rows with one bfloat16 scale per row (symmetric, per output channel)."""
+
+    def __init__(self, weight: torch.Tensor) -> None:
+        weight = weight.detach().float()
+        self.pad = -weight.size(1) % _ALIGN
+        weight = nn.functional.pad(weight, (0, self.pad))  # (N, K) with K a multiple of _ALIGN
+        # Quantize against the scales as the kernel will see them, rounded to bfloat16.
+        self.scale = (weight.abs().amax(1) / 127).clamp(min=1e-12).bfloat16()  # (N,)
+        self.weight = (weight / self.scale.float()[:, None]).round().clamp(-127, 127).to(torch.int8)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        """x (1, K) bfloat16 -> x W^T (1, N) bfloat16."""
+        if self.pad:
+            x = nn.functional.pad(x, (0, self.pad))
+        return torch._weight_int8pack_mm(x, self.weight, self.scale)
+
+
+class FastLayer:
+    """One LSTM layer, with its projection if it has one, for one sequence."""
+
+    def __init__(self, lstm: nn.LSTM) -> None:
+        weight = torch.cat([lstm.weight_ih_l0, lstm.weight_hh_l0], 1).detach().clone()  # (4H, I + O)
+        bias = (lstm.bias_ih_l0 + lstm.bias_hh_l0).detach().clone()  # (4H,)
+        cell = slice(2 * lstm.hidden_size, 3 * lstm.hidden_size)  # gate order: i, f, g, o
+        weight[cell] *= 2  # exact: a power of two only shifts the int8 scale
+        bias[cell] *= 2
+        self.gates, self.bias = Int8Matrix(weight), bias
+        self.project = Int8Matrix(lstm.weight_hr_l0) if lstm.proj_size else None
+
+    def __call__(self, x: torch.Tensor, h: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x (1, I) and h (1, O) in bfloat16, c (1, H) in float32 -> the new h and c."""
+        gates = torch.add(self.gates(torch.cat([x, h], 1)), self.bias).sigmoid_()  # (1, 4H) float32
+        i, f, g, o = gates.chunk(4, 1)  # each (1, H); g is (tanh(.) + 1) / 2
+        c = torch.addcmul(f * c, i, g, value=2).sub_(i)  # f c + i tanh(.)
+        h = (o * c.tanh()).bfloat16()
+        return (h if self.project is None else self.project(h)), c
+
+
+class FastStepper:
+    """Advances a WordRNN one word at a time on the CPU. `step` takes the model's state (from
+    the prompt) or its own, whose h is bfloat16, and returns logits (V,) and its own state."""
+
+    def __init__(self, model: WordRNN) -> None:
+        assert self.supports(model), "check FastStepper.supports(model) first"
+        self.model = model
+        self.embedding = model.embedding.weight.detach().bfloat16()  # (V, E)
+        self.layers = [FastLayer(lstm) for lstm in model.layers]
+        self.linear = model.output if isinstance(model.output, nn.Linear) else None
+        if self.linear is not None:
+            self.shortlist = Int8Matrix(self.linear.weight)
+            bias = self.linear.bias
+            self.bias = bias.detach() if bias is not None else torch.zeros(self.linear.out_features)
+
+    @staticmethod
+    def supports(model: WordRNN) -> bool:
+        """Whether `model` can take this path: its layers are one-way, one-layer LSTMs with
+        biases, it is on the CPU, and this PyTorch has the int8 kernel."""
+        return (
+            hasattr(torch, "_weight_int8pack_mm")
+            and all(p.device.type == "cpu" for p in model.parameters())
+            and all(
+                isinstance(m, nn.LSTM) and m.num_layers == 1 and not m.bidirectional and m.bias
+                for m in model.layers
+            )
+        )
+
+    def step(self, token: int, state: State) -> tuple[torch.Tensor, State]:
+        x = self.embedding[token].unsqueeze(0)  # (1, E)
+        new_state: State = []
+        for layer, (h, c) in zip(self.layers, state):
+            x, c = layer(x, h.reshape(1, -1).bfloat16(), c.reshape(1, -1))  # (1, O), (1, H)
+            new_state.append((x, c))
+        return self.logits(x), new_state
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """(1, O) bfloat16 -> (V,): int8 scores, the best of them scored again in float32."""
+        if self.linear is None:
+            return self.model.logits(x.float())[0]
+        scores = torch.add(self.shortlist(x), self.bias)[0]  # (V,) float32
+        best = scores.topk(min(RESCORE, scores.numel())).indices  # (R,)
+        rows = self.linear.weight.index_select(0, best)  # (R, O)
+        scores[best] = torch.addmv(self.bias.index_select(0, best), rows, x[0].float())  # (R,)
+        return scores
