@@ -20,7 +20,6 @@ except ImportError:
 
 import functools
 import logging
-import re
 import sys
 import time
 from typing import Any, Iterator
@@ -28,7 +27,7 @@ from typing import Any, Iterator
 import gradio as gr
 import torch
 
-from wordrnn import EOL, UNK, PromptError, detokenize, source, tokenize
+from wordrnn import EOL, PromptError, detokenize, source
 from wordrnn.errors import CheckpointError
 from wordrnn.generate import MAX_PROMPT_CHARS, MAX_WORDS, SEED_WORDS, Generator, Prompt
 
@@ -39,13 +38,13 @@ CONCURRENCY = 2  # generations at once: a free CPU Space has 2 vCPUs, one genera
 QUEUE_SIZE = 64  # each Generate click queues 2 events (text, chart): 32 visitors waiting at most
 STREAM_EVERY = 0.05  # s between text updates: ~20 a second reads as word by word, costs little CPU
 MODES = ["greedy", "top-k"]
+TOP_WORDS = 10
 # HighlightedText lays tokens out as flex items that break anywhere; ours are runs of prose.
 CSS = """
 #output .textfield { display: block; word-break: normal; overflow-wrap: anywhere; line-height: 1.8; }
 #output .token-container, #output .token { display: inline; }
 #output .line-break { display: block; }
 """
-TOP_WORDS = 10
 
 SETTINGS = source.settings(sys.argv[1:] if __name__ == "__main__" else [])
 try:
@@ -59,23 +58,11 @@ VOCAB = GEN.vocab
 EXAMPLES = source.examples(VOCAB, SOURCE.checkpoint.info)
 
 
-def _number(value: Any, low: float, high: float, default: Any, integer: bool = True) -> Any:
-    """`value` clamped to [low, high] (rounded if `integer`); `default` when it is no number."""
-    try:
-        number = float(value)  # API callers send strings, booleans, null, NaN...
-    except (TypeError, ValueError, OverflowError):
-        return default
-    if number != number:  # NaN
-        return default
-    number = min(high, max(low, number))
-    return int(round(number)) if integer else number
-
-
 def _seed(value: Any) -> int | None:
     """A whole number makes top-k reproducible; empty means a fresh random draw."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    seed = _number(value, 0, 2**63 - 1, None)
+    seed = source.clamp(value, 0, 2**63 - 1, None)
     if seed is None:
         raise gr.Error(f"The seed must be a whole number, or empty for a random draw; got {str(value)[:20]!r}.",
                        print_exception=False)
@@ -91,21 +78,6 @@ def _prompt(text: Any) -> Prompt:
         raise gr.Error(str(err), title="Seed words", print_exception=False) from None
 
 
-def _seed_parts(prompt: Prompt) -> list[tuple[str, str | None]]:
-    """The seed as (text, "seed" | "unknown") runs; the prefix of detokenize(all words)."""
-    parts: list[tuple[str, str | None]] = []
-    done = ""
-    for i, word in enumerate(prompt.words):
-        text = detokenize(prompt.words[: i + 1])
-        label = "unknown" if word in prompt.unknown else "seed"
-        piece, done = text[len(done):], text
-        if parts and parts[-1][1] == label:
-            parts[-1] = (parts[-1][0] + piece, label)
-        else:
-            parts.append((piece, label))
-    return parts
-
-
 @gpu
 def _tokens(prompt: Prompt, words: int, options: dict[str, Any]) -> Iterator[str]:
     yield from GEN.stream(prompt, words, **options)  # the only GPU work of a generation
@@ -118,25 +90,27 @@ def _next_words(prompt: Prompt) -> list[tuple[str, float]]:
 
 def generate(
     text: str, words: int = 128, mode: str = "greedy", k: int = 10, temperature: float = 1.0,
-    seed: int | None = None,
+    seed: str | int | None = None,
 ) -> Iterator[list[tuple[str, str | None]]]:
-    """Continue the seed words. Yields the whole text so far as (text, label) runs: "seed" and
-    "unknown" for the seed words (unknown ones are read as <unk>), None for generated words."""
+    """Continue the seed words by `words` words (1-500), greedy or top-k (k 1-100, temperature
+    0.1-2, seed: a whole number for a reproducible draw, empty for a random one). Yields the text
+    so far as (text, label) runs: "seed" and "unknown" for the seed words, None for the rest."""
     prompt = _prompt(text)
     if mode not in MODES:
         raise gr.Error(f"mode must be one of {', '.join(MODES)}, not {str(mode)[:40]!r}.", print_exception=False)
-    count = _number(words, 1, MAX_WORDS, 128)
+    count = source.clamp(words, 1, MAX_WORDS, 128)
     if count != words:
-        gr.Warning(f"Words to generate: {str(words)[:20]!r} is not a number from 1 to {MAX_WORDS}; using {count}.")
+        gr.Warning(f"Words to generate must be a whole number from 1 to {MAX_WORDS}; using {count}.")
     options = dict(  # the slider ranges of the page; API calls are clamped to them too
-        mode=mode, k=_number(k, 1, 100, 10), temperature=_number(temperature, 0.1, 2.0, 1.0, integer=False),
+        mode=mode, k=source.clamp(k, 1, 100, 10), temperature=source.clamp(temperature, 0.1, 2.0, 1.0, integer=False),
         seed=_seed(seed),
     )
     if prompt.unknown:
         close = [f"{w!r}" + (f" (did you mean {', '.join(c)}?)" if c else "") for w, c in prompt.unknown.items()]
         # Toasts render HTML: no "<unk>" here, and user words only as quoted single tokens.
         gr.Warning(f"Not in the vocabulary (read as an unknown word): {'; '.join(close)}", title="Unknown words")
-    head, start = _seed_parts(prompt), len(detokenize(prompt.words))
+    head: list[tuple[str, str | None]] = list(source.seed_runs(prompt.words, prompt.unknown))
+    start = len(detokenize(prompt.words))
     tokens, shown = list(prompt.words), time.monotonic()
     yield head
     for token in _tokens(prompt, count, options):
@@ -148,8 +122,16 @@ def generate(
 
 
 def next_words(text: str) -> dict[str, float]:
-    """The 10 most likely words after the seed words, with their probabilities."""
+    """The 10 most likely words after the seed words, most likely first: {word: probability}."""
     return {("↵ (new line)" if w == EOL else w): p for w, p in _next_words(_prompt(text))}
+
+
+def chart_words(text: str) -> dict[str, float] | None:
+    """next_words for the page's chart: a bad prompt is already reported by generate."""
+    try:
+        return next_words(text)
+    except gr.Error:
+        return None
 
 
 @functools.lru_cache(maxsize=4096)
@@ -158,33 +140,8 @@ def _closest(word: str) -> tuple[str, ...]:
 
 
 def describe(text: str) -> str:
-    """Live word count and unknown words, on every keystroke (cheap; no model call)."""
-    text = text if isinstance(text, str) else ""
-    if len(text) > MAX_PROMPT_CHARS:
-        return f"**Too long:** {len(text):,} characters; the limit is {MAX_PROMPT_CHARS:,}."
-    words = tokenize(text, eol=EOL in VOCAB)
-    words = words[:-1] if words and words[-1] == EOL else words
-    line = f"**{len(words)} of {SEED_WORDS} words**"
-    unknown = list(dict.fromkeys(w for w in words if w not in VOCAB and w != EOL))
-    if unknown and unknown[-1] == words[-1] and not text[-1:].isspace():
-        unknown.pop()  # still being typed: no suggestion yet
-    notes = []
-    for word in unknown[:5]:  # suggestions cost time: a few are enough to get the idea
-        close = ", ".join(f"`{w}`" for w in _closest(word)[:3])
-        notes.append(f"`{_code(word)}` is not in the vocabulary (read as `{UNK}`)" + (f"; did you mean {close}?" if close else "."))
-    return "  \n".join([line, *notes])
-
-
-def _code(word: str) -> str:
-    return re.sub(r"`", "'", word)  # a backtick would end the code span
-
-
-def _escape(text: str) -> str:
-    return re.sub(r"([\\`*_\[\]<>#|])", r"\\\1", text)  # paths and repo names are not markdown
-
-
-def _model_panel() -> str:
-    return "\n".join(f"- **{k}:** {_escape(v)}" for k, v in source.summary(SOURCE, GEN.device))
+    """Word count and unknown words under the prompt, on each keystroke (no model call)."""
+    return source.prompt_info(text, VOCAB, _closest, MAX_PROMPT_CHARS)
 
 
 with gr.Blocks(title="wordrnn") as demo:
@@ -193,7 +150,7 @@ with gr.Blocks(title="wordrnn") as demo:
         "**Greedy** always takes the most likely word; **top-k** draws among the k most likely."
     )
     if SOURCE.notice:
-        gr.Markdown(f"⚠️ **{_escape(SOURCE.notice)}**", elem_id="notice")
+        gr.Markdown(f"⚠️ **{source.md_escape(SOURCE.notice)}**", elem_id="notice")
     with gr.Row():
         with gr.Column(scale=2):
             prompt = gr.Textbox(
@@ -218,7 +175,8 @@ with gr.Blocks(title="wordrnn") as demo:
                 label="Text", color_map={"seed": "blue", "unknown": "red"}, show_legend=True, elem_id="output",
             )
             with gr.Accordion("Model", open=True):
-                gr.Markdown(_model_panel(), elem_id="model")
+                rows = source.summary(SOURCE, GEN.device)
+                gr.Markdown("\n".join(f"- **{name}:** {source.md_escape(value)}" for name, value in rows), elem_id="model")
 
     hidden = dict(queue=False, show_progress="hidden", api_visibility="private")
     prompt.change(describe, prompt, info, trigger_mode="always_last", preprocess=False, **hidden)
@@ -230,9 +188,10 @@ with gr.Blocks(title="wordrnn") as demo:
         api_name="generate", concurrency_limit=CONCURRENCY, concurrency_id="model", preprocess=False,
     )
     gr.on(
-        [go.click, prompt.submit], next_words, prompt, chart, api_name="next_words",
+        [go.click, prompt.submit], chart_words, prompt, chart, api_visibility="private",
         concurrency_id="model", preprocess=False, show_progress="minimal",
     )
+    gr.api(next_words, api_name="next_words", concurrency_id="model")  # a plain {word: p} for clients
     stop.click(None, cancels=[run], api_visibility="private")
 
 demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=CONCURRENCY)

@@ -1,15 +1,16 @@
 """Generation speed on the CPU: the notebook's window re-run, exact stepping, the int8 fast path.
 
-    python -m bench.generation                                 # random default-size model
+    python -m bench.generation                                 # random default-size model, tied
+    python -m bench.generation --adaptive                      # ... with an adaptive softmax
     python -m bench.generation --model runs/kjv/model          # a trained checkpoint
-    python -m bench.generation --threads 1 --repeats 9
+    python -m bench.generation --threads 1 --repeats 9         # as the app runs on a CPU
 
 Times 128 greedy words after a 7-word prompt, three ways:
   notebook  every new word re-runs the last 7 words through the LSTM (the teaching notebook)
   exact     one float32 LSTM step per word from the carried state: Generator(exact=True)
-  fast      the int8 fast path of wordrnn.fastpath: Generator() on the CPU
-and prints median times, speed-ups over the notebook method measured in the same run, and the
-greedy agreement of fast with exact on held-out prompts:
+  fast      the int8 fast path of wordrnn.stepper: Generator() on the CPU
+and prints times (median and best wall time, median CPU time), speed-ups over the notebook
+method measured in the same run, and the greedy agreement of fast with exact on held-out prompts:
   per step  both paths are fed the exact path's words; how often their next words agree
   free run  each path generates on its own; the share of positions with the same word
 Random weights make agreement meaningless, so without --model it is also measured on a small
@@ -24,6 +25,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 import torch
 
@@ -34,11 +36,13 @@ WINDOW, WORDS = 7, 128
 HELD_OUT = Path(__file__).resolve().parents[1] / "data" / "kjv" / "test.txt"
 
 
-def random_checkpoint(vocab_size: int = 12_000, seed: int = 0) -> Checkpoint:
-    """The default model size (embedding 256, LSTM [512, 512], tied) with random weights."""
-    torch.manual_seed(seed)
+def random_checkpoint(adaptive: bool = False, vocab_size: int = 12_000) -> Checkpoint:
+    """The default model size (embedding 256, LSTM [512, 512]) with random weights: a tied
+    softmax (the last LSTM projects to 256), or an adaptive one as the KJV recipe trains."""
+    torch.manual_seed(0)
     vocab = Vocabulary(["<unk>", "<eol>", *(f"w{i}" for i in range(vocab_size - 2))])
-    return Checkpoint(WordRNN(ModelConfig(vocab_size)).eval(), vocab)
+    output = dict(tie_weights=False, adaptive_cutoffs=[2000, 6000]) if adaptive else {}
+    return Checkpoint(WordRNN(ModelConfig(vocab_size, **output)).eval(), vocab)
 
 
 def notebook_words(model: WordRNN, ids: list[int], words: int) -> list[int]:
@@ -51,14 +55,22 @@ def notebook_words(model: WordRNN, ids: list[int], words: int) -> list[int]:
     return ids[-words:]
 
 
-def median_ms(run, repeats: int) -> float:
-    run()  # warm-up: first-call allocations, caches
-    times = []
+def time_methods(methods: dict[str, Callable[[], object]], repeats: int) -> dict[str, list[float]]:
+    """Median wall time, best wall time and median CPU time (ms) of each method. The methods run
+    in turns, so a busy spell on a shared machine hits them all alike. With one thread the CPU
+    time is what the run costs without contention; with more it also counts threads waiting."""
+    for run in methods.values():
+        run()  # warm-up: first-call allocations, caches
+    wall: dict[str, list[float]] = {name: [] for name in methods}
+    cpu: dict[str, list[float]] = {name: [] for name in methods}
     for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
+        for name, run in methods.items():
+            start, start_cpu = time.perf_counter(), time.process_time()
+            run()
+            wall[name].append(1000 * (time.perf_counter() - start))
+            cpu[name].append(1000 * (time.process_time() - start_cpu))
+    return {name: [statistics.median(wall[name]), min(wall[name]), statistics.median(cpu[name])]
+            for name in methods}
 
 
 def greedy(stepper, start, ids: list[int], forced: list[int] | None, unk: int) -> list[int]:
@@ -103,41 +115,57 @@ def held_out_prompts(vocab: Vocabulary, count: int, text: Path | None) -> list[l
     return prompts[:count]
 
 
+def speed_table(checkpoint: Checkpoint, prompt: list[int], repeats: int) -> list[str]:
+    text = " ".join(checkpoint.vocab.decode(prompt))
+    exact, fast = Generator(checkpoint, "cpu", exact=True), Generator(checkpoint, "cpu")
+    methods = {
+        "notebook: re-run the 7-word window": lambda: notebook_words(checkpoint.model, prompt, WORDS),
+        "exact: stateful float32 steps": lambda: list(exact.stream(text, WORDS)),
+    }
+    if fast.fast:
+        methods["fast: int8 steps"] = lambda: list(fast.stream(text, WORDS))
+    times = time_methods(methods, repeats)
+    base_wall, _, base_cpu = times["notebook: re-run the 7-word window"]
+    rows = ["| method | median (ms) | best (ms) | CPU time (ms) | speed-up: median | speed-up: CPU |",
+            "|---|---:|---:|---:|---:|---:|"]
+    for name, (median, best, cpu) in times.items():
+        ratios = f"{base_wall / median:.1f}x | {base_cpu / cpu:.1f}x"
+        rows.append(f"| {name} | {median:.1f} | {best:.1f} | {cpu:.1f} | {ratios} |")
+    return rows
+
+
+def describe(checkpoint: Checkpoint) -> str:
+    config = checkpoint.model.config
+    output = "adaptive" if config.adaptive_cutoffs else "tied" if config.tie_weights else "full"
+    return (
+        f"embedding {config.embedding_size}, LSTM {config.hidden_sizes}, vocabulary {config.vocab_size}, "
+        f"{output} softmax; {torch.get_num_threads()} threads; "
+        f"{WORDS} greedy words after a {WINDOW}-word prompt"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.generation", description=__doc__.split("\n\n")[0])
     p.add_argument("--model", help="checkpoint folder or Hub repo id (default: random weights)")
-    p.add_argument("--repeats", type=int, default=5, help="timed runs per method (median)")
+    p.add_argument("--adaptive", action="store_true", help="random weights with an adaptive softmax")
+    p.add_argument("--repeats", type=int, default=7, help="timed runs per method")
     p.add_argument("--prompts", type=int, default=20, help="held-out prompts for agreement")
     p.add_argument("--text", type=Path, default=HELD_OUT, help="held-out text for prompts")
     p.add_argument("--threads", type=int, help="torch threads (default: PyTorch's choice)")
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    checkpoint = Checkpoint.load(args.model) if args.model else random_checkpoint()
-    config = checkpoint.model.config
+    checkpoint = Checkpoint.load(args.model) if args.model else random_checkpoint(args.adaptive)
+    print(f"{args.model or 'random weights'}: {describe(checkpoint)}\n")
     prompt = held_out_prompts(checkpoint.vocab, 1, args.text)[0]
-    text = " ".join(checkpoint.vocab.decode(prompt))
-    exact, fast = Generator(checkpoint, "cpu", exact=True), Generator(checkpoint, "cpu")
-    times = {
-        "notebook: re-run the 7-word window": median_ms(lambda: notebook_words(checkpoint.model, prompt, WORDS), args.repeats),
-        "exact: stateful float32 steps": median_ms(lambda: list(exact.stream(text, WORDS)), args.repeats),
-    }
-    if fast.fast:
-        times["fast: int8 steps"] = median_ms(lambda: list(fast.stream(text, WORDS)), args.repeats)
-    print(f"model: {args.model or 'random weights'}, embedding {config.embedding_size}, LSTM {config.hidden_sizes}, "
-          f"vocabulary {config.vocab_size}, {'adaptive softmax' if config.adaptive_cutoffs else 'tied' if config.tie_weights else 'full softmax'}; "
-          f"{torch.get_num_threads()} threads; {WORDS} greedy words, median of {args.repeats}\n")
-    print("| method | time (ms) | speed-up vs notebook |\n|---|---:|---:|")
-    base = next(iter(times.values()))
-    for name, ms in times.items():
-        print(f"| {name} | {ms:.1f} | {base / ms:.1f}x |")
-    print("\n| greedy agreement, fast vs exact | per step | free run |\n|---|---:|---:|")
+    print("\n".join(speed_table(checkpoint, prompt, args.repeats)))
     models = [(args.model or "random weights (meaningless)", checkpoint)]
     if not args.model:
         sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
         from tiny import train_tiny
 
         models.append(("tests/tiny.py, trained on the spot", train_tiny()))
+    print("\n| greedy agreement, fast vs exact | per step | free run |\n|---|---:|---:|")
     for name, model in models:
         step, free = agreement(model, held_out_prompts(model.vocab, args.prompts, args.text))
         print(f"| {name}, {args.prompts} prompts x {WORDS} words | {step:.1%} | {free:.1%} |")

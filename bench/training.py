@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import logging
 import time
-from argparse import Namespace
 from pathlib import Path
 
 import torch

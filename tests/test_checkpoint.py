@@ -70,13 +70,12 @@ def test_untied_and_adaptive_round_trip(tmp_path, config):
     assert loaded.model.config == checkpoint.model.config
 
 
-@pytest.mark.filterwarnings("ignore:Initializing zero-element tensors")
 @pytest.mark.parametrize("config", [
     ModelConfig(30, 8, [16, 12], tie_weights=True),
     ModelConfig(30, 8, [8], tie_weights=True),
     ModelConfig(30, 6, [20, 10], tie_weights=False),
     ModelConfig(30, 8, [16], tie_weights=False, adaptive_cutoffs=[5, 20]),
-    ModelConfig(30, 8, [12], tie_weights=False, adaptive_cutoffs=[5, 10, 20]),  # a tail 0 wide
+    ModelConfig(30, 8, [16], tie_weights=False, adaptive_cutoffs=[5, 10]),
 ])
 def test_expected_shapes_match_the_model(config):
     state = WordRNN(config).state_dict()

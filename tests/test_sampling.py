@@ -34,7 +34,8 @@ def test_top_k_draws_only_among_the_k_most_likely(k):
 def test_top_k_with_k_1_is_greedy():
     for seed in range(5):
         scores = logits(seed)
-        assert draws(Sampler("top-k", k=1, temperature=3.0, seed=seed), scores, 5) == [int(scores.argmax())] * 5
+        sampler = Sampler("top-k", k=1, temperature=3.0, seed=seed)
+        assert draws(sampler, scores, 5) == [int(scores.argmax())] * 5
 
 
 def test_top_p_draws_from_the_nucleus():

@@ -7,7 +7,7 @@ import time
 import pytest
 import torch
 
-from wordrnn import Checkpoint, CheckpointError, HubError, Vocabulary, source, tokenize
+from wordrnn import Checkpoint, CheckpointError, HubError, Vocabulary, detokenize, source, tokenize
 
 IDS = "and god said , let there be".split()
 
@@ -137,3 +137,35 @@ def test_summary(tiny_checkpoint):
     assert rows["Vocabulary"] == f"{len(card.vocab):,} words"
     assert rows["Parameters"] == f"{card.model.num_parameters():,}"
     assert dict(source.summary(source.Source(tiny_checkpoint, "x"), "cpu"))["Validation perplexity"] == "not on the card"
+
+
+@pytest.mark.parametrize("value, expected", [
+    (7, 7), (7.6, 8), ("12", 12), (0, 1), (-3, 1), (10_000, 500), (1e308, 500), (float("inf"), 500),
+    (float("nan"), 128), ("many", 128), (None, 128), ([1], 128), (True, 1),
+])
+def test_clamp(value, expected):
+    assert source.clamp(value, 1, 500, 128) == expected
+
+
+def test_seed_runs_mark_unknown_words_and_add_up_to_the_text():
+    words = ["and", "god", "saaid", ",", "let", "there", "be"]
+    runs = source.seed_runs(words, {"saaid": ["said"]})
+    assert runs == [("And god", "seed"), (" saaid", "unknown"), (", let there be", "seed")]
+    assert "".join(text for text, _ in runs) == detokenize(words)
+
+
+def test_prompt_info(tiny_checkpoint):
+    vocab = tiny_checkpoint.vocab
+    info = lambda text: source.prompt_info(text, vocab, lambda w: vocab.closest(w), 2000)  # noqa: E731
+    assert info("") == "**0 of 7 words**"
+    assert info(None) == "**0 of 7 words**"
+    assert info("and god said , let there be").startswith("**7 of 7 words**")
+    assert info("and god saaid") == "**3 of 7 words**"  # the last word may still be being typed
+    assert "`saaid` is not in the vocabulary (read as `<unk>`); did you mean `said`" in info("and god saaid ")
+    assert "`qqq` is not in the vocabulary (read as `<unk>`)." in info("qqq god")
+    assert "`'` is not" in info("` and")  # a backtick cannot end the code span
+    assert info("x" * 2001).startswith("**Too long:** 2,001 characters")
+
+
+def test_md_escape():
+    assert source.md_escape("/tmp/my_model*/[x](y)<b>") == r"/tmp/my\_model\*/\[x\](y)\<b\>"

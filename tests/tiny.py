@@ -39,4 +39,4 @@ def train_tiny(steps: int = 150, seed: int = 0, **config: object) -> Checkpoint:
             loss.backward()
             optimizer.step()
     model.eval()
-    return Checkpoint(model, vocab, {"metrics": {"train_loss": float(loss)}})
+    return Checkpoint(model, vocab, {"metrics": {"train_loss": loss.item()}})

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import torch
 from wordrnn import Checkpoint, EOL, Vocabulary, WordRNN, tokenize
-from wordrnn.batching import batchify, bptt_batches
+from wordrnn.batching import bptt_batches
 from training.loss import predictions, token_losses
 
 

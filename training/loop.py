@@ -21,12 +21,12 @@ from typing import Callable
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
-from training import report, state
+from training import release, report, state
 from training.data import Corpus
 from training.distributed import Process, any_flag
 from training.evaluate import evaluate, stream
 from training.loss import NextWordLoss
-from wordrnn import Checkpoint, ModelConfig, WordRNN
+from wordrnn import EOL, Checkpoint, ModelConfig, WordRNN
 from wordrnn.batching import batchify, bptt_batches, num_batches, shard
 from wordrnn.model import detach
 
@@ -196,12 +196,24 @@ class Loop:
             score = evaluate(checkpoint.model, stream(read_text(test_path), checkpoint.vocab))
             checkpoint.info.setdefault("metrics", {}).update(
                 test_perplexity=score.perplexity, test_accuracy=score.accuracy)
+        checkpoint.info["samples"] = release.samples(checkpoint, release.prompts_from(self._valid_lines()))
         curve = report.loss_curve(report.read_log(self.report.path))
         if curve:
             checkpoint.assets["loss_curve.png"] = curve
         checkpoint.save(folder)
         log.info("best checkpoint: %s (validation perplexity %.2f)", folder, math.exp(self.best))
         return folder
+
+
+    def _valid_lines(self) -> list[list[str]]:
+        lines, line = [], []
+        for word in self.corpus.vocab.decode(self.corpus.valid[:20000].tolist()):
+            if word == EOL:
+                lines.append(line)
+                line = []
+            else:
+                line.append(word)
+        return lines
 
 
 def _hardware(process: Process) -> str:

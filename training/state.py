@@ -11,14 +11,13 @@ can be opened without running code. The folder is replaced atomically.
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors.torch import load_file, save_file
 
+from wordrnn.folders import atomic_folder
 from wordrnn.model import State, WordRNN
 
 TENSORS, META = "tensors.safetensors", "state.json"
@@ -41,16 +40,9 @@ def save(
         tensors["rng.cuda"] = torch.cuda.get_rng_state()
     tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
     meta = {**meta, "param_groups": opt["param_groups"], "carried_layers": len(carried or [])}
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    save_file(tensors, str(tmp / TENSORS))
-    (tmp / META).write_text(json.dumps(meta, indent=1), encoding="utf-8")
-    old = folder.with_name(f".{folder.name}.old")
-    if folder.exists():
-        shutil.rmtree(old, ignore_errors=True)
-        folder.rename(old)
-    tmp.rename(folder)
-    shutil.rmtree(old, ignore_errors=True)
+    with atomic_folder(folder) as tmp:
+        save_file(tensors, str(tmp / TENSORS))
+        (tmp / META).write_text(json.dumps(meta, indent=1), encoding="utf-8")
 
 
 def read_meta(folder: Path) -> dict[str, Any]:

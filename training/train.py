@@ -21,7 +21,6 @@ import sys
 import time
 from pathlib import Path
 
-import torch
 
 from training import args as options, distributed
 from training.data import DataError, check_size, load_corpus

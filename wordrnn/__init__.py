@@ -7,7 +7,16 @@ from wordrnn.tokenizer import EOL, detokenize, tokenize
 from wordrnn.vocab import UNK, Vocabulary
 
 __all__ = [
-    "Checkpoint", "CheckpointError", "EOL", "HubError", "ModelConfig", "PromptError", "UNK",
+    "Checkpoint", "CheckpointError", "EOL", "Generator", "HubError", "ModelConfig", "PromptError", "UNK",
     "Vocabulary", "WordRNN", "WordRNNError", "detokenize", "tokenize",
 ]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    # Imported lazily: `python -m wordrnn.generate` would otherwise load that module twice.
+    if name == "Generator":
+        from wordrnn.generate import Generator
+
+        return Generator
+    raise AttributeError(f"module 'wordrnn' has no attribute {name!r}")

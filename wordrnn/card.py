@@ -14,6 +14,9 @@ import yaml
 
 TAGS = ["wordrnn", "lstm", "word-level", "text-generation", "pytorch"]
 
+# What `read_info` gives back: everything `render` needs to write the same card again.
+_KEPT = ("title", "description", "metrics", "training", "samples")
+
 _METRIC_NAMES = {
     "valid_perplexity": "Validation perplexity",
     "valid_accuracy": "Validation next-word accuracy",
@@ -36,7 +39,7 @@ def render(config: dict[str, Any], vocab_size: int, num_parameters: int, info: d
         if info.get(key):
             meta[key] = info[key]
     # What read_info gives back: a checkpoint loaded and saved again keeps its results.
-    meta["wordrnn"] = {k: info[k] for k in ("metrics", "training", "samples") if info.get(k)}
+    meta["wordrnn"] = {k: info[k] for k in _KEPT if info.get(k)}
     lines = [
         "---",
         # ASCII with escapes: PyYAML's unicode output does not read back (U+0085 breaks a line,
@@ -130,6 +133,12 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
 
 
 def read_info(path: str | Path) -> dict[str, Any]:
-    """The `wordrnn:` section (metrics, training, samples) of a model card's metadata."""
-    info = read_metadata(path).get("wordrnn")
-    return info if isinstance(info, dict) else {}
+    """What `render` was given (title, description, metrics, training, samples, license,
+    datasets), read back from a model card's metadata."""
+    meta = read_metadata(path)
+    info = meta.get("wordrnn")
+    info = dict(info) if isinstance(info, dict) else {}
+    for key in ("license", "datasets"):
+        if meta.get(key):
+            info[key] = meta[key]
+    return info

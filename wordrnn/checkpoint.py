@@ -27,6 +27,7 @@ from typing import Any
 import torch
 
 from wordrnn import card, hub, weights
+from wordrnn.folders import atomic_folder
 from wordrnn.errors import CheckpointError, HubError
 from wordrnn.model import MODEL_TYPE, ModelConfig, WordRNN
 from wordrnn.vocab import Vocabulary
@@ -54,22 +55,9 @@ class Checkpoint:
 
     def save(self, folder: str | Path, dtype: torch.dtype = torch.float32) -> Path:
         """Write the checkpoint folder atomically: a reader sees the old or the new one, whole."""
-        folder = Path(folder)
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-        try:
-            tmp.chmod(0o755)  # mkdtemp makes it private (0700); a checkpoint is meant to be shared
+        with atomic_folder(folder) as tmp:
             self.write(tmp, dtype)
-            old = folder.with_name(f".{folder.name}.old")
-            if folder.exists():
-                shutil.rmtree(old, ignore_errors=True)
-                folder.rename(old)
-            tmp.rename(folder)
-            shutil.rmtree(old, ignore_errors=True)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        return folder
+        return Path(folder)
 
     def write(self, folder: Path, dtype: torch.dtype = torch.float32) -> None:
         """Write the files into an existing folder (not atomic; `save` is)."""

@@ -29,7 +29,7 @@ from wordrnn.errors import CheckpointError, PromptError, WordRNNError
 from wordrnn.prompt import MAX_PROMPT_CHARS, MAX_PROMPT_WORDS, SEED_WORDS, Prompt, parse
 from wordrnn.sampling import MODES, Sampler
 from wordrnn.stepper import ExactStepper, FastStepper
-from wordrnn.tokenizer import detokenize
+from wordrnn.tokenizer import EOL, detokenize
 
 __all__ = ["DEFAULT_MODEL", "MAX_PROMPT_CHARS", "MAX_PROMPT_WORDS", "MAX_WORDS", "MODES",
            "SEED_WORDS", "Generator", "Prompt"]
@@ -39,11 +39,14 @@ log = logging.getLogger(__name__)
 DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "models" / "kjv-lstm"  # shipped in the repo
 MAX_WORDS = 500  # per generation: enough for a page, little enough to keep a shared app responsive
 
+
 class Generator:
     """Generates from a checkpoint on `device` (None: CUDA when available, else the CPU). Moves
     the checkpoint's model there. `exact=True` turns off the CPU fast path."""
 
-    def __init__(self, checkpoint: Checkpoint, device: str | torch.device | None = None, exact: bool = False) -> None:
+    def __init__(
+        self, checkpoint: Checkpoint, device: str | torch.device | None = None, exact: bool = False
+    ) -> None:
         self.device = _device(device)
         self.model = checkpoint.model.to(self.device)
         self.vocab = checkpoint.vocab
@@ -71,7 +74,7 @@ class Generator:
 
     @torch.inference_mode()  # on a generator function it applies to each step, not across yields
     def _generate(self, ids: list[int], words: int, sampler: Sampler) -> Iterator[str]:
-        logits, state = self.exact_stepper.start(ids)
+        logits, state = self.exact_stepper.start(self.context(ids))
         for n in range(words):
             token = sampler.choose(logits)
             yield self.vocab.tokens[token]
@@ -90,11 +93,17 @@ class Generator:
         prompt = prompt if isinstance(prompt, Prompt) else self.prompt(prompt)
         if n < 1:
             raise ValueError(f"n must be at least 1, got {n}")
-        logits, _ = self.exact_stepper.start(prompt.ids)
+        logits, _ = self.exact_stepper.start(self.context(prompt.ids))
         logits = logits.float().cpu()
         logits[self.vocab.unk_id] = -float("inf")
         probs, ids = logits.softmax(-1).topk(min(n, len(self.vocab) - 1))
         return [(self.vocab.tokens[i], p) for i, p in zip(ids.tolist(), probs.tolist())]
+
+    def context(self, ids: list[int]) -> list[int]:
+        """The prompt as the model reads it: after an end of line, as every line in training was.
+        A blank state is something the model met only at the start of each epoch."""
+        eol = self.vocab.id(EOL)
+        return ids if eol == self.vocab.unk_id else [eol, *ids]
 
 
 def _device(name: str | torch.device | None) -> torch.device:
@@ -103,7 +112,9 @@ def _device(name: str | torch.device | None) -> torch.device:
     try:
         device = torch.device(name)
     except RuntimeError:
-        raise ValueError(f"unknown device {name!r}; use cpu, cuda or cuda:N") from None
+        device = None
+    if device is None or device.type not in ("cpu", "cuda"):
+        raise ValueError(f"unknown device {name!r}; use cpu, cuda or cuda:N")
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {name!r} asked for, but this machine has no CUDA GPU; use cpu")
     return device
@@ -122,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if not args.interactive and not args.prompt:
-        parser.error("give seed words, e.g. \"in the beginning god created the heaven and\", or --interactive")
+        parser.error('give seed words, e.g. "in the beginning god created the heaven and", or --interactive')
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     sampling = dict(mode=args.mode, k=args.k, temperature=args.temperature, top_p=args.top_p,
                     seed=args.seed, no_repeat_ngram=args.no_repeat_ngram)
@@ -172,16 +183,18 @@ def _count(text: str) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m wordrnn.generate", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(
+        prog="python -m wordrnn.generate", description="Continue seed words with a wordrnn model."
+    )
     p.add_argument("prompt", nargs="?", help=f"seed words ({SEED_WORDS} work best)")
     p.add_argument("--interactive", action="store_true", help="ask for seed words again and again")
-    p.add_argument("--words", type=_count, default=128, help=f"words to generate, 1 to {MAX_WORDS} (default 128)")
+    p.add_argument("--words", type=_count, default=128, help=f"words to generate, 1 to {MAX_WORDS}")
     p.add_argument("--mode", choices=MODES, default="greedy")
     p.add_argument("--k", type=int, default=10, help="top-k: draw among the k most likely words")
-    p.add_argument("--temperature", type=float, default=1.0, help="top-k, top-p: above 1 flatter, below 1 sharper")
+    p.add_argument("--temperature", type=float, default=1.0, help="above 1 flatter, below 1 sharper")
     p.add_argument("--top-p", type=float, default=0.9, help="top-p: probability mass to draw from")
     p.add_argument("--seed", type=int, help="makes top-k and top-p reproducible")
-    p.add_argument("--no-repeat-ngram", type=int, default=0, metavar="N", help="never repeat an N-word sequence")
+    p.add_argument("--no-repeat-ngram", type=int, default=0, metavar="N", help="no N-word sequence twice")
     p.add_argument("--model", help=f"checkpoint folder or Hub repo id (default: {DEFAULT_MODEL})")
     p.add_argument("--revision", help="Hub branch, tag or commit")
     p.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda when available)")

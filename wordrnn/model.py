@@ -54,6 +54,12 @@ class ModelConfig:
                     f"adaptive_cutoffs must increase and lie between 1 and vocab_size - 2 "
                     f"({self.vocab_size - 2}), got {cutoffs}"
                 )
+            if self.output_size // 4 ** len(cutoffs) < 1:
+                raise ValueError(
+                    f"with {len(cutoffs)} adaptive cutoffs the last cluster would be "
+                    f"{self.output_size} // {4 ** len(cutoffs)} = 0 wide: use fewer cutoffs "
+                    "or a larger last hidden size"
+                )
 
     @property
     def output_size(self) -> int:

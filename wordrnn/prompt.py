@@ -32,6 +32,8 @@ SUGGESTED_WORDS = 5
 
 @dataclass(frozen=True)
 class Prompt:
+    """Seed words as the model reads them. Make one with `parse` (or `Generator.prompt`)."""
+
     words: list[str]  # the tokens, unknown ones as typed (lower-cased)
     ids: list[int]  # what the model reads: unknown words are <unk>
     unknown: dict[str, list[str]] = field(default_factory=dict)  # word -> closest known words

@@ -25,6 +25,8 @@ MODES = ("greedy", "top-k", "top-p")
 
 
 class Sampler:
+    """Chooses the words of one text: `observe` the prompt, then `choose` each next word."""
+
     def __init__(
         self, mode: str = "greedy", k: int = 10, temperature: float = 1.0, top_p: float = 0.9,
         seed: int | None = None, no_repeat_ngram: int = 0, never: Iterable[int] = (),
@@ -38,7 +40,7 @@ class Sampler:
         if not 0 < top_p <= 1:
             raise ValueError(f"top_p must be in (0, 1], got {top_p}")
         if not isinstance(no_repeat_ngram, int) or no_repeat_ngram < 0:
-            raise ValueError(f"no_repeat_ngram must be 0 (off) or a whole number of words, got {no_repeat_ngram!r}")
+            raise ValueError(f"no_repeat_ngram must be 0 (off) or a number of words, got {no_repeat_ngram!r}")
         self.mode, self.k, self.temperature, self.top_p = mode, k, temperature, top_p
         self.never = torch.tensor(sorted(set(never)), dtype=torch.long)
         self.generator = torch.Generator()
@@ -59,7 +61,8 @@ class Sampler:
         logits = logits.float().cpu()  # (V,) on the CPU: one RNG stream whatever the device
         masked = logits.index_fill(0, self.never, -float("inf"))
         if self.ngrams is not None:
-            blocked = masked.index_fill(0, torch.tensor(self.ngrams.banned(), dtype=torch.long), -float("inf"))
+            banned = torch.tensor(self.ngrams.banned(), dtype=torch.long)
+            blocked = masked.index_fill(0, banned, -float("inf"))
             if torch.isfinite(blocked).any():  # otherwise every word repeats: allow repeats
                 masked = blocked
         token = self._pick(masked)

@@ -15,11 +15,12 @@ operations for Python's overhead not to dominate: each LSTM layer computes its f
 one product over [input; h] with the biases summed ahead of time, and one sigmoid serves all
 four gates (the cell-input rows are doubled, since tanh(x) = 2 sigmoid(2x) - 1).
 
-The output layer's int8 scores only shortlist words: the `RESCORE` best are scored again in
-float32 with the model's own weights, so greedy decoding and top-k (k <= RESCORE) choose from
-exact logits; the other words keep approximate ones. An adaptive softmax is cheap already and
-is computed by the model itself. The weights are copied when a FastStepper is made: make a new
-one after training on.
+The kernel rounds its results to bfloat16, which blurs close logits. So a linear output
+layer's int8 scores only shortlist words: the `RESCORE` best are scored again in float32 with
+the model's own weights, and greedy decoding and top-k (k <= RESCORE) choose from exact logits
+given the state; the other words keep approximate ones. An adaptive softmax keeps its head in
+float32 and runs its clusters in int8. The int8 weights are copied when a FastStepper is made:
+make a new one after training on.
 """
 
 from __future__ import annotations
@@ -114,7 +115,7 @@ class FastLayer:
         self.gates, self.bias = Int8Matrix(weight), bias
         self.project = Int8Matrix(lstm.weight_hr_l0) if lstm.proj_size else None
 
-    def __call__(self, x: torch.Tensor, h: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def __call__(self, x: torch.Tensor, h: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """x (1, I) and h (1, O) in bfloat16, c (1, H) in float32 -> the new h and c."""
         gates = torch.add(self.gates(torch.cat([x, h], 1)), self.bias).sigmoid_()  # (1, 4H) float32
         i, f, g, o = gates.chunk(4, 1)  # each (1, H); g is (tanh(.) + 1) / 2
@@ -123,28 +124,62 @@ class FastLayer:
         return (h if self.project is None else self.project(h)), c
 
 
+class FastLinear:
+    """A linear output layer: int8 scores for every word, the best `RESCORE` in float32."""
+
+    def __init__(self, linear: nn.Linear) -> None:
+        self.linear = linear
+        self.scores = Int8Matrix(linear.weight)
+        self.bias = linear.bias.detach() if linear.bias is not None else torch.zeros(linear.out_features)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        """(1, O) bfloat16 -> logits (V,)."""
+        scores = torch.add(self.scores(x), self.bias)[0]  # (V,) float32
+        best = scores.topk(min(RESCORE, scores.numel())).indices  # (R,)
+        rows = self.linear.weight.index_select(0, best)  # (R, O)
+        scores[best] = torch.addmv(self.bias.index_select(0, best), rows, x[0].float())  # (R,)
+        return scores
+
+
+class FastAdaptive:
+    """An adaptive softmax (as nn.AdaptiveLogSoftmaxWithLoss.log_prob): the head in float32,
+    the clusters in int8. The head scores the frequent words, which win most greedy choices;
+    the kernel's bfloat16 output would blur them (1 in 256), and a float32 head costs little."""
+
+    def __init__(self, output: nn.AdaptiveLogSoftmaxWithLoss) -> None:
+        self.head = output.head
+        self.shortlist = output.shortlist_size
+        self.tails = [(Int8Matrix(tail[0].weight), Int8Matrix(tail[1].weight)) for tail in output.tail]
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        """(1, O) bfloat16 -> log-probabilities (V,)."""
+        head = self.head(x.float()).log_softmax(-1)[0]  # (shortlist + clusters,)
+        parts = [head[: self.shortlist]]
+        for i, (down, up) in enumerate(self.tails):  # each cluster: p(word) = p(cluster) p(word | cluster)
+            parts.append(up(down(x)).float().log_softmax(-1)[0] + head[self.shortlist + i])
+        return torch.cat(parts)  # (V,)
+
+
 class FastStepper:
     """Advances a WordRNN one word at a time on the CPU. `step` takes the model's state (from
     the prompt) or its own, whose h is bfloat16, and returns logits (V,) and its own state."""
 
     def __init__(self, model: WordRNN) -> None:
         assert self.supports(model), "check FastStepper.supports(model) first"
-        self.model = model
         self.embedding = model.embedding.weight.detach().bfloat16()  # (V, E)
         self.layers = [FastLayer(lstm) for lstm in model.layers]
-        self.linear = model.output if isinstance(model.output, nn.Linear) else None
-        if self.linear is not None:
-            self.shortlist = Int8Matrix(self.linear.weight)
-            bias = self.linear.bias
-            self.bias = bias.detach() if bias is not None else torch.zeros(self.linear.out_features)
+        linear = isinstance(model.output, nn.Linear)
+        self.output = FastLinear(model.output) if linear else FastAdaptive(model.output)
 
     @staticmethod
     def supports(model: WordRNN) -> bool:
         """Whether `model` can take this path: its layers are one-way, one-layer LSTMs with
-        biases, it is on the CPU, and this PyTorch has the int8 kernel."""
+        biases, its output a linear layer or an adaptive softmax, it is on the CPU, and this
+        PyTorch has the int8 kernel."""
         return (
             hasattr(torch, "_weight_int8pack_mm")
             and all(p.device.type == "cpu" for p in model.parameters())
+            and isinstance(model.output, (nn.Linear, nn.AdaptiveLogSoftmaxWithLoss))
             and all(
                 isinstance(m, nn.LSTM) and m.num_layers == 1 and not m.bidirectional and m.bias
                 for m in model.layers
@@ -157,14 +192,4 @@ class FastStepper:
         for layer, (h, c) in zip(self.layers, state):
             x, c = layer(x, h.reshape(1, -1).bfloat16(), c.reshape(1, -1))  # (1, O), (1, H)
             new_state.append((x, c))
-        return self.logits(x), new_state
-
-    def logits(self, x: torch.Tensor) -> torch.Tensor:
-        """(1, O) bfloat16 -> (V,): int8 scores, the best of them scored again in float32."""
-        if self.linear is None:
-            return self.model.logits(x.float())[0]
-        scores = torch.add(self.shortlist(x), self.bias)[0]  # (V,) float32
-        best = scores.topk(min(RESCORE, scores.numel())).indices  # (R,)
-        rows = self.linear.weight.index_select(0, best)  # (R, O)
-        scores[best] = torch.addmv(self.bias.index_select(0, best), rows, x[0].float())  # (R,)
-        return scores
+        return self.output(x), new_state

@@ -1,0 +1,74 @@
+"""Prepare a trained checkpoint for release: sample generations, a title and description for
+its model card, and compact (float16) storage.
+
+    python -m training.release runs/kjv/model models/kjv-lstm --dtype float16 \\
+        --title "wordrnn KJV LSTM" --description-file training/kjv_card.md \\
+        --prompt "in the beginning god created the heaven" --prompt "..."
+
+Training runs call `samples` too, so every checkpoint's card shows what the model writes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+import torch
+
+from wordrnn import Checkpoint
+from wordrnn.generate import Generator
+
+log = logging.getLogger(__name__)
+
+
+def samples(checkpoint: Checkpoint, prompts: list[str], words: int = 40) -> list[dict[str, str]]:
+    """Greedy and top-k (k=10, seed 0) continuations of each prompt, for the model card."""
+    generator = Generator(checkpoint, device="cpu", exact=True)
+    rows = []
+    for prompt in prompts:
+        for mode in ("greedy", "top-k"):
+            text = generator.text(prompt, words=words, mode=mode, k=10, seed=0)
+            rows.append({"prompt": prompt, "mode": mode if mode == "greedy" else "top-k (k=10, seed 0)",
+                         "text": text})
+    return rows
+
+
+def prompts_from(lines_of_words: list[list[str]], n: int = 3, length: int = 7) -> list[str]:
+    """The first `length` words of `n` spread-out lines (used when no prompts are given)."""
+    lines = [line for line in lines_of_words if len(line) >= length]
+    step = max(1, len(lines) // n)
+    return [" ".join(line[:length]) for line in lines[::step][:n]]
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m training.release", description=__doc__.splitlines()[0])
+    p.add_argument("source", help="the trained checkpoint folder")
+    p.add_argument("target", type=Path, help="where to write the release checkpoint")
+    p.add_argument("--dtype", choices=["float32", "float16"], default="float16")
+    p.add_argument("--title")
+    p.add_argument("--description-file", type=Path, help="markdown for the top of the card")
+    p.add_argument("--prompt", action="append", default=[], help="a sample prompt (repeatable)")
+    p.add_argument("--license")
+    p.add_argument("--dataset", action="append", default=[], help="a dataset name for the card")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    checkpoint = Checkpoint.load(args.source)
+    info = checkpoint.info
+    if args.title:
+        info["title"] = args.title
+    if args.description_file:
+        info["description"] = args.description_file.read_text(encoding="utf-8").strip()
+    if args.license:
+        info["license"] = args.license
+    if args.dataset:
+        info["datasets"] = args.dataset
+    if args.prompt:
+        info["samples"] = samples(checkpoint, args.prompt)
+    checkpoint.save(args.target, dtype=getattr(torch, args.dtype))
+    size = sum(f.stat().st_size for f in args.target.iterdir())
+    log.info("wrote %s (%.1f MB)", args.target, size / 1e6)
+
+
+if __name__ == "__main__":
+    main()
