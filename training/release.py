@@ -16,6 +16,8 @@ from pathlib import Path
 
 import torch
 
+from training.data import read_text
+from training.evaluate import evaluate, stream
 from wordrnn import Checkpoint
 from wordrnn.generate import Generator
 
@@ -51,6 +53,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--prompt", action="append", default=[], help="a sample prompt (repeatable)")
     p.add_argument("--license")
     p.add_argument("--dataset", action="append", default=[], help="a dataset name for the card")
+    p.add_argument("--test", type=Path, help="re-score this test text with the stored (rounded) weights")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     checkpoint = Checkpoint.load(args.source)
@@ -63,9 +66,16 @@ def main(argv: list[str] | None = None) -> None:
         info["license"] = args.license
     if args.dataset:
         info["datasets"] = args.dataset
+    dtype = getattr(torch, args.dtype)
+    with torch.no_grad():  # what loading the stored weights will give back
+        for tensor in checkpoint.model.state_dict().values():
+            tensor.copy_(tensor.to(dtype).float())
+    if args.test:
+        score = evaluate(checkpoint.model, stream(read_text(args.test), checkpoint.vocab))
+        info.setdefault("metrics", {}).update(test_perplexity=score.perplexity, test_accuracy=score.accuracy)
     if args.prompt:
         info["samples"] = samples(checkpoint, args.prompt)
-    checkpoint.save(args.target, dtype=getattr(torch, args.dtype))
+    checkpoint.save(args.target, dtype=dtype)
     size = sum(f.stat().st_size for f in args.target.iterdir())
     log.info("wrote %s (%.1f MB)", args.target, size / 1e6)
 

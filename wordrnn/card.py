@@ -18,11 +18,12 @@ TAGS = ["wordrnn", "lstm", "word-level", "text-generation", "pytorch"]
 _KEPT = ("title", "description", "metrics", "training", "samples")
 
 _METRIC_NAMES = {
+    "valid_loss": "Validation loss (nats/word)",
     "valid_perplexity": "Validation perplexity",
     "valid_accuracy": "Validation next-word accuracy",
     "test_perplexity": "Test perplexity",
     "test_accuracy": "Test next-word accuracy",
-    "train_loss": "Training loss",
+    "train_loss": "Training loss (last steps, with dropout)",
 }
 
 
