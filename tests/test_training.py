@@ -102,18 +102,12 @@ def test_a_missing_file_is_refused(tmp_path, caplog):
 
 
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(text, tmp_path, caplog):
-    run = tmp_path / "run"
-    assert train(text, run, "--max-steps", "5", "--eval-interval", "5") == 0
-    before = (run / "model" / "model.safetensors").read_bytes()
-    code = main(["--out", str(run), "--resume", "--max-steps", "200", "--no-progress"])
-    # Provoke divergence: an absurd learning rate on the resumed run.
-    assert code == 0  # a healthy resume first, to show the run itself is fine
-    bad = train(text, tmp_path / "bad", "--lr", "1e9", "--warmup", "1", "--clip", "1e30", "--max-steps", "200",
-                "--eval-interval", "2")
-    assert bad == 1
+    # An absurd learning rate makes the loss blow up within a few steps.
+    code = train(text, tmp_path / "bad", "--lr", "1e9", "--warmup", "1", "--clip", "1e30",
+                 "--max-steps", "200", "--eval-interval", "2")
+    assert code == 1
     assert "the loss became" in caplog.text
     Checkpoint.load(tmp_path / "bad" / "model")  # the last good checkpoint still loads
-    assert before  # the first run's checkpoint was written
 
 
 def test_push_to_hub_and_a_failed_push_keeps_the_checkpoint(text, tmp_path, hub, caplog):

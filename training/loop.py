@@ -59,6 +59,7 @@ class Loop:
         self.per_epoch = num_batches(self.data, args.seq_len)
         self.total = max(1, math.ceil(args.epochs * self.per_epoch))
         self.step, self.best, self.carried = 0, math.inf, None
+        self.train_loss = math.nan  # mean of the last logged steps, for the model card
         self.seconds = 0.0  # training time so far, over all resumed sessions
         out.mkdir(parents=True, exist_ok=True)
         self.report = report.Report(out, self.total, 0, process.is_main, args.progress)
@@ -128,8 +129,9 @@ class Loop:
         rows = window[1:] if len(window) > 1 else window
         span = window[-1][3] - window[0][3] if len(window) > 1 else 0.0
         tokens = sum(r[2] for r in rows) * self.process.world_size
+        self.train_loss = sum(r[0] for r in rows) / len(rows)
         self.report.train(self.step, {
-            "loss": sum(r[0] for r in rows) / len(rows),
+            "loss": self.train_loss,
             "accuracy": sum(r[1] for r in rows) / len(rows),
             "tokens_per_s": tokens / span if span > 0 else 0.0,
             "lr": self.lr(self.step - 1),
@@ -164,12 +166,8 @@ class Loop:
             "training_time_s": round(self.seconds, 1), "hardware": _hardware(self.process),
             "torch": str(torch.__version__),
         }
-        info = {"metrics": {**metrics, "train_loss": self._last_train_loss()}, "training": training}
+        info = {"metrics": {**metrics, "train_loss": self.train_loss}, "training": training}
         return Checkpoint(self.model, self.corpus.vocab, info)
-
-    def _last_train_loss(self) -> float:
-        rows = [r for r in report.read_log(self.report.path) if r.get("kind") == "train"]
-        return rows[-1]["loss"] if rows else float("nan")
 
     def _meta(self) -> dict:
         return {"step": self.step, "best": self.best, "seconds": self.seconds, "args": vars(self.args),
