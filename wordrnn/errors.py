@@ -13,5 +13,9 @@ class HubError(CheckpointError):
     """The Hub could not be reached, or refused a download or a push."""
 
 
+class HubUnreachable(HubError):
+    """The Hub did not answer and nothing usable was cached (as opposed to a Hub that refused)."""
+
+
 class PromptError(WordRNNError, ValueError):
     """A generation prompt cannot be used (empty, too long, or no known words)."""

@@ -26,7 +26,7 @@ from huggingface_hub.errors import (
     RevisionNotFoundError,
 )
 
-from wordrnn.errors import HubError
+from wordrnn.errors import HubError, HubUnreachable
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ def download(repo_id: str, revision: str | None = None, prefer_cache: bool = Fal
             # Not cached: ask the Hub only if it answers (the client would retry for ~23 s).
             if not (prefer_cache and reachable()):
                 offline = " (HF_HUB_OFFLINE is set)" if constants.HF_HUB_OFFLINE else ""
-                raise HubError(
+                raise HubUnreachable(
                     f"{name} is not in the local cache ({constants.HF_HUB_CACHE}) and the Hub at "
                     f"{endpoint()} cannot be reached{offline}. Connect to the network (or set "
                     "HF_ENDPOINT to a reachable Hub), or pass a local checkpoint folder instead."
@@ -90,7 +90,7 @@ def download(repo_id: str, revision: str | None = None, prefer_cache: bool = Fal
     except RevisionNotFoundError:
         raise HubError(f"{repo_id!r} has no revision {revision!r}: use a branch, tag or commit sha.") from None
     except LocalEntryNotFoundError as err:
-        raise HubError(f"could not download {name} from {endpoint()} and it is not cached: {err}") from None
+        raise HubUnreachable(f"could not download {name} from {endpoint()} and it is not cached: {err}") from None
     except HfHubHTTPError as err:
         raise HubError(f"the Hub refused to send {name}: {err}") from None
 

@@ -25,7 +25,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from wordrnn import hub
 from wordrnn.checkpoint import Checkpoint
-from wordrnn.errors import CheckpointError, HubError
+from wordrnn.errors import CheckpointError, HubUnreachable
 from wordrnn.generate import DEFAULT_MODEL, SEED_WORDS
 from wordrnn.tokenizer import EOL, detokenize, tokenize
 from wordrnn.vocab import UNK, Vocabulary
@@ -99,10 +99,9 @@ def resolve(model: str | None = None, revision: str | None = None, default: Path
     name = f"{model}@{revision}" if revision else model
     try:
         return Source(Checkpoint.load(model, revision, prefer_cache=True), name)
-    except HubError as err:
-        # The Hub answered and said no (no such repo or revision, no access): the host's to fix.
-        if hub.reachable(timeout=1.0):
-            raise
+    except HubUnreachable as err:
+        # Only a Hub that did not answer falls back; one that said no (no such repo or
+        # revision, no access) is the host's to fix, so that HubError propagates.
         reason = str(err).rstrip(".")
     try:
         checkpoint = _embedded(default)
