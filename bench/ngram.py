@@ -30,7 +30,7 @@ from typing import Sequence
 import numpy as np
 
 from training.evaluate import evaluate, stream
-from wordrnn import EOL, Checkpoint, Vocabulary, tokenize
+from wordrnn import Checkpoint, Vocabulary, tokenize
 
 log = logging.getLogger(__name__)
 
@@ -133,8 +133,8 @@ class KneserNey:
 
 
 def encode(text: str, vocab: Vocabulary) -> list[int]:
-    """The same ids as training.evaluate.stream: one leading `<eol>`, then the text's tokens."""
-    return [vocab.id(EOL)] + vocab.encode(tokenize(text))
+    """The LSTM's scoring convention (training.evaluate.stream) as a list, for the n-gram."""
+    return stream(text, vocab).tolist()
 
 
 def _read(folder: Path, split: str) -> str:

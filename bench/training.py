@@ -31,6 +31,7 @@ from training.distributed import Process
 from training.evaluate import evaluate
 from training.loop import Loop
 from wordrnn import Vocabulary, tokenize
+from wordrnn.batching import batchify, num_batches
 
 TARGETS = (0.66, 0.95)
 
@@ -111,7 +112,7 @@ def throughput_part(data: Path, steps: int, out: Path) -> list[str]:
             "| output layer | tokens/s | speed vs baseline | valid perplexity |", "|---|---|---|---|"]
     base = None
     for name, overrides in configs.items():
-        per_epoch = (corpus.train.numel() // 32 - 1 + 63) // 64
+        per_epoch = num_batches(batchify(corpus.train, 32), 64)
         loop = our_loop(corpus, out / "tp", epochs=steps / per_epoch, warmup=max(1, steps // 5), **overrides)
         loop.advance()  # warm-up step, not timed
         start = time.perf_counter()

@@ -62,7 +62,7 @@ class Loop:
         self.train_loss = math.nan  # mean of the last logged steps, for the model card
         self.seconds = 0.0  # training time so far, over all resumed sessions
         out.mkdir(parents=True, exist_ok=True)
-        self.report = report.Report(out, self.total, 0, process.is_main, args.progress)
+        self.report = report.Report(out, self.total, process.is_main, args.progress)
         self.amp = process.device.type == "cuda" and torch.cuda.is_bf16_supported()
         log.info("model: %s parameters, %d steps of %d x %d tokens per epoch, %d steps in all",
                  f"{self.model.num_parameters():,}", self.per_epoch, args.batch_size,

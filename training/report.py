@@ -18,11 +18,11 @@ log = logging.getLogger(__name__)
 
 
 class Report:
-    def __init__(self, folder: Path, total_steps: int, start_step: int, enabled: bool, bar: bool) -> None:
+    def __init__(self, folder: Path, total_steps: int, enabled: bool, bar: bool) -> None:
         self.enabled = enabled
         self.path = folder / "metrics.jsonl"
         self.bar = tqdm(
-            total=total_steps, initial=start_step, disable=not (enabled and bar),
+            total=total_steps, disable=not (enabled and bar),
             unit="step", dynamic_ncols=True, smoothing=0.05,
         )
 
