@@ -11,7 +11,9 @@ Accuracy checks are not counted as training time. The notebook gets --notebook-b
 
 Part "throughput": on the KJV train split, tokens/s of a model with embedding 256 and LSTM
 2 x 512 for three output layers (full softmax untied, the baseline; tied with projection;
-adaptive softmax), and validation perplexity after the same number of training tokens.
+adaptive softmax), in float32 and under bfloat16 autocast (`--precision`; fast only where the
+CPU multiplies bfloat16 natively: AVX-512 BF16 or AMX), and validation perplexity after the
+same number of training tokens.
 All figures come from one run on one machine; compare the ratios, not the seconds.
 """
 
@@ -27,7 +29,7 @@ import torch
 from bench.notebook import NotebookTrainer
 from training.args import parser as train_parser
 from training.data import Corpus
-from training.distributed import Process
+from training.distributed import Process, use_bf16
 from training.evaluate import evaluate
 from training.loop import Loop
 from wordrnn import Vocabulary, tokenize
@@ -102,10 +104,13 @@ def throughput_part(data: Path, steps: int, out: Path) -> list[str]:
     train_words, valid_words = (tokenize((data / f).read_text(encoding="utf-8")) for f in ("train.txt", "valid.txt"))
     vocab = Vocabulary.build(train_words)
     corpus = Corpus(vocab, torch.tensor(vocab.encode(train_words)), torch.tensor(vocab.encode(valid_words)))
+    adaptive = dict(tie_weights=False, adaptive_cutoffs=[2000, 6000])
     configs = {
-        "full softmax, untied (baseline)": dict(tie_weights=False),
-        "tied, LSTM projection to 256": dict(tie_weights=True),
-        "adaptive softmax [2000, 6000]": dict(tie_weights=False, adaptive_cutoffs=[2000, 6000]),
+        "full softmax, untied, float32 (baseline)": dict(tie_weights=False, precision="fp32"),
+        "full softmax, untied, bf16 autocast": dict(tie_weights=False, precision="bf16"),
+        "tied, LSTM projection to 256, bf16 autocast": dict(tie_weights=True, precision="bf16"),
+        "adaptive softmax [2000, 6000], float32": dict(adaptive, precision="fp32"),
+        "adaptive softmax [2000, 6000], bf16 autocast": dict(adaptive, precision="bf16"),
     }
     rows = [f"KJV train split, vocabulary {len(vocab)}, batch 32 x 64, {steps} steps "
             f"({steps * 32 * 64:,} tokens) each.", "",
@@ -136,7 +141,9 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=Path("runs/bench-training"))
     args = p.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    rows = [f"torch {torch.__version__}, {torch.get_num_threads()} threads", ""]
+    native = use_bf16("auto", torch.device("cpu"))
+    rows = [f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU "
+            f"{'multiplies bfloat16 natively' if native else 'has no native bfloat16 (auto: float32)'}", ""]
     if args.part in ("notebook", "both"):
         rows += notebook_part(args.data / "train.txt", args.notebook_budget, args.ours_budget, args.out) + [""]
     if args.part in ("throughput", "both"):

@@ -66,11 +66,12 @@ def test_steps_from_the_carried_state_match_the_full_forward(tiny_checkpoint, ex
 def test_each_draw_is_among_the_most_likely_words_of_the_exact_model(tiny_checkpoint, exact, mode):
     prompt = exact.prompt("and the earth was")
     words = list(exact.stream(prompt, words=25, mode=mode, k=3, top_p=0.5, temperature=2.0, seed=1))
-    ids = prompt.ids + tiny_checkpoint.vocab.encode(words)
+    context = exact.context(prompt.ids)  # as the generator reads it: after an end of line
+    ids = context + tiny_checkpoint.vocab.encode(words)
     with torch.inference_mode():
         logits, _ = tiny_checkpoint.model(torch.tensor([ids]))  # (1, T, V)
-    for n, token in enumerate(ids[len(prompt.ids):]):
-        scores = logits[0, len(prompt.ids) + n - 1].clone()
+    for n, token in enumerate(ids[len(context):]):
+        scores = logits[0, len(context) + n - 1].clone()
         scores[tiny_checkpoint.vocab.unk_id] = -float("inf")
         if mode == "top-k":
             allowed = scores.topk(3).indices.tolist()

@@ -15,6 +15,7 @@ import torch
 from safetensors.torch import load_file
 
 from tiny import TEXT
+from training.distributed import use_bf16
 from training.evaluate import evaluate, stream
 from training.train import main
 from wordrnn import Checkpoint
@@ -43,12 +44,15 @@ def train(text: Path, out: Path, *extra: str) -> int:
     return main(["--text", str(text), "--valid", str(text), "--out", str(out), *SMALL, *extra])
 
 
-def test_a_generated_corpus_is_learned_to_high_accuracy(tmp_path):
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_a_generated_corpus_is_learned_to_high_accuracy(tmp_path, precision):
     corpus = generated_corpus()
     text = tmp_path / "cycle.txt"
     text.write_text(corpus, encoding="utf-8")
-    assert train(text, tmp_path / "run", "--epochs", "40", "--dropout", "0", "--eval-interval", "80") == 0
+    assert train(text, tmp_path / "run", "--epochs", "40", "--dropout", "0", "--eval-interval", "80",
+                 "--precision", precision) == 0
     checkpoint = Checkpoint.load(tmp_path / "run" / "model")
+    assert checkpoint.info["training"]["precision"] == {"fp32": "float32", "bf16": "bfloat16 autocast"}[precision]
     score = evaluate(checkpoint.model, stream(corpus, checkpoint.vocab), batch_size=1)
     assert score.accuracy >= 0.95
     files = {p.name for p in (tmp_path / "run" / "model").iterdir()}
@@ -58,6 +62,15 @@ def test_a_generated_corpus_is_learned_to_high_accuracy(tmp_path):
     assert "![loss_curve.png](loss_curve.png)" in (tmp_path / "run" / "model" / "README.md").read_text()
     rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert {"train", "valid"} == {row["kind"] for row in rows}
+
+
+def test_auto_precision_is_bf16_only_where_the_hardware_multiplies_it(monkeypatch):
+    cpu = torch.device("cpu")
+    assert not use_bf16("fp32", cpu) and use_bf16("bf16", cpu)
+    for avx512_bf16, amx, expected in [(False, False, False), (True, False, True), (False, True, True)]:
+        monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16)
+        monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx)
+        assert use_bf16("auto", cpu) is expected
 
 
 def test_resume_gives_the_same_parameters_as_an_uninterrupted_run(text, tmp_path):

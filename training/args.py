@@ -54,6 +54,9 @@ def parser() -> argparse.ArgumentParser:
     opt.add_argument("--seed", type=int, default=0)
     opt.add_argument("--device", help="cpu, cuda, cuda:1 or mps (default: the best available)")
     opt.add_argument("--threads", type=int, help="CPU threads per process")
+    opt.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
+                     help="bf16 autocast, fp32, or auto: bf16 where the GPU or CPU (AVX-512 BF16, "
+                     "AMX) multiplies it natively (default auto)")
     out = p.add_argument_group("output")
     out.add_argument("--out", required=True, help="run folder: model/, training_state/, metrics.jsonl")
     out.add_argument("--eval-interval", type=int, default=500, help="validate every N steps")

@@ -23,7 +23,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from training import release, report, state
 from training.data import Corpus
-from training.distributed import Process, any_flag
+from training.distributed import Process, any_flag, use_bf16
 from training.evaluate import evaluate, stream
 from training.loss import NextWordLoss
 from wordrnn import EOL, Checkpoint, ModelConfig, WordRNN
@@ -63,10 +63,10 @@ class Loop:
         self.seconds = 0.0  # training time so far, over all resumed sessions
         out.mkdir(parents=True, exist_ok=True)
         self.report = report.Report(out, self.total, process.is_main, args.progress)
-        self.amp = process.device.type == "cuda" and torch.cuda.is_bf16_supported()
-        log.info("model: %s parameters, %d steps of %d x %d tokens per epoch, %d steps in all",
+        self.amp = use_bf16(getattr(args, "precision", "auto"), process.device)
+        log.info("model: %s parameters, %d steps of %d x %d tokens per epoch, %d steps in all, %s",
                  f"{self.model.num_parameters():,}", self.per_epoch, args.batch_size,
-                 args.seq_len, self.total)
+                 args.seq_len, self.total, "bfloat16 autocast" if self.amp else "float32")
 
     def lr(self, step: int) -> float:
         if step < self.args.warmup:
@@ -113,7 +113,7 @@ class Loop:
         self.model.train()
         for group in self.optimizer.param_groups:
             group["lr"] = self.lr(self.step)
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.amp):
+        with torch.autocast(self.process.device.type, dtype=torch.bfloat16, enabled=self.amp):
             loss, predicted, carried = self.objective(inputs, targets, self.carried)
         value = float(loss.detach())
         if not math.isfinite(value):
@@ -165,6 +165,7 @@ class Loop:
             "clip": args.clip, "min_count": args.min_count, "seed": args.seed,
             "training_time_s": round(self.seconds, 1), "hardware": _hardware(self.process),
             "torch": str(torch.__version__),
+            "precision": "bfloat16 autocast" if self.amp else "float32",
         }
         info = {"metrics": {**metrics, "train_loss": self.train_loss}, "training": training}
         return Checkpoint(self.model, self.corpus.vocab, info)

@@ -79,7 +79,7 @@ class Generator:
             token = sampler.choose(logits)
             yield self.vocab.tokens[token]
             if n + 1 < words:
-                logits, state = self.stepper.step(token, state)
+                logits, state = self.stepper.step(token, state, top=sampler.needs())
 
     def text(self, prompt: str | Prompt, words: int = 128, **options: Any) -> str:
         """The prompt and `words` generated words as text; options as for `stream`."""

@@ -56,6 +56,15 @@ class Sampler:
             for i in ids:
                 self.ngrams.add(i)
 
+    def needs(self) -> int | None:
+        """How many of the most likely next words the next `choose` can pick from, counting the
+        words it will refuse: a stepper must get those right and may leave out the rest. None
+        means every word (top-p)."""
+        if self.mode == "top-p":
+            return None
+        banned = len(self.ngrams.banned()) if self.ngrams is not None else 0
+        return (1 if self.mode == "greedy" else self.k) + self.never.numel() + banned
+
     def choose(self, logits: torch.Tensor) -> int:
         """The id of the next word, given the logits (V,) for it; remembers the choice."""
         logits = logits.float().cpu()  # (V,) on the CPU: one RNG stream whatever the device

@@ -53,7 +53,9 @@ class ExactStepper:
         """Logits (V,) for the word after `ids`, and the state after them."""
         return self._run(torch.tensor([ids], device=self.device), None)
 
-    def step(self, token: int, state: State) -> tuple[torch.Tensor, State]:
+    def step(self, token: int, state: State, top: int | None = None) -> tuple[torch.Tensor, State]:
+        """Logits (V,) for the word after `token`, and the new state; all of them exact (`top`
+        is there for the FastStepper's interface)."""
         return self._run(torch.tensor([[token]], device=self.device), state)
 
     def _run(self, ids: torch.Tensor, state: State | None) -> tuple[torch.Tensor, State]:
@@ -132,32 +134,50 @@ class FastLinear:
         self.scores = Int8Matrix(linear.weight)
         self.bias = linear.bias.detach() if linear.bias is not None else torch.zeros(linear.out_features)
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        """(1, O) bfloat16 -> logits (V,)."""
+    def __call__(self, x: torch.Tensor, top: int | None = None, always: slice = slice(0)) -> torch.Tensor:
+        """(1, O) bfloat16 -> logits (V,); the best max(RESCORE, top) and the rows in `always`
+        are exact."""
         scores = torch.add(self.scores(x), self.bias)[0]  # (V,) float32
-        best = scores.topk(min(RESCORE, scores.numel())).indices  # (R,)
+        count = min(max(RESCORE, top or 0), scores.numel())
+        best = scores.topk(count).indices  # (R,)
+        if always.stop:
+            best = torch.cat([best, torch.arange(always.start, always.stop)])
         rows = self.linear.weight.index_select(0, best)  # (R, O)
         scores[best] = torch.addmv(self.bias.index_select(0, best), rows, x[0].float())  # (R,)
         return scores
 
 
 class FastAdaptive:
-    """An adaptive softmax (as nn.AdaptiveLogSoftmaxWithLoss.log_prob): the head in float32,
-    the clusters in int8. The head scores the frequent words, which win most greedy choices;
-    the kernel's bfloat16 output would blur them (1 in 256), and a float32 head costs little."""
+    """An adaptive softmax (as nn.AdaptiveLogSoftmaxWithLoss.log_prob) in int8, the head's best
+    words and its cluster scores rescored in float32.
+
+    A word of cluster i has log p = log p(cluster i) + log p(word | cluster i) <= log p(cluster i).
+    So when the caller needs only the `top` most likely words (greedy: 1, top-k: k) and `top`
+    head words already beat log p(cluster i), no word of that cluster can be among them: its
+    two matrices are skipped (most steps of greedy decoding) and its words left at -inf."""
 
     def __init__(self, output: nn.AdaptiveLogSoftmaxWithLoss) -> None:
-        self.head = output.head
         self.shortlist = output.shortlist_size
+        self.head = FastLinear(output.head)
+        self.clusters = slice(self.shortlist, output.head.out_features)  # the cluster scores
+        self.cutoffs = output.cutoffs  # [shortlist, ..., V]
         self.tails = [(Int8Matrix(tail[0].weight), Int8Matrix(tail[1].weight)) for tail in output.tail]
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        """(1, O) bfloat16 -> log-probabilities (V,)."""
-        head = self.head(x.float()).log_softmax(-1)[0]  # (shortlist + clusters,)
-        parts = [head[: self.shortlist]]
-        for i, (down, up) in enumerate(self.tails):  # each cluster: p(word) = p(cluster) p(word | cluster)
-            parts.append(up(down(x)).float().log_softmax(-1)[0] + head[self.shortlist + i])
-        return torch.cat(parts)  # (V,)
+    def __call__(self, x: torch.Tensor, top: int | None = None) -> torch.Tensor:
+        """(1, O) bfloat16 -> log-probabilities (V,), exact enough for the `top` most likely
+        words (None: every word); words of skipped clusters are -inf."""
+        head = self.head(x, top, always=self.clusters).log_softmax(-1)  # (shortlist + clusters,)
+        threshold = -float("inf")
+        if top is not None and top <= self.shortlist:
+            threshold = float(head[: self.shortlist].topk(top).values[-1])
+        out = torch.full((self.cutoffs[-1],), -float("inf"))  # (V,)
+        out[: self.shortlist] = head[: self.shortlist]
+        for i, (down, up) in enumerate(self.tails):
+            cluster = float(head[self.shortlist + i])
+            if cluster > threshold:
+                tail = up(down(x)).float().log_softmax(-1)[0]  # (cluster size,)
+                out[self.cutoffs[i] : self.cutoffs[i + 1]] = tail + cluster
+        return out
 
 
 class FastStepper:
@@ -186,10 +206,14 @@ class FastStepper:
             )
         )
 
-    def step(self, token: int, state: State) -> tuple[torch.Tensor, State]:
+    def step(self, token: int, state: State, top: int | None = None) -> tuple[torch.Tensor, State]:
+        """Logits (V,) for the word after `token`, and the new state. With `top`, only the
+        `top` most likely words need to be right (see FastAdaptive); the rest may be -inf."""
         x = self.embedding[token].unsqueeze(0)  # (1, E)
         new_state: State = []
         for layer, (h, c) in zip(self.layers, state):
             x, c = layer(x, h.reshape(1, -1).bfloat16(), c.reshape(1, -1))  # (1, O), (1, H)
             new_state.append((x, c))
+        if isinstance(self.output, FastAdaptive):
+            return self.output(x, top), new_state
         return self.output(x), new_state

@@ -1,0 +1,65 @@
+"""Tests for the fast CPU stepper's output layers: what it may leave out never changes a choice."""
+import pytest
+import torch
+
+from tiny import TEXT, train_tiny
+from wordrnn import Generator, tokenize
+from wordrnn.sampling import Sampler
+from wordrnn.stepper import FastStepper
+
+
+@pytest.fixture(scope="module")
+def adaptive():
+    """A trained model with an adaptive softmax: the frequent words in the head, two clusters."""
+    return train_tiny(tie_weights=False, adaptive_cutoffs=[8, 20])
+
+
+def steps(checkpoint, words=60):
+    """(token, state) pairs along the training text, the states from the exact model."""
+    gen = Generator(checkpoint, device="cpu")
+    ids = checkpoint.vocab.encode(tokenize(TEXT))[:words]
+    _, state = gen.exact_stepper.start(ids[:1])
+    pairs = []
+    with torch.inference_mode():
+        for token in ids[1:]:
+            pairs.append((token, state))
+            _, state = gen.exact_stepper.step(token, state)
+    return pairs
+
+
+@pytest.mark.parametrize("top", [1, 3, 7])
+def test_skipped_clusters_never_hold_a_top_word(adaptive, top):
+    stepper = FastStepper(adaptive.model)
+    skipped = 0
+    with torch.inference_mode():
+        for token, state in steps(adaptive):
+            full, _ = stepper.step(token, state)
+            pruned, _ = stepper.step(token, state, top=top)
+            assert torch.isfinite(full).all()
+            best = full.topk(top)
+            torch.testing.assert_close(pruned.topk(top).values, best.values, rtol=0, atol=0)
+            assert pruned.topk(top).indices.tolist() == best.indices.tolist()
+            finite = torch.isfinite(pruned)
+            torch.testing.assert_close(pruned[finite], full[finite], rtol=0, atol=0)
+            skipped += int((~finite).any())
+    assert skipped > 0, "no cluster was ever skipped: the test would prove nothing"
+
+
+def test_greedy_and_top_k_texts_are_the_same_with_and_without_skipping(adaptive, monkeypatch):
+    gen = Generator(adaptive, device="cpu")
+    assert gen.fast
+    options = [dict(mode="greedy"), dict(mode="top-k", k=4, seed=1, temperature=1.5),
+               dict(mode="greedy", no_repeat_ngram=2)]
+    pruned = [gen.text("and god said", 40, **o) for o in options]
+    monkeypatch.setattr(Sampler, "needs", lambda self: None)
+    assert [gen.text("and god said", 40, **o) for o in options] == pruned
+
+
+def test_sampler_says_how_many_words_it_can_pick_from():
+    assert Sampler("greedy").needs() == 1
+    assert Sampler("greedy", never=[0]).needs() == 2
+    assert Sampler("top-k", k=5, never=[0]).needs() == 6
+    assert Sampler("top-p").needs() is None
+    blocked = Sampler("greedy", no_repeat_ngram=2, never=[0])
+    blocked.observe([3, 4, 3])  # the bigram (3, 4) was seen: after 3, word 4 is refused
+    assert blocked.needs() == 3
