@@ -5,6 +5,7 @@ import torch
 from tiny import TEXT, train_tiny
 from wordrnn import Generator, tokenize
 from wordrnn.sampling import Sampler
+from wordrnn import int8
 from wordrnn.stepper import FastStepper
 
 
@@ -63,3 +64,18 @@ def test_sampler_says_how_many_words_it_can_pick_from():
     blocked = Sampler("greedy", no_repeat_ngram=2, never=[0])
     blocked.observe([3, 4, 3])  # the bigram (3, 4) was seen: after 3, word 4 is refused
     assert blocked.needs() == 3
+
+
+def test_the_first_layer_table_matches_the_product_it_replaces(monkeypatch):
+    checkpoint = train_tiny()
+    with_table = FastStepper(checkpoint.model)
+    monkeypatch.setattr(int8, "TABLE_BYTES", 0)
+    without = FastStepper(checkpoint.model)
+    assert with_table.layers[0].table is not None and without.layers[0].table is None
+    with torch.inference_mode():
+        for token, state in steps(checkpoint):
+            a, (first, _) = with_table.step(token, state)
+            b, (other, _) = without.step(token, state)
+            spread = float(b.max() - b.min())
+            torch.testing.assert_close(a, b, atol=0.02 * spread, rtol=0)
+            torch.testing.assert_close(first[1], other[1], atol=0.02, rtol=0)  # the cell state c
