@@ -74,14 +74,15 @@ def time_methods(methods: dict[str, Callable[[], object]], repeats: int) -> dict
 
 
 def greedy(stepper, start, ids: list[int], forced: list[int] | None, unk: int) -> list[int]:
-    """Greedy words from `stepper` after the prompt; with `forced`, feed those words instead."""
+    """Greedy words from `stepper` after the prompt, as the generator asks for them (the best
+    word, <unk> refused); with `forced`, feed those words instead."""
     logits, state = start(ids)
     picked = []
     with torch.inference_mode():
         for n in range(WORDS):
             logits[unk] = -float("inf")
             picked.append(int(logits.argmax()))
-            logits, state = stepper.step(forced[n] if forced else picked[-1], state)
+            logits, state = stepper.step(forced[n] if forced else picked[-1], state, top=2)
     return picked
 
 

@@ -38,7 +38,7 @@ def greedy_ids(gen, stepper, prompt, forced=None, words=40):
         for n in range(words):
             logits[gen.vocab.unk_id] = -float("inf")
             picked.append(int(logits.argmax()))
-            logits, state = stepper.step(forced[n] if forced else picked[-1], state)
+            logits, state = stepper.step(forced[n] if forced else picked[-1], state, top=2)  # as greedy asks
     return picked
 
 

@@ -6,6 +6,7 @@ from tiny import TEXT, train_tiny
 from wordrnn import Generator, tokenize
 from wordrnn.sampling import Sampler
 from wordrnn import int8
+from wordrnn.int8 import FastLinear
 from wordrnn.stepper import FastStepper
 
 
@@ -79,3 +80,19 @@ def test_the_first_layer_table_matches_the_product_it_replaces(monkeypatch):
             spread = float(b.max() - b.min())
             torch.testing.assert_close(a, b, atol=0.02 * spread, rtol=0)
             torch.testing.assert_close(first[1], other[1], atol=0.02, rtol=0)  # the cell state c
+
+
+def test_the_sketch_shortlists_the_best_word_for_greedy_decoding():
+    torch.manual_seed(0)
+    linear = torch.nn.Linear(512, 1500)
+    with torch.no_grad():  # a trained output layer's spectrum falls off; a random one's is flat
+        linear.weight.copy_(torch.randn(1500, 24) @ torch.randn(24, 512) / 8 + 0.02 * torch.randn(1500, 512))
+    layer = FastLinear(linear)
+    assert layer.sketch is not None
+    for _ in range(50):
+        x = torch.randn(1, 512).tanh().bfloat16()
+        exact = linear(x.float())[0]
+        greedy, full = layer(x, top=2), layer(x, top=None)
+        assert int(greedy.argmax()) == int(full.argmax()) == int(exact.argmax())
+        torch.testing.assert_close(greedy.max(), exact.max(), rtol=0, atol=1e-4)
+        assert torch.isfinite(full).all() and int(torch.isfinite(greedy).sum()) == int8.RESCORE
