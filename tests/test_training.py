@@ -114,13 +114,23 @@ def test_a_missing_file_is_refused(tmp_path, caplog):
     assert "does not exist" in caplog.text
 
 
-def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(text, tmp_path, caplog):
-    # An absurd learning rate makes the loss blow up within a few steps.
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(text, tmp_path, caplog, precision):
+    # An absurd learning rate makes the loss blow up after the first step (whose loss comes
+    # from the initial weights), and the validation after step 1 has saved a checkpoint.
     code = train(text, tmp_path / "bad", "--lr", "1e9", "--warmup", "1", "--clip", "1e30",
-                 "--max-steps", "200", "--eval-interval", "2")
+                 "--max-steps", "200", "--eval-interval", "1", "--precision", precision)
     assert code == 1
-    assert "the loss became" in caplog.text
+    assert "the loss became" in caplog.text and "The last good checkpoint is" in caplog.text
     Checkpoint.load(tmp_path / "bad" / "model")  # the last good checkpoint still loads
+
+
+def test_nan_loss_before_any_checkpoint_says_so(text, tmp_path, caplog):
+    code = train(text, tmp_path / "bad", "--lr", "1e9", "--warmup", "1", "--clip", "1e30",
+                 "--max-steps", "200", "--eval-interval", "1000")
+    assert code == 1
+    assert "No checkpoint had been saved yet" in caplog.text
+    assert not (tmp_path / "bad" / "model").exists()
 
 
 def test_push_to_hub_and_a_failed_push_keeps_the_checkpoint(text, tmp_path, hub, caplog):

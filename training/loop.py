@@ -80,8 +80,11 @@ class Loop:
         while self.step < limit:
             inputs, targets, loss, predicted = self.advance()
             if not math.isfinite(loss):
-                log.error("error: the loss became %s at step %d; stopping. The last good checkpoint "
-                          "is %s. Lower --lr or --clip and start again.", loss, self.step, self.out / "model")
+                model = self.out / "model"
+                kept = (f"The last good checkpoint is {model}." if (model / "config.json").exists()
+                        else "No checkpoint had been saved yet (the first comes with the first validation).")
+                log.error("error: the loss became %s at step %d; stopping. %s Lower --lr or --clip "
+                          "and start again.", loss, self.step + 1, kept)
                 return Stop.NAN
             now = time.perf_counter()
             window.append((loss, float((predicted == targets).float().mean()), targets.numel(), now))
