@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import torch
 from wordrnn import Checkpoint, EOL, Vocabulary, WordRNN, tokenize
 from wordrnn.batching import bptt_batches
-from training.loss import predictions, token_losses
+from training.loss import scored
 
 
 @dataclass
@@ -52,8 +52,8 @@ def evaluate(model: WordRNN, ids: torch.Tensor, batch_size: int = 16, seq_len: i
     for i, (inputs, targets) in enumerate(bptt_batches(columns, seq_len)):
         keep = mask[:, i * seq_len : i * seq_len + targets.size(1)].reshape(-1)  # (B * T,)
         features, state = model.features(inputs, state)  # (B, T, O)
-        total_loss += float(token_losses(model, features, targets)[keep].sum())
-        predicted = predictions(model, features).reshape(-1)  # (B * T,)
+        losses, predicted = scored(model, features, targets)  # (B * T,) each
+        total_loss += float(losses[keep].sum())
         correct += int((predicted == targets.reshape(-1))[keep].sum())
     model.train(was_training)
     count = int(mask.sum())
