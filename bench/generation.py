@@ -5,7 +5,8 @@
     python -m bench.generation --model runs/kjv/model          # a trained checkpoint
     python -m bench.generation --threads 1 --repeats 9         # as the app runs on a CPU
 
-Times 128 greedy words after a 7-word prompt, three ways:
+Times 128 greedy words after 7-word held-out prompts (each run takes the next of --timed-prompts),
+three ways:
   notebook  every new word re-runs the last 7 words through the LSTM (the teaching notebook)
   exact     one float32 LSTM step per word from the carried state: Generator(exact=True)
   fast      the int8 fast path of wordrnn.stepper: Generator() on the CPU
@@ -20,6 +21,7 @@ model trained on the spot (tests/tiny.py, a few seconds). Compare ratios, not se
 from __future__ import annotations
 
 import argparse
+import itertools
 import random
 import statistics
 import sys
@@ -116,15 +118,18 @@ def held_out_prompts(vocab: Vocabulary, count: int, text: Path | None) -> list[l
     return prompts[:count]
 
 
-def speed_table(checkpoint: Checkpoint, prompt: list[int], repeats: int) -> list[str]:
-    text = " ".join(checkpoint.vocab.decode(prompt))
+def speed_table(checkpoint: Checkpoint, prompts: list[list[int]], repeats: int) -> list[str]:
+    """Each timed run of a method takes the next of `prompts` (held-out), so every method sees
+    the same prompts and the times cover texts that need the rare words and texts that don't."""
+    texts = [" ".join(checkpoint.vocab.decode(p)) for p in prompts]
     exact, fast = Generator(checkpoint, "cpu", exact=True), Generator(checkpoint, "cpu")
+    turn = {"notebook": itertools.cycle(prompts), "exact": itertools.cycle(texts), "fast": itertools.cycle(texts)}
     methods = {
-        "notebook: re-run the 7-word window": lambda: notebook_words(checkpoint.model, prompt, WORDS),
-        "exact: stateful float32 steps": lambda: list(exact.stream(text, WORDS)),
+        "notebook: re-run the 7-word window": lambda: notebook_words(checkpoint.model, next(turn["notebook"]), WORDS),
+        "exact: stateful float32 steps": lambda: list(exact.stream(next(turn["exact"]), WORDS)),
     }
     if fast.fast:
-        methods["fast: int8 steps"] = lambda: list(fast.stream(text, WORDS))
+        methods["fast: int8 steps"] = lambda: list(fast.stream(next(turn["fast"]), WORDS))
     times = time_methods(methods, repeats)
     base_wall, _, base_cpu = times["notebook: re-run the 7-word window"]
     rows = ["| method | median (ms) | best (ms) | CPU time (ms) | speed-up: median | speed-up: CPU |",
@@ -149,7 +154,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.generation", description=__doc__.split("\n\n")[0])
     p.add_argument("--model", help="checkpoint folder or Hub repo id (default: random weights)")
     p.add_argument("--adaptive", action="store_true", help="random weights with an adaptive softmax")
-    p.add_argument("--repeats", type=int, default=7, help="timed runs per method")
+    p.add_argument("--repeats", type=int, default=10, help="timed runs per method")
+    p.add_argument("--timed-prompts", type=int, default=5, help="held-out prompts the timed runs cycle through")
     p.add_argument("--prompts", type=int, default=20, help="held-out prompts for agreement")
     p.add_argument("--text", type=Path, default=HELD_OUT, help="held-out text for prompts")
     p.add_argument("--threads", type=int, help="torch threads (default: PyTorch's choice)")
@@ -158,8 +164,9 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     checkpoint = Checkpoint.load(args.model) if args.model else random_checkpoint(args.adaptive)
     print(f"{args.model or 'random weights'}: {describe(checkpoint)}\n")
-    prompt = held_out_prompts(checkpoint.vocab, 1, args.text)[0]
-    print("\n".join(speed_table(checkpoint, prompt, args.repeats)))
+    prompts = held_out_prompts(checkpoint.vocab, args.timed_prompts, args.text)
+    print(f"Times over {args.repeats} runs, taking {args.timed_prompts} held-out prompts in turn.\n")
+    print("\n".join(speed_table(checkpoint, prompts, args.repeats)))
     models = [(args.model or "random weights (meaningless)", checkpoint)]
     if not args.model:
         sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))

@@ -28,7 +28,7 @@ from torch import nn
 RESCORE = 64
 _ALIGN = 16  # the kernel reads 8 (AVX2) or 16 (AVX-512) inputs at a time and no further
 TABLE_BYTES = 64 * 2**20  # the largest first-layer input table (bfloat16, V x 4H) worth its memory
-SKETCH_RANK = 64  # rank of the output layer's sketch (FastLinear)
+SKETCH_RANK = 128  # rank of the output layer's sketch (FastLinear)
 SKETCH_TOP = 8  # the sketch serves callers that need at most this many best words
 
 
@@ -88,9 +88,9 @@ class FastLinear:
 
     The approximate scores come from the int8 matrix, or, when the caller needs only the few
     best words (greedy decoding), from a rank-`SKETCH_RANK` sketch of it (the truncated SVD, in
-    int8): a fraction of the weights to read. Measured on the default model's head, the exact
-    best word was among the sketch's 64 best at every one of 3,000 test positions. On the
-    sketch's path the words it does not shortlist are left at -inf."""
+    int8): a third of the weights to read for the default model's head. Measured on that head
+    over 6,000 test positions, the exact best word was among the sketch's 64 best at 99.98% of
+    them (rank 64: 99.5%). On the sketch's path the words it does not shortlist are -inf."""
 
     def __init__(self, linear: nn.Linear, always: list[int] = ()) -> None:
         self.weight = linear.weight.detach()
@@ -99,7 +99,7 @@ class FastLinear:
         self.always = torch.tensor(always, dtype=torch.long)  # rows rescored at every call
         self.sketch = None
         words, width = self.weight.shape
-        if SKETCH_RANK * (words + width) * 4 <= words * width:  # a quarter of the bytes or less
+        if SKETCH_RANK * (words + width) * 2 <= words * width:  # half the bytes or less
             u, s, vh = torch.linalg.svd(self.weight.float(), full_matrices=False)
             self.sketch = (Int8Matrix(vh[:SKETCH_RANK]), Int8Matrix(u[:, :SKETCH_RANK] * s[:SKETCH_RANK]))
 
