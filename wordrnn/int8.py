@@ -15,9 +15,9 @@ The kernel rounds its results to bfloat16, which blurs close logits. So a linear
 layer's int8 scores only shortlist words: the `RESCORE` best are scored again in float32 with
 the model's own weights, and greedy decoding and top-k (k <= RESCORE) choose from exact logits
 given the state; the other words keep approximate ones. For greedy decoding a low-rank sketch
-of the output layer does the shortlisting, at a fraction of the cost (see FastLinear). An adaptive softmax does the same with
-its head (its cluster scores always rescored) and skips the clusters that cannot hold a word
-the sampler could choose (see FastAdaptive).
+of the output layer does the shortlisting, at a fraction of the cost (see FastLinear). An
+adaptive softmax does the same with its head (its cluster scores always rescored) and skips the
+clusters that cannot hold a word the sampler could choose (see FastAdaptive).
 """
 
 from __future__ import annotations
@@ -141,7 +141,9 @@ class FastAdaptive:
 
     def __call__(self, x: torch.Tensor, top: int | None = None) -> torch.Tensor:
         """(1, O) bfloat16 -> log-probabilities (V,), exact enough for the `top` most likely
-        words (None: every word); words of skipped clusters are -inf."""
+        words (None: every word); words of skipped clusters are -inf. On the head's sketch path
+        they are normalized over the shortlisted words only: all shifted by one constant, which
+        no choice among the `top` depends on."""
         head = self.head(x, top).log_softmax(-1)  # (shortlist + clusters,)
         words, clusters = head[: self.shortlist], head[self.shortlist :].tolist()
         threshold = -float("inf")
