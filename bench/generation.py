@@ -33,6 +33,7 @@ import torch
 
 from wordrnn import Checkpoint, ModelConfig, Vocabulary, WordRNN, tokenize
 from wordrnn.generate import Generator
+from wordrnn.sampling import Sampler
 
 WINDOW, WORDS = 7, 128
 HELD_OUT = Path(__file__).resolve().parents[1] / "data" / "kjv" / "test.txt"
@@ -79,12 +80,12 @@ def greedy(stepper, start, ids: list[int], forced: list[int] | None, unk: int) -
     """Greedy words from `stepper` after the prompt, as the generator asks for them (the best
     word, <unk> refused); with `forced`, feed those words instead."""
     logits, state = start(ids)
-    picked = []
+    picked, needs = [], Sampler("greedy", never=[unk]).needs()
     with torch.inference_mode():
         for n in range(WORDS):
             logits[unk] = -float("inf")
             picked.append(int(logits.argmax()))
-            logits, state = stepper.step(forced[n] if forced else picked[-1], state, top=2)
+            logits, state = stepper.step(forced[n] if forced else picked[-1], state, top=needs)
     return picked
 
 

@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from wordrnn import UNK, Checkpoint, ModelConfig, PromptError, Vocabulary, WordRNN, generate
 from wordrnn.generate import MAX_WORDS, MODES, Generator
+from wordrnn.sampling import Sampler
 from wordrnn.stepper import ExactStepper
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,12 +34,12 @@ def fast(tiny_checkpoint):
 def greedy_ids(gen, stepper, prompt, forced=None, words=40):
     """Greedy choices along a generation; with `forced`, the stepper is fed those words."""
     logits, state = gen.exact_stepper.start(gen.context(gen.prompt(prompt).ids))
-    picked = []
+    picked, needs = [], Sampler("greedy", never=[gen.vocab.unk_id]).needs()  # as greedy asks
     with torch.inference_mode():
         for n in range(words):
             logits[gen.vocab.unk_id] = -float("inf")
             picked.append(int(logits.argmax()))
-            logits, state = stepper.step(forced[n] if forced else picked[-1], state, top=2)  # as greedy asks
+            logits, state = stepper.step(forced[n] if forced else picked[-1], state, top=needs)
     return picked
 
 
