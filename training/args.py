@@ -36,7 +36,14 @@ def parser() -> argparse.ArgumentParser:
     model.add_argument("--embedding-size", type=int, default=256)
     model.add_argument("--hidden-sizes", type=int, nargs="+", default=[512, 512],
                        help="one LSTM layer per size, e.g. 1024 512 (default 512 512)")
-    model.add_argument("--dropout", type=float, default=0.2)
+    model.add_argument("--dropout", type=float, default=0.2,
+                       help="variational dropout between layers and on the output (default 0.2)")
+    model.add_argument("--input-dropout", type=float,
+                       help="variational dropout on the embeddings (default: --dropout)")
+    model.add_argument("--embedding-dropout", type=float, default=0.0,
+                       help="drop whole words from the embedding matrix (AWD-LSTM: 0.1)")
+    model.add_argument("--weight-dropout", type=float, default=0.0,
+                       help="DropConnect on the hidden-to-hidden weights (AWD-LSTM: 0.5)")
     model.add_argument("--no-tie", dest="tie_weights", action="store_false",
                        help="do not share the embedding with the output layer")
     model.add_argument("--adaptive-cutoffs", type=int, nargs="*", default=[],

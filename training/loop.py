@@ -42,8 +42,14 @@ class Stop(enum.Enum):
 class Loop:
     def __init__(self, args: Namespace, corpus: Corpus, process: Process, out: Path) -> None:
         self.args, self.corpus, self.process, self.out = args, corpus, process, out
-        config = ModelConfig(len(corpus.vocab), args.embedding_size, list(args.hidden_sizes),
-                             args.dropout, args.tie_weights, list(args.adaptive_cutoffs))
+        config = ModelConfig(
+            len(corpus.vocab), args.embedding_size, list(args.hidden_sizes), args.dropout,
+            args.tie_weights, list(args.adaptive_cutoffs),
+            # Runs saved before these options existed resume with them off.
+            input_dropout=getattr(args, "input_dropout", None),
+            embedding_dropout=getattr(args, "embedding_dropout", 0.0),
+            weight_dropout=getattr(args, "weight_dropout", 0.0),
+        )
         torch.manual_seed(args.seed)  # the same initial weights on every rank
         self.model = WordRNN(config).to(process.device)
         torch.manual_seed(args.seed + 1000 * process.rank)

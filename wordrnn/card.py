@@ -60,7 +60,7 @@ def render(config: dict[str, Any], vocab_size: int, num_parameters: int, info: d
         f"| Parameters | {num_parameters:,} |",
         f"| Embedding size | {config['embedding_size']} |",
         f"| LSTM hidden sizes | {config['hidden_sizes']} |",
-        f"| Dropout | {config['dropout']} |",
+        f"| Dropout | {_dropouts(config)} |",
         f"| Tied embedding/output | {config['tie_weights']} |",
         f"| Adaptive softmax cutoffs | {config.get('adaptive_cutoffs') or 'none (full softmax)'} |",
         "",
@@ -143,3 +143,11 @@ def read_info(path: str | Path) -> dict[str, Any]:
         if meta.get(key):
             info[key] = meta[key]
     return info
+
+
+def _dropouts(config: dict) -> str:
+    """'0.4' for plain dropout; with the AWD-LSTM regularizers, each one by name."""
+    extra = {"input": config.get("input_dropout"), "embedding": config.get("embedding_dropout"),
+             "weight": config.get("weight_dropout")}
+    parts = [f"{name} {rate}" for name, rate in extra.items() if rate]
+    return f"{config['dropout']}" + (f" (layers and output); {', '.join(parts)}" if parts else "")

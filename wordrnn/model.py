@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass, field, fields
 import torch
 from torch import nn
 
+from .dropout import LockedDropout, embedding_dropout, weight_dropped
+
 # One (h, c) pair per layer; h is (num_layers=1, B, output size), c is (1, B, hidden size).
 State = list[tuple[torch.Tensor, torch.Tensor]]
 
@@ -32,6 +34,10 @@ class ModelConfig:
     dropout: float = 0.2
     tie_weights: bool = True
     adaptive_cutoffs: list[int] = field(default_factory=list)
+    # Training-only regularizers (wordrnn/dropout.py); None means "the same as dropout".
+    input_dropout: float | None = None
+    embedding_dropout: float = 0.0
+    weight_dropout: float = 0.0
 
     def __post_init__(self) -> None:
         sizes = [self.vocab_size, self.embedding_size, *self.hidden_sizes]
@@ -42,8 +48,11 @@ class ModelConfig:
                 "vocab_size, embedding_size and every hidden size must be positive integers, "
                 f"and hidden_sizes must not be empty (got {sizes})"
             )
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        rates = {"dropout": self.dropout, "input_dropout": self.input_dropout,
+                 "embedding_dropout": self.embedding_dropout, "weight_dropout": self.weight_dropout}
+        for name, rate in rates.items():
+            if rate is not None and (not isinstance(rate, (int, float)) or not 0.0 <= rate < 1.0):
+                raise ValueError(f"{name} must be a number in [0, 1), got {rate!r}")
         self.tie_weights = bool(self.tie_weights)
         cutoffs = self.adaptive_cutoffs
         if cutoffs:
@@ -80,7 +89,10 @@ class WordRNN(nn.Module):
         super().__init__()
         self.config = config
         self.embedding = nn.Embedding(config.vocab_size, config.embedding_size)
-        self.dropout = nn.Dropout(config.dropout)
+        # Variational dropout: one mask per sequence, the same at every step (Gal & Ghahramani).
+        self.dropout = LockedDropout(config.dropout)
+        input_dropout = config.dropout if config.input_dropout is None else config.input_dropout
+        self.input_dropout = LockedDropout(input_dropout)
         layers = []
         input_size = config.embedding_size
         for i, hidden_size in enumerate(config.hidden_sizes):
@@ -143,10 +155,13 @@ class WordRNN(nn.Module):
         """`forward` without the output layer: (B, T, output_size). Training computes its loss
         from these (an adaptive softmax never needs all V logits), generation scores only the
         last position."""
-        x = self.dropout(self.embedding(ids))  # (B, T, E)
+        config = self.config
+        x = embedding_dropout(self.embedding, ids, config.embedding_dropout, self.training)
+        x = self.input_dropout(x)  # (B, T, E)
         new_state: State = []
         for i, lstm in enumerate(self.layers):
-            x, layer_state = lstm(x, None if state is None else state[i])  # (B, T, H_i)
+            layer_state = None if state is None else state[i]
+            x, layer_state = weight_dropped(lstm, x, layer_state, config.weight_dropout, self.training)
             new_state.append(layer_state)
             x = self.dropout(x)
         return x, new_state
