@@ -76,12 +76,12 @@ def time_methods(methods: dict[str, Callable[[], object]], repeats: int) -> dict
             for name in methods}
 
 
-def greedy(stepper, start, ids: list[int], forced: list[int] | None, unk: int) -> list[int]:
-    """Greedy words from `stepper` after the prompt, as the generator asks for them (the best
-    word, <unk> refused); with `forced`, feed those words instead."""
-    logits, state = start(ids)
+def greedy(stepper, ids: list[int], forced: list[int] | None, unk: int) -> list[int]:
+    """Greedy words from `stepper` after the prompt (which it reads too), as the generator asks
+    for them (the best word, <unk> refused); with `forced`, feed those words instead."""
     picked, needs = [], Sampler("greedy", never=[unk]).needs()
     with torch.inference_mode():
+        logits, state = stepper.start(ids, top=needs)
         for n in range(WORDS):
             logits[unk] = -float("inf")
             picked.append(int(logits.argmax()))
@@ -94,12 +94,12 @@ def agreement(checkpoint: Checkpoint, prompts: list[list[int]]) -> tuple[float, 
     gen = Generator(checkpoint, device="cpu")
     if not gen.fast:
         return float("nan"), float("nan")
-    unk, start = checkpoint.vocab.unk_id, gen.exact_stepper.start
+    unk = checkpoint.vocab.unk_id
     same_step = same_free = total = 0
     for ids in prompts:
-        exact = greedy(gen.exact_stepper, start, ids, None, unk)
-        same_step += sum(a == b for a, b in zip(exact, greedy(gen.stepper, start, ids, exact, unk)))
-        same_free += sum(a == b for a, b in zip(exact, greedy(gen.stepper, start, ids, None, unk)))
+        exact = greedy(gen.exact_stepper, ids, None, unk)
+        same_step += sum(a == b for a, b in zip(exact, greedy(gen.stepper, ids, exact, unk)))
+        same_free += sum(a == b for a, b in zip(exact, greedy(gen.stepper, ids, None, unk)))
         total += len(exact)
     return same_step / total, same_free / total
 

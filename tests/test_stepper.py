@@ -90,9 +90,23 @@ def test_the_sketch_shortlists_the_best_word_for_greedy_decoding():
     layer = FastLinear(linear)
     assert layer.sketch is not None
     for _ in range(50):
-        x = torch.randn(1, 512).tanh().bfloat16()
-        exact = linear(x.float())[0]
-        greedy, full = layer(x, top=2), layer(x, top=None)
+        x = torch.randn(512).tanh()
+        exact = linear(x)
+        greedy, full = (torch.from_numpy(layer(x.numpy(), top=t)) for t in (2, None))
         assert int(greedy.argmax()) == int(full.argmax()) == int(exact.argmax())
         torch.testing.assert_close(greedy.max(), exact.max(), rtol=0, atol=1e-4)
         assert torch.isfinite(full).all() and int(torch.isfinite(greedy).sum()) == int8.RESCORE
+
+
+def test_the_fast_prompt_pass_matches_the_exact_one():
+    checkpoint = train_tiny(tie_weights=False, adaptive_cutoffs=[8, 20])
+    gen = Generator(checkpoint, device="cpu")
+    ids = checkpoint.vocab.encode(tokenize(TEXT))[:12]
+    with torch.inference_mode():
+        exact, exact_state = gen.exact_stepper.start(ids)
+        fast, fast_state = gen.stepper.start(ids)
+    spread = float(exact.max() - exact.min())
+    torch.testing.assert_close(fast, exact, atol=0.02 * spread, rtol=0)
+    for (h, c), (fast_h, fast_c) in zip(exact_state, fast_state):
+        torch.testing.assert_close(fast_h, h.reshape(-1), atol=0.02, rtol=0)
+        torch.testing.assert_close(fast_c, c.reshape(-1), atol=0.05, rtol=0)

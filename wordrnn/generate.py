@@ -74,7 +74,7 @@ class Generator:
 
     @torch.inference_mode()  # on a generator function it applies to each step, not across yields
     def _generate(self, ids: list[int], words: int, sampler: Sampler) -> Iterator[str]:
-        logits, state = self.exact_stepper.start(self.context(ids))
+        logits, state = self.stepper.start(self.context(ids), top=sampler.needs())
         for n in range(words):
             token = sampler.choose(logits)
             yield self.vocab.tokens[token]

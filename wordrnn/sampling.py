@@ -42,7 +42,8 @@ class Sampler:
         if not isinstance(no_repeat_ngram, int) or no_repeat_ngram < 0:
             raise ValueError(f"no_repeat_ngram must be 0 (off) or a number of words, got {no_repeat_ngram!r}")
         self.mode, self.k, self.temperature, self.top_p = mode, k, temperature, top_p
-        self.never = torch.tensor(sorted(set(never)), dtype=torch.long)
+        self.refused = frozenset(never)
+        self.never = torch.tensor(sorted(self.refused), dtype=torch.long)
         self.generator = torch.Generator()
         if seed is None:
             self.generator.seed()  # fresh entropy, still apart from the global RNG
@@ -68,9 +69,16 @@ class Sampler:
     def choose(self, logits: torch.Tensor) -> int:
         """The id of the next word, given the logits (V,) for it; remembers the choice."""
         logits = logits.float().cpu()  # (V,) on the CPU: one RNG stream whatever the device
+        banned = self.ngrams.banned() if self.ngrams is not None else []
+        if self.mode == "greedy":
+            # The best word, unless it is refused: then the masked path below (rarely taken).
+            token = int(logits.numpy().argmax())  # the first best, as torch's; 10x less overhead
+            if token not in self.refused and token not in banned:
+                self.observe([token])
+                return token
         masked = logits.index_fill(0, self.never, -float("inf"))
-        if self.ngrams is not None:
-            banned = torch.tensor(self.ngrams.banned(), dtype=torch.long)
+        if banned:
+            banned = torch.tensor(banned, dtype=torch.long)
             blocked = masked.index_fill(0, banned, -float("inf"))
             if torch.isfinite(blocked).any():  # otherwise every word repeats: allow repeats
                 masked = blocked
@@ -80,7 +88,7 @@ class Sampler:
 
     def _pick(self, logits: torch.Tensor) -> int:
         if self.mode == "greedy":
-            return int(logits.numpy().argmax())  # the first best, as torch's; 10x less overhead
+            return int(logits.numpy().argmax())
         logits = logits / self.temperature
         if self.mode == "top-k":
             values, indices = logits.topk(min(self.k, logits.numel()))  # (k,) sorted
