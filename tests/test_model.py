@@ -120,6 +120,9 @@ def test_projection_only_when_tied_sizes_differ():
         {"vocab_size": 0},
         {"dropout": 1.0},
         {"dropout": -0.1},
+        {"weight_dropout": 1.0},
+        {"embedding_dropout": -0.5},
+        {"input_dropout": "high"},
         {"adaptive_cutoffs": [5]},  # tied: an adaptive softmax has no single matrix to share
         {"adaptive_cutoffs": [20, 5], "tie_weights": False},
         {"adaptive_cutoffs": [5, 5], "tie_weights": False},
@@ -143,3 +146,63 @@ def test_config_json_round_trip():
 def test_adaptive_tails_must_not_be_empty():
     with pytest.raises(ValueError, match="0 wide"):
         ModelConfig(V, embedding_size=8, hidden_sizes=[12], tie_weights=False, adaptive_cutoffs=[5, 20])
+
+
+AWD = dict(vocab_size=V, embedding_size=8, hidden_sizes=[12, 12], tie_weights=False, dropout=0.3,
+           input_dropout=0.4, embedding_dropout=0.2, weight_dropout=0.5)
+
+
+def test_regularizers_change_nothing_in_eval_mode():
+    torch.manual_seed(0)
+    regularized = WordRNN(ModelConfig(**AWD)).eval()
+    plain = WordRNN(ModelConfig(V, 8, [12, 12], dropout=0.0, tie_weights=False)).eval()
+    plain.load_state_dict(regularized.state_dict())
+    ids = torch.randint(0, V, (2, 7))
+    with torch.no_grad():
+        torch.testing.assert_close(regularized(ids)[0], plain(ids)[0], rtol=0, atol=0)
+
+
+def test_weight_dropout_trains_the_recurrent_weights_and_leaves_them_in_place():
+    torch.manual_seed(0)
+    model = WordRNN(ModelConfig(**{**AWD, "dropout": 0.0, "input_dropout": 0.0, "embedding_dropout": 0.0}))
+    before = model.layers[0].weight_hh_l0.detach().clone()
+    ids = torch.randint(0, V, (2, 7))
+    a, _ = model(ids)
+    b, _ = model(ids)
+    assert not torch.equal(a, b)  # a new DropConnect mask per call
+    a.sum().backward()
+    assert torch.equal(model.layers[0].weight_hh_l0.detach(), before)
+    assert model.layers[0].weight_hh_l0.grad.abs().sum() > 0
+
+
+def test_variational_dropout_uses_one_mask_for_every_time_step():
+    from wordrnn.dropout import LockedDropout
+
+    drop = LockedDropout(0.5).train()
+    out = drop(torch.ones(3, 11, 20))
+    assert torch.equal(out, out[:, :1].expand_as(out))  # the same mask at every step
+    assert set(out.unique().tolist()) == {0.0, 2.0}
+    assert not torch.equal(out[0], out[1])  # a different one per sequence
+
+
+def test_embedding_dropout_drops_whole_words():
+    from wordrnn.dropout import embedding_dropout
+
+    torch.manual_seed(0)
+    embedding = nn.Embedding(V, 6)
+    ids = torch.arange(V).repeat(4, 1)  # every word, in each of 4 rows
+    out = embedding_dropout(embedding, ids, 0.5, training=True)  # (4, V, 6)
+    dropped = (out == 0).all(-1)  # (4, V)
+    assert dropped.any() and not dropped.all()
+    assert torch.equal(dropped, dropped[:1].expand_as(dropped))  # a word is dropped everywhere or nowhere
+    kept = ~dropped[0]
+    torch.testing.assert_close(out[0, kept], 2 * embedding.weight[kept])
+
+
+def test_configs_saved_before_the_regularizers_existed_still_load():
+    old = {"model_type": "wordrnn-lstm", "vocab_size": V, "embedding_size": 8, "hidden_sizes": [12],
+           "dropout": 0.3, "tie_weights": False, "adaptive_cutoffs": []}
+    config = ModelConfig.from_json(old)
+    assert (config.input_dropout, config.embedding_dropout, config.weight_dropout) == (None, 0.0, 0.0)
+    assert ModelConfig.from_json(ModelConfig(**AWD).to_json()) == ModelConfig(**AWD)
+

@@ -177,3 +177,15 @@ def test_torchrun_two_processes_end_identical_with_a_checkpoint(text, tmp_path):
     assert "parameters identical on all 2 ranks" in result.stderr
     checkpoint = Checkpoint.load(run / "model")
     assert checkpoint.info["training"]["processes"] == 2
+
+
+def test_awd_regularizers_go_into_the_checkpoint_and_still_learn(tmp_path):
+    text = tmp_path / "cycle.txt"
+    text.write_text(generated_corpus(), encoding="utf-8")
+    assert train(text, tmp_path / "run", "--epochs", "40", "--eval-interval", "80", "--dropout", "0.1",
+                 "--input-dropout", "0.1", "--embedding-dropout", "0.05", "--weight-dropout", "0.2") == 0
+    config = json.loads((tmp_path / "run" / "model" / "config.json").read_text())
+    assert (config["input_dropout"], config["embedding_dropout"], config["weight_dropout"]) == (0.1, 0.05, 0.2)
+    valid = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").open() if '"valid"' in line]
+    assert valid[-1]["valid_accuracy"] > 0.6  # chance is 1 in 40; unregularized runs reach 0.95
+    assert "weight 0.2" in (tmp_path / "run" / "model" / "README.md").read_text()
