@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> None:
         for tensor in checkpoint.model.state_dict().values():
             tensor.copy_(tensor.to(dtype).float())
     if args.test:
-        score = evaluate(checkpoint.model, stream(read_text(args.test), checkpoint.vocab))
+        score = evaluate(checkpoint.model, stream(read_text(args.test), checkpoint.vocab), batch_size=1)
         info.setdefault("metrics", {}).update(test_perplexity=score.perplexity, test_accuracy=score.accuracy)
     if args.prompt:
         info["samples"] = samples(checkpoint, args.prompt)

@@ -19,9 +19,9 @@ _KEPT = ("title", "description", "metrics", "training", "samples")
 
 _METRIC_NAMES = {
     "valid_loss": "Validation loss (nats/word)",
-    "valid_perplexity": "Validation perplexity",
+    "valid_perplexity": "Validation perplexity (16 columns from blank states)",
     "valid_accuracy": "Validation next-word accuracy",
-    "test_perplexity": "Test perplexity",
+    "test_perplexity": "Test perplexity (one continuous pass)",
     "test_accuracy": "Test next-word accuracy",
     "train_loss": "Training loss (last steps, with dropout)",
 }
