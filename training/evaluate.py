@@ -75,7 +75,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True, help="checkpoint folder or Hub repo id")
     parser.add_argument("--text", required=True, help="UTF-8 text file to score")
-    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--batch-size", type=int, default=1,
+                        help="parallel columns, each from a blank state (default 1: the model cards' "
+                        "test convention, every word after all of the text before it)")
     parser.add_argument("--seq-len", type=int, default=64)
     args = parser.parse_args(argv)
     checkpoint = Checkpoint.load(args.model)
