@@ -78,8 +78,7 @@ class Sampler:
                 return token
         masked = logits.index_fill(0, self.never, -float("inf"))
         if banned:
-            banned = torch.tensor(banned, dtype=torch.long)
-            blocked = masked.index_fill(0, banned, -float("inf"))
+            blocked = masked.index_fill(0, torch.tensor(banned, dtype=torch.long), -float("inf"))
             if torch.isfinite(blocked).any():  # otherwise every word repeats: allow repeats
                 masked = blocked
         token = self._pick(masked)

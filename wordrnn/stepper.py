@@ -1,14 +1,13 @@
 """Steppers: advance a WordRNN by one word at a time from the state it carries.
 
-    logits, state = ExactStepper(model).start(prompt_ids)   # (V,), the state after the prompt
-    logits, state = stepper.step(word_id, state)             # ExactStepper or FastStepper
+    logits, state = stepper.start(prompt_ids)   # (V,), the state after the prompt
+    logits, state = stepper.step(word_id, state)  # ExactStepper or FastStepper
 
-`ExactStepper` runs the model's own forward pass, on any device; every prompt goes through it,
-in one call. `FastStepper` is the fast CPU path for the steps after the prompt: int8 weights
+`ExactStepper` runs the model's own forward pass, on any device, a prompt in one call.
+`FastStepper` is the fast CPU path for the prompt and the steps after it: int8 weights
 multiplied by compiled loops (wordrnn/kernels.py), a lookup table for the first layer's input,
 and an output layer that computes only what the sampler can choose from (wordrnn/int8.py says
-how). Its int8 weights are copied when it is
-made: make a new one after training on.
+how). Its weights are copied when it is made: make a new one after training on.
 """
 
 from __future__ import annotations
@@ -90,7 +89,7 @@ class FastStepper:
         assert self.supports(model), "check FastStepper.supports(model) first"
         embedding = model.embedding.weight.detach()  # (V, E)
         self.layers = [FastLayer(lstm, embedding if i == 0 else None) for i, lstm in enumerate(model.layers)]
-        self.embedding = None if self.layers[0].table is not None else embedding.float().numpy()
+        self.embedding = None if self.layers[0].table is not None else embedding.float().clone().numpy()
         linear = isinstance(model.output, nn.Linear)
         self.output = FastLinear(model.output) if linear else FastAdaptive(model.output)
         # Compile the kernels (or load them from numba's cache) now, not at the first request.
