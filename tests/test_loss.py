@@ -1,9 +1,11 @@
-"""training/loss.py: the blockwise cross-entropy is F.cross_entropy, values and gradients."""
+"""training/loss.py: the blockwise cross-entropy is F.cross_entropy, values and gradients; the
+objective adds the activation penalties only in training."""
 
 import pytest
 import torch
 
-from training.loss import BlockCrossEntropy
+from training.loss import BlockCrossEntropy, NextWordLoss
+from wordrnn import ModelConfig, WordRNN
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
@@ -31,3 +33,25 @@ def test_block_cross_entropy_leaves_its_input_alone():
     before = logits.detach().clone()
     BlockCrossEntropy.apply(logits, torch.zeros(300, dtype=torch.long)).sum().backward()
     assert torch.equal(logits.detach(), before)
+
+
+def test_activation_penalties_are_added_to_the_objective_in_training_only():
+    torch.manual_seed(0)
+    model = WordRNN(ModelConfig(50, 16, [24], dropout=0.0, tie_weights=False))
+    ids = torch.randint(0, 50, (3, 9))
+    inputs, targets = ids[:, :-1], ids[:, 1:]
+    plain = NextWordLoss(model)
+    penalized = NextWordLoss(model, activation=2.0, temporal=1.0)
+    objective, loss, _, _ = plain(inputs, targets)
+    assert torch.equal(objective, loss)
+
+    h = model.features(inputs)[0]  # (B, T, O): deterministic with dropout 0
+    expected = loss + 2.0 * h.pow(2).mean() + 1.0 * (h[:, 1:] - h[:, :-1]).pow(2).mean()
+    objective, penalized_loss, _, _ = penalized(inputs, targets)
+    torch.testing.assert_close(penalized_loss, loss)
+    torch.testing.assert_close(objective, expected)
+    assert objective > loss
+
+    penalized.eval()
+    objective, loss, _, _ = penalized(inputs, targets)
+    assert torch.equal(objective, loss)

@@ -15,6 +15,7 @@ import torch
 from safetensors.torch import load_file
 
 from tiny import TEXT
+from training.data import load_corpus
 from training.distributed import use_bf16
 from training.evaluate import evaluate, stream
 from training.train import main
@@ -189,3 +190,46 @@ def test_awd_regularizers_go_into_the_checkpoint_and_still_learn(tmp_path):
     valid = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").open() if '"valid"' in line]
     assert valid[-1]["valid_accuracy"] > 0.6  # chance is 1 in 40; unregularized runs reach 0.95
     assert "weight 0.2" in (tmp_path / "run" / "model" / "README.md").read_text()
+
+
+def test_weight_averaging_validates_the_mean_and_resumes_exactly(text, tmp_path):
+    common = ["--epochs", "12", "--average-epochs", "4", "--eval-interval", "5", "--dropout", "0.3"]
+    assert train(text, tmp_path / "whole", *common) == 0
+    rows = [json.loads(line) for line in (tmp_path / "whole" / "metrics.jsonl").open()]
+    train_rows = [row for row in rows if row["kind"] == "train"]
+    total, per_epoch = train_rows[-1]["step"], train_rows[-1]["step"] / train_rows[-1]["epoch"]
+    start = total - 4 * per_epoch  # the first averaged step
+    held = [row["lr"] for row in train_rows if row["step"] > start]
+    decaying = [row["lr"] for row in train_rows if 10 < row["step"] <= start]  # after warm-up
+    assert len(held) >= 2 and all(lr == pytest.approx(0.001) for lr in held)  # 10% of --lr 0.01
+    assert len(decaying) >= 2 and decaying == sorted(decaying, reverse=True) and decaying[-1] > 0.001
+
+    # Interrupted inside the averaging epochs and resumed: the same weights and the same mean.
+    assert train(text, tmp_path / "parts", *common, "--max-steps", str(total - 7)) == 0
+    assert main(["--out", str(tmp_path / "parts"), "--resume", "--no-progress"]) == 0
+    whole = load_file(str(tmp_path / "whole" / "training_state" / "tensors.safetensors"))
+    parts = load_file(str(tmp_path / "parts" / "training_state" / "tensors.safetensors"))
+    assert whole.keys() == parts.keys() and any(k.startswith("average.") for k in whole)
+    for name in whole:
+        assert torch.equal(whole[name], parts[name]), name
+
+    # The last validation scored the mean, not the last step's weights.
+    checkpoint = Checkpoint.load(tmp_path / "whole" / "model")
+    mean = {k[len("average."):]: v for k, v in whole.items() if k.startswith("average.")}
+    with torch.no_grad():
+        for name, value in checkpoint.model.named_parameters():  # a tied matrix once
+            value.copy_(mean[name])
+    last = [row for row in rows if row["kind"] == "valid"][-1]
+    valid = load_corpus(text, text, vocab=checkpoint.vocab).valid  # as the run read it
+    assert evaluate(checkpoint.model, valid).loss == pytest.approx(last["valid_loss"], rel=1e-6)
+    averaging = checkpoint.info["training"].get("weight_averaging", "")
+    if checkpoint.info["training"]["steps"] > start:  # the best came from the mean
+        assert f"last {checkpoint.info['training']['steps'] - round(start)} steps" in averaging
+
+
+def test_activation_penalties_are_named_on_the_card(text, tmp_path):
+    assert train(text, tmp_path / "run", "--max-steps", "4", "--eval-interval", "2",
+                 "--activation-penalty", "2", "--temporal-penalty", "1") == 0
+    assert "AR 2.0, TAR 1.0" in (tmp_path / "run" / "model" / "README.md").read_text()
+    with pytest.raises(SystemExit):
+        train(text, tmp_path / "bad", "--epochs", "2", "--average-epochs", "2")

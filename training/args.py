@@ -44,6 +44,10 @@ def parser() -> argparse.ArgumentParser:
                        help="drop whole words from the embedding matrix (AWD-LSTM: 0.1)")
     model.add_argument("--weight-dropout", type=float, default=0.0,
                        help="DropConnect on the hidden-to-hidden weights (AWD-LSTM: 0.5)")
+    model.add_argument("--activation-penalty", type=float, default=0.0,
+                       help="AR: penalty on the last layer's squared outputs (AWD-LSTM: 2)")
+    model.add_argument("--temporal-penalty", type=float, default=0.0,
+                       help="TAR: penalty on their squared step-to-step changes (AWD-LSTM: 1)")
     model.add_argument("--no-tie", dest="tie_weights", action="store_false",
                        help="do not share the embedding with the output layer")
     model.add_argument("--adaptive-cutoffs", type=int, nargs="*", default=[],
@@ -56,6 +60,9 @@ def parser() -> argparse.ArgumentParser:
     opt.add_argument("--warmup", type=int, default=100, help="linear warm-up steps (default 100)")
     opt.add_argument("--clip", type=float, default=0.5, help="gradient norm clipping (default 0.5)")
     opt.add_argument("--epochs", type=float, default=10, help="length of the schedule (default 10)")
+    opt.add_argument("--average-epochs", type=float, default=0.0,
+                     help="hold the learning rate at its floor for the last N of --epochs and keep "
+                     "the mean of their weights (default 0: no averaging)")
     opt.add_argument("--max-steps", type=int, help="stop after this many steps")
     opt.add_argument("--time-budget", type=duration, help="stop after this long, e.g. 15m")
     opt.add_argument("--seed", type=int, default=0)
@@ -81,4 +88,10 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--text is required (or --resume to continue a run)")
     if args.adaptive_cutoffs:
         args.tie_weights = False
+    if not 0 <= args.average_epochs < args.epochs:
+        p.error(f"--average-epochs must be at least 0 and less than --epochs ({args.epochs}), "
+                f"got {args.average_epochs}")
+    for name in ("activation_penalty", "temporal_penalty"):
+        if getattr(args, name) < 0:
+            p.error(f"--{name.replace('_', '-')} must not be negative")
     return args

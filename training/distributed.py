@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import platform
 from dataclasses import dataclass
 
 import torch
@@ -29,6 +30,14 @@ class Process:
     @property
     def distributed(self) -> bool:
         return self.world_size > 1
+
+    def hardware(self) -> str:
+        """What the model card says the run trained on, e.g. '2 x NVIDIA H200'."""
+        if self.device.type == "cuda":
+            name = torch.cuda.get_device_name(self.device)
+        else:
+            name = f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
+        return f"{self.world_size} x {name}" if self.distributed else name
 
 
 def pick_device(name: str | None = None) -> torch.device:

@@ -4,7 +4,9 @@ Why these choices: AdamW converges in far fewer steps than the notebook's RMSPro
 the SGD of pytorch/examples, and is forgiving of the learning rate; the short warm-up keeps
 Adam's first noisy moments from wrecking the LSTM, and the cosine decay to 10% settles the
 model by the end of the schedule (its length comes from --epochs, so stopping early with
---max-steps or --time-budget and resuming later follows the same curve).
+--max-steps or --time-budget and resuming later follows the same curve). With --average-epochs
+the last epochs hold the learning rate at that floor and validate the mean of their weights
+(training/average.py).
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ from __future__ import annotations
 import enum
 import logging
 import math
-import platform
 import time
 from argparse import Namespace
 from pathlib import Path
@@ -22,11 +23,12 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from training import release, report, state
+from training.average import WeightAverage
 from training.data import Corpus
 from training.distributed import Process, any_flag, use_bf16
-from training.evaluate import evaluate, stream
+from training.evaluate import evaluate
 from training.loss import NextWordLoss
-from wordrnn import EOL, Checkpoint, ModelConfig, WordRNN
+from wordrnn import Checkpoint, ModelConfig, WordRNN
 from wordrnn.batching import batchify, bptt_batches, num_batches, shard
 from wordrnn.model import detach
 
@@ -53,7 +55,8 @@ class Loop:
         torch.manual_seed(args.seed)  # the same initial weights on every rank
         self.model = WordRNN(config).to(process.device)
         torch.manual_seed(args.seed + 1000 * process.rank)
-        objective = NextWordLoss(self.model)
+        objective = NextWordLoss(self.model, getattr(args, "activation_penalty", 0.0),
+                                 getattr(args, "temporal_penalty", 0.0))
         self.objective = (
             DistributedDataParallel(objective, find_unused_parameters=bool(args.adaptive_cutoffs))
             if process.distributed else objective
@@ -64,6 +67,9 @@ class Loop:
         self.data = batchify(local, args.batch_size).to(process.device)  # (B, N)
         self.per_epoch = num_batches(self.data, args.seq_len)
         self.total = max(1, math.ceil(args.epochs * self.per_epoch))
+        averaged = round(getattr(args, "average_epochs", 0.0) * self.per_epoch)
+        self.decay_end = self.total - min(averaged, self.total - 1)  # the first averaged step
+        self.average = WeightAverage(self.model) if averaged and process.is_main else None
         self.step, self.best, self.carried = 0, math.inf, None
         self.train_loss = math.nan  # mean of the last logged steps, for the model card
         self.seconds = 0.0  # training time so far, over all resumed sessions
@@ -77,7 +83,7 @@ class Loop:
     def lr(self, step: int) -> float:
         if step < self.args.warmup:
             return self.args.lr * (step + 1) / self.args.warmup
-        progress = min(1.0, (step - self.args.warmup) / max(1, self.total - self.args.warmup))
+        progress = min(1.0, (step - self.args.warmup) / max(1, self.decay_end - self.args.warmup))
         return self.args.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
 
     def train(self, should_stop: Callable[[], bool]) -> Stop:
@@ -123,15 +129,17 @@ class Loop:
         for group in self.optimizer.param_groups:
             group["lr"] = self.lr(self.step)
         with torch.autocast(self.process.device.type, dtype=torch.bfloat16, enabled=self.amp):
-            loss, predicted, carried = self.objective(inputs, targets, self.carried)
-        value = float(loss.detach())
-        if not math.isfinite(value):
-            return value, predicted
+            objective, loss, predicted, carried = self.objective(inputs, targets, self.carried)
+        value, total = float(loss.detach()), float(objective.detach())
+        if not math.isfinite(total):  # the loss plus finite penalties: non-finite with the loss
+            return total, predicted
         self.carried = detach(carried)
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        objective.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.args.clip)
         self.optimizer.step()
+        if self.average and self.step >= self.decay_end:
+            self.average.update(self.model)
         return value, predicted
 
     def _log(self, window: list[tuple[float, float, int, float]]) -> None:
@@ -150,7 +158,8 @@ class Loop:
     def validate(self, inputs: torch.Tensor, targets: torch.Tensor, predicted: torch.Tensor) -> None:
         """Score the validation text, keep the model if it is the best so far, save the state."""
         if self.process.is_main:
-            score = evaluate(self.model, self.corpus.valid)
+            model = self.average.model if self.average and self.average.count else self.model
+            score = evaluate(model, self.corpus.valid)
             row = {"valid_loss": score.loss, "valid_perplexity": score.perplexity,
                    "valid_accuracy": score.accuracy}
             line = report.sample_line(self.corpus.vocab, inputs[0].tolist(),
@@ -158,11 +167,11 @@ class Loop:
             self.report.valid(self.step, row, line)
             if score.loss < self.best:
                 self.best = score.loss
-                self._checkpoint(row).save(self.out / "model")
+                self._checkpoint(model, row).save(self.out / "model")
             state.save(self.out / "training_state", self.model, self.optimizer, self.carried,
-                       self._meta())
+                       self._meta(), self.average)
 
-    def _checkpoint(self, metrics: dict[str, float]) -> Checkpoint:
+    def _checkpoint(self, model: WordRNN, metrics: dict[str, float]) -> Checkpoint:
         args = self.args
         training = {
             "text": Path(args.text).name, "train_tokens": self.corpus.train.numel(),
@@ -172,12 +181,25 @@ class Loop:
             "batch_size": args.batch_size, "seq_len": args.seq_len, "processes": self.process.world_size,
             "optimizer": f"AdamW lr {args.lr}, weight decay {args.weight_decay}, warm-up {args.warmup}, cosine",
             "clip": args.clip, "min_count": args.min_count, "seed": args.seed,
-            "training_time_s": round(self.seconds, 1), "hardware": _hardware(self.process),
+            **self._extras(model),
+            "training_time_s": round(self.seconds, 1), "hardware": self.process.hardware(),
             "torch": str(torch.__version__),
             "precision": "bfloat16 autocast" if self.amp else "float32",
         }
         info = {"metrics": {**metrics, "train_loss": self.train_loss}, "training": training}
-        return Checkpoint(self.model, self.corpus.vocab, info)
+        return Checkpoint(model, self.corpus.vocab, info)
+
+    def _extras(self, model: WordRNN) -> dict[str, str]:
+        """Card rows for the options that only some runs use."""
+        args, rows = self.args, {}
+        penalties = {"AR": getattr(args, "activation_penalty", 0.0),
+                     "TAR": getattr(args, "temporal_penalty", 0.0)}
+        if any(penalties.values()):
+            rows["activation_penalties"] = ", ".join(f"{k} {v}" for k, v in penalties.items() if v)
+        if self.average and model is self.average.model:
+            rows["weight_averaging"] = (f"mean of the weights after each of the last {self.average.count} "
+                                        f"steps, at the learning rate's floor")
+        return rows
 
     def _meta(self) -> dict:
         return {"step": self.step, "best": self.best, "seconds": self.seconds, "args": vars(self.args),
@@ -185,7 +207,8 @@ class Loop:
 
     def resume(self, folder: Path) -> None:
         meta = state.read_meta(folder)
-        self.carried = state.restore(folder, self.model, self.optimizer, self.process.device)
+        self.carried = state.restore(folder, self.model, self.optimizer, self.process.device,
+                                     self.average)
         if self.process.rank != 0:  # only rank 0's carried state and RNG were saved
             self.carried = None
             torch.manual_seed(self.args.seed + 1000 * self.process.rank + meta["step"])
@@ -199,36 +222,12 @@ class Loop:
         folder = self.out / "model"
         checkpoint = Checkpoint.load(folder)
         if test_path:
-            from training.data import read_text
-
-            # One column: every test word read after all of the text before it (the n-gram's
-            # convention too); validation reads 16 columns from blank states, for speed.
-            score = evaluate(checkpoint.model, stream(read_text(test_path), checkpoint.vocab), batch_size=1)
-            checkpoint.info.setdefault("metrics", {}).update(
-                test_perplexity=score.perplexity, test_accuracy=score.accuracy)
-        checkpoint.info["samples"] = release.samples(checkpoint, release.prompts_from(self._valid_lines()))
+            release.score_test(checkpoint, test_path)
+        lines = release.lines_of(self.corpus.vocab, self.corpus.valid[:20000])
+        checkpoint.info["samples"] = release.samples(checkpoint, release.prompts_from(lines))
         curve = report.loss_curve(report.read_log(self.report.path))
         if curve:
             checkpoint.assets["loss_curve.png"] = curve
         checkpoint.save(folder)
         log.info("best checkpoint: %s (validation perplexity %.2f)", folder, math.exp(self.best))
         return folder
-
-
-    def _valid_lines(self) -> list[list[str]]:
-        lines, line = [], []
-        for word in self.corpus.vocab.decode(self.corpus.valid[:20000].tolist()):
-            if word == EOL:
-                lines.append(line)
-                line = []
-            else:
-                line.append(word)
-        return lines
-
-
-def _hardware(process: Process) -> str:
-    if process.device.type == "cuda":
-        name = torch.cuda.get_device_name(process.device)
-    else:
-        name = f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
-    return f"{process.world_size} x {name}" if process.distributed else name

@@ -63,14 +63,30 @@ def scored(model: WordRNN, features: torch.Tensor, targets: torch.Tensor) -> tup
 
 
 class NextWordLoss(nn.Module):
-    def __init__(self, model: WordRNN) -> None:
+    """Next-word cross-entropy, plus the activation penalties of AWD-LSTM when asked for:
+
+        AR  = activation * mean(h_t ** 2)             small outputs of the last layer
+        TAR = temporal * mean((h_t - h_(t+1)) ** 2)   outputs that change slowly from step to step
+
+    Both read the last layer's output after its dropout. The mask is the same at every step, so
+    TAR on it is the raw output's TAR over the kept units (AWD-LSTM takes TAR before dropout)."""
+
+    def __init__(self, model: WordRNN, activation: float = 0.0, temporal: float = 0.0) -> None:
         super().__init__()
-        self.model = model
+        self.model, self.activation, self.temporal = model, activation, temporal
 
     def forward(
         self, inputs: torch.Tensor, targets: torch.Tensor, state: State | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor, State]:
-        """(mean loss, predicted ids (B, T), new state) for (B, T) inputs and targets."""
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, State]:
+        """(objective, mean cross-entropy, predicted ids (B, T), new state) for (B, T) inputs and
+        targets; the objective is the cross-entropy plus the penalties, and the one to minimise."""
         features, state = self.model.features(inputs, state)  # (B, T, O)
         losses, predicted = scored(self.model, features, targets)
-        return losses.mean(), predicted.view(targets.shape), state
+        loss = losses.mean()
+        objective = loss
+        if self.training and self.activation:
+            objective = objective + self.activation * features.float().pow(2).mean()
+        if self.training and self.temporal and features.size(1) > 1:
+            steps = features[:, 1:] - features[:, :-1]  # (B, T - 1, O)
+            objective = objective + self.temporal * steps.float().pow(2).mean()
+        return objective, loss, predicted.view(targets.shape), state
