@@ -70,15 +70,20 @@ def batchify(ids: torch.Tensor, columns: int) -> torch.Tensor:
     return ids[: rows * columns].view(columns, rows).t().contiguous()
 
 
+def windows(data: torch.Tensor, bptt: int):
+    """(inputs, targets) of up to `bptt` steps down (L, B) columns: upstream's get_batch."""
+    for i in range(0, data.size(0) - 1, bptt):
+        targets = data[i + 1 : i + 1 + bptt]
+        yield data[i : i + targets.size(0)], targets
+
+
 def mean_loss(model: ExamplesLM, data: torch.Tensor, bptt: int) -> float:
     """Mean cross-entropy of every target of (L, B) columns, state carried down each column
     (upstream's evaluate, divided by the number of targets)."""
     model.eval()
     total, count, state = 0.0, 0, None
     with torch.no_grad():
-        for i in range(0, data.size(0) - 1, bptt):
-            inputs, targets = data[i : i + bptt], data[i + 1 : i + 1 + bptt]
-            inputs = inputs[: targets.size(0)]
+        for inputs, targets in windows(data, bptt):
             logits, state = model(inputs, state)  # (T, B, V)
             total += float(F.cross_entropy(logits.flatten(0, 1), targets.flatten(), reduction="sum"))
             count += targets.numel()
@@ -96,9 +101,7 @@ def train(model: ExamplesLM, train_ids: torch.Tensor, valid_ids: torch.Tensor, s
     while not out_of_time:
         model.train()
         state = None
-        for i in range(0, data.size(0) - 1, bptt):
-            inputs, targets = data[i : i + bptt], data[i + 1 : i + 1 + bptt]
-            inputs = inputs[: targets.size(0)]
+        for inputs, targets in windows(data, bptt):
             state = None if state is None else tuple(s.detach() for s in state)
             model.zero_grad()
             logits, state = model(inputs, state)

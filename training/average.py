@@ -38,7 +38,7 @@ class WeightAverage:
                 if self.count == 1:
                     mean.copy_(value)
                 else:
-                    mean.lerp_(value.detach(), 1.0 / self.count)
+                    mean.lerp_(value, 1.0 / self.count)
 
     def tensors(self) -> dict[str, torch.Tensor]:
         """The mean's parameters by name, for the training state (empty before the first step)."""
