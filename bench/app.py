@@ -42,7 +42,7 @@ def random_model(folder: Path) -> Path:
     torch.manual_seed(0)
     vocab = Vocabulary(["<unk>", "<eol>", *(f"w{i}" for i in range(11_998))])
     config = ModelConfig(len(vocab), 256, [512, 512], dropout=0.0, tie_weights=False, adaptive_cutoffs=[2000, 6000])
-    return Checkpoint(WordRNN(config).eval(), vocab).save(folder / "random-kjv-size")
+    return Checkpoint(WordRNN(config).eval(), vocab).save_pretrained(folder / "random-kjv-size")
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -87,7 +87,7 @@ def _prompt(model: str) -> str:
     from wordrnn import Checkpoint
     from wordrnn.source import examples
 
-    checkpoint = Checkpoint.load(model, prefer_cache=True)
+    checkpoint = Checkpoint.from_pretrained(model, prefer_cache=True)
     return (examples(checkpoint.vocab, checkpoint.info) or ["and god said , let there be"])[0]
 
 

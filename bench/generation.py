@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    checkpoint = Checkpoint.load(args.model) if args.model else random_checkpoint(args.adaptive)
+    checkpoint = Checkpoint.from_pretrained(args.model) if args.model else random_checkpoint(args.adaptive)
     print(f"{args.model or 'random weights'}: {describe(checkpoint)}\n")
     prompts = held_out_prompts(checkpoint.vocab, args.timed_prompts, args.text)
     print(f"Times over {args.repeats} runs, taking {args.timed_prompts} held-out prompts in turn.\n")

@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> None:
     data = Path(args.data)
     texts = {split: _read(data, split) for split in ("train", "valid", "test")}
     if args.model:
-        checkpoint = Checkpoint.load(args.model)
+        checkpoint = Checkpoint.from_pretrained(args.model)
         if args.min_count != 1:
             log.warning("--min-count is ignored: the vocabulary is the checkpoint's")
         vocab, source = checkpoint.vocab, f"vocab.json of {args.model}"

@@ -111,7 +111,7 @@ def app_model(tiny_checkpoint, tmp_path_factory) -> Path:
 
     info = {**tiny_checkpoint.info, "metrics": {"valid_perplexity": 12.5}}
     folder = tmp_path_factory.mktemp("app-model") / "tiny"
-    Checkpoint(tiny_checkpoint.model, tiny_checkpoint.vocab, info).save(folder)
+    Checkpoint(tiny_checkpoint.model, tiny_checkpoint.vocab, info).save_pretrained(folder)
     return folder
 
 

@@ -44,12 +44,12 @@ def random_checkpoint(seed: int = 1, **config) -> Checkpoint:
 
 @pytest.fixture
 def folder(tiny_checkpoint, tmp_path) -> Path:
-    return tiny_checkpoint.save(tmp_path / "model")
+    return tiny_checkpoint.save_pretrained(tmp_path / "model")
 
 
 def test_save_load_is_exact(tiny_checkpoint, folder):
     assert sorted(p.name for p in folder.iterdir()) == ["README.md", "config.json", "model.safetensors", "vocab.json"]
-    loaded = Checkpoint.load(folder)
+    loaded = Checkpoint.from_pretrained(folder)
     assert torch.equal(logits(loaded), logits(tiny_checkpoint))
     assert loaded.vocab == tiny_checkpoint.vocab and loaded.vocab.counts == tiny_checkpoint.vocab.counts
     assert loaded.info == tiny_checkpoint.info and loaded.model.config == tiny_checkpoint.model.config
@@ -65,7 +65,7 @@ def test_save_load_is_exact(tiny_checkpoint, folder):
 ])
 def test_untied_and_adaptive_round_trip(tmp_path, config):
     checkpoint = random_checkpoint(**config)
-    loaded = Checkpoint.load(checkpoint.save(tmp_path / "m"))
+    loaded = Checkpoint.from_pretrained(checkpoint.save_pretrained(tmp_path / "m"))
     assert torch.equal(logits(loaded), logits(checkpoint))
     assert loaded.model.config == checkpoint.model.config
 
@@ -87,8 +87,8 @@ def test_expected_shapes_match_the_model(config):
 def test_save_replaces_a_folder_atomically(tiny_checkpoint, folder):
     other = random_checkpoint(embedding_size=4, hidden_sizes=[6])
     other.assets["curve.png"] = PNG
-    other.save(folder)
-    loaded = Checkpoint.load(folder)
+    other.save_pretrained(folder)
+    loaded = Checkpoint.from_pretrained(folder)
     assert torch.equal(logits(loaded), logits(other)) and loaded.assets == {"curve.png": PNG}
     assert os.listdir(folder.parent) == ["model"]  # no temporary or old folder left behind
     assert folder.stat().st_mode & 0o755 == 0o755  # readable by others, like any saved folder
@@ -99,7 +99,7 @@ def old_folder_survives(tiny_checkpoint, folder):
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
     yield
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
-    assert torch.equal(logits(Checkpoint.load(folder)), logits(tiny_checkpoint))
+    assert torch.equal(logits(Checkpoint.from_pretrained(folder)), logits(tiny_checkpoint))
     assert os.listdir(folder.parent) == ["model"]
 
 
@@ -109,14 +109,14 @@ def test_failed_write_keeps_the_old_folder(tiny_checkpoint, folder, monkeypatch)
 
     monkeypatch.setattr(safetensors.torch, "save_file", disk_full)
     with old_folder_survives(tiny_checkpoint, folder), pytest.raises(OSError, match="No space"):
-        random_checkpoint().save(folder)
+        random_checkpoint().save_pretrained(folder)
 
 
 def test_unwritable_asset_name_keeps_the_old_folder(tiny_checkpoint, folder):
     bad = random_checkpoint()
     bad.assets = {"curve\0.png": PNG}  # no file system accepts a NUL in a name
     with old_folder_survives(tiny_checkpoint, folder), pytest.raises(ValueError, match="null"):
-        bad.save(folder)
+        bad.save_pretrained(folder)
 
 
 @pytest.mark.parametrize("name", ["../escape.png", "sub/x.png", "model.safetensors", "config.json"])
@@ -124,17 +124,17 @@ def test_bad_asset_names_are_refused_and_keep_the_old_folder(tiny_checkpoint, fo
     bad = copy.copy(tiny_checkpoint)
     bad.assets = {name: PNG}
     with old_folder_survives(tiny_checkpoint, folder), pytest.raises(CheckpointError, match="asset"):
-        bad.save(folder)
+        bad.save_pretrained(folder)
     assert not (folder.parent.parent / "escape.png").exists()
 
 
 def test_float16_storage(tiny_checkpoint, tmp_path):
-    full = tiny_checkpoint.save(tmp_path / "f32")
-    half = tiny_checkpoint.save(tmp_path / "f16", dtype=torch.float16)
+    full = tiny_checkpoint.save_pretrained(tmp_path / "f32")
+    half = tiny_checkpoint.save_pretrained(tmp_path / "f16", dtype=torch.float16)
     with safe_open(str(half / "model.safetensors"), "pt") as f:
         assert {f.get_slice(k).get_dtype() for k in f.keys()} == {"F16"}
     assert (half / "model.safetensors").stat().st_size < 0.6 * (full / "model.safetensors").stat().st_size
-    loaded = Checkpoint.load(half)
+    loaded = Checkpoint.from_pretrained(half)
     assert all(p.dtype == torch.float32 for p in loaded.model.parameters())
     torch.testing.assert_close(logits(loaded), logits(tiny_checkpoint), atol=2e-2, rtol=1e-2)
 
@@ -155,14 +155,14 @@ def test_pickled_weights_are_refused_never_loaded(folder, tmp_path, only_the_pic
             path.unlink()
     (folder / "pytorch_model.bin").write_bytes(evil_pickle(marker))
     with pytest.raises(CheckpointError, match=r"pytorch_model\.bin(?=.*pickl)(?=.*safetensors)"):
-        Checkpoint.load(folder)
+        Checkpoint.from_pretrained(folder)
     assert not marker.exists()
 
 
 def test_a_pickle_beside_safetensors_is_ignored(tiny_checkpoint, folder, tmp_path):
     marker = tmp_path / "pwned"
     (folder / "pytorch_model.bin").write_bytes(evil_pickle(marker))
-    assert torch.equal(logits(Checkpoint.load(folder)), logits(tiny_checkpoint))
+    assert torch.equal(logits(Checkpoint.from_pretrained(folder)), logits(tiny_checkpoint))
     assert not marker.exists()
 
 
@@ -178,7 +178,7 @@ def test_no_code_can_unpickle():
 def test_missing_file_is_named(folder, name):
     (folder / name).unlink()
     with pytest.raises(CheckpointError, match=re.escape(name) + ".*missing"):
-        Checkpoint.load(folder)
+        Checkpoint.from_pretrained(folder)
 
 
 @pytest.mark.parametrize("damage", ["truncate", "garbage", "empty"])
@@ -187,7 +187,7 @@ def test_corrupt_weights_are_named(folder, damage):
     data = path.read_bytes()
     path.write_bytes({"truncate": data[: len(data) // 2], "garbage": b"\x00garbage" * 512, "empty": b""}[damage])
     with pytest.raises(CheckpointError, match=r"model\.safetensors is truncated or corrupt"):
-        Checkpoint.load(folder)
+        Checkpoint.from_pretrained(folder)
 
 
 @pytest.mark.parametrize("name", ["config.json", "vocab.json"])
@@ -195,14 +195,14 @@ def test_corrupt_json_is_named(folder, name):
     path = folder / name
     path.write_bytes(path.read_bytes()[:20])
     with pytest.raises(CheckpointError, match=re.escape(name) + " is not valid JSON"):
-        Checkpoint.load(folder)
+        Checkpoint.from_pretrained(folder)
 
 
 def test_config_from_another_library(folder):
     gpt2 = {"model_type": "gpt2", "architectures": ["GPT2LMHeadModel"], "n_embd": 768, "vocab_size": 50257}
     (folder / "config.json").write_text(json.dumps(gpt2))
     with pytest.raises(CheckpointError, match=r"config\.json describes a 'gpt2' model, not a wordrnn checkpoint"):
-        Checkpoint.load(folder)
+        Checkpoint.from_pretrained(folder)
 
 
 @pytest.mark.parametrize("change", [{"hidden_sizes": []}, {"dropout": "high"}, {"hidden_sizes": 5}])
@@ -210,7 +210,7 @@ def test_invalid_config_values(folder, change):
     config = json.loads((folder / "config.json").read_text())
     (folder / "config.json").write_text(json.dumps({**config, **change}))
     with pytest.raises(CheckpointError, match=r"config\.json is not a valid wordrnn config"):
-        Checkpoint.load(folder)
+        Checkpoint.from_pretrained(folder)
 
 
 def test_vocabulary_must_fit_the_model(folder, tiny_checkpoint):
@@ -219,7 +219,7 @@ def test_vocabulary_must_fit_the_model(folder, tiny_checkpoint):
     del data["tokens"][drop], data["counts"][drop]
     (folder / "vocab.json").write_text(json.dumps(data))
     with pytest.raises(CheckpointError, match=r"vocab\.json has \d+ tokens but config\.json says vocab_size"):
-        Checkpoint.load(folder)
+        Checkpoint.from_pretrained(folder)
     with pytest.raises(CheckpointError, match="vocabulary has"):
         Checkpoint(tiny_checkpoint.model, Vocabulary(data["tokens"]))
 
@@ -244,14 +244,14 @@ def rewrite_weights(folder: Path, change) -> None:
 def test_weights_are_loaded_strictly(folder, change, message):
     rewrite_weights(folder, change)
     with pytest.raises(CheckpointError, match=r"model\.safetensors.*" + message):
-        Checkpoint.load(folder)
+        Checkpoint.from_pretrained(folder)
 
 
 def test_weights_must_fit_the_config(folder):
     config = json.loads((folder / "config.json").read_text())
     (folder / "config.json").write_text(json.dumps({**config, "hidden_sizes": [64, 32]}))
     with pytest.raises(CheckpointError, match=r"model\.safetensors does not match config\.json: .*layers\.1\.weight_ih_l0 \(192, 64\) != \(128, 64\)"):
-        Checkpoint.load(folder)
+        Checkpoint.from_pretrained(folder)
 
 
 @contextlib.contextmanager
@@ -279,7 +279,7 @@ def test_hostile_config_fails_before_allocating(tmp_path, hidden_sizes):
     (folder / "config.json").write_text(json.dumps(config))
     safetensors.torch.save_file({"embedding.weight": torch.zeros(3, 2)}, str(folder / "model.safetensors"))
     with memory_limit(1 << 30), pytest.raises(CheckpointError, match=r"model\.safetensors does not match"):
-        Checkpoint.load(folder)
+        Checkpoint.from_pretrained(folder)
 
 
 def test_model_card(folder):
@@ -294,7 +294,7 @@ def test_model_card_without_metrics_has_no_results_table(tmp_path):
     checkpoint = random_checkpoint()
     checkpoint.info = {}
     checkpoint.assets = {"loss_curve.png": PNG}
-    text = (checkpoint.save(tmp_path / "m") / "README.md").read_text(encoding="utf-8")
+    text = (checkpoint.save_pretrained(tmp_path / "m") / "README.md").read_text(encoding="utf-8")
     assert "## Results" not in text and "![loss_curve.png](loss_curve.png)" in text
 
 
@@ -304,7 +304,7 @@ def test_info_and_assets_survive_load_and_save(tmp_path):
                        "training": {"steps": 100, "hardware": "2 x H200"},
                        "samples": [{"mode": "greedy", "prompt": "in the", "text": "In the beginning\nGod."}]}
     checkpoint.assets = {"loss_curve.png": PNG}
-    again = Checkpoint.load(Checkpoint.load(checkpoint.save(tmp_path / "a")).save(tmp_path / "b"))
+    again = Checkpoint.from_pretrained(Checkpoint.from_pretrained(checkpoint.save_pretrained(tmp_path / "a")).save_pretrained(tmp_path / "b"))
     assert again.assets == checkpoint.assets
     assert json.dumps(again.info, sort_keys=True) == json.dumps(checkpoint.info, sort_keys=True)  # nan == nan
 
@@ -327,9 +327,9 @@ def test_not_a_folder_nor_a_repo_id(tmp_path):
     (tmp_path / "file.txt").write_text("x")
     for source in (tmp_path / "file.txt", tmp_path / "a" / "b" / "c"):
         with pytest.raises(CheckpointError, match="neither a checkpoint folder nor a Hub repo id"):
-            Checkpoint.load(source)
+            Checkpoint.from_pretrained(source)
 
 
 def test_copying_a_folder_keeps_it_loadable(tiny_checkpoint, folder, tmp_path):
     copy_ = Path(shutil.copytree(folder, tmp_path / "copy"))
-    assert torch.equal(logits(Checkpoint.load(copy_)), logits(tiny_checkpoint))
+    assert torch.equal(logits(Checkpoint.from_pretrained(copy_)), logits(tiny_checkpoint))

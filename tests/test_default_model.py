@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="module")
 def default() -> Checkpoint:
-    return Checkpoint.load(DEFAULT_MODEL)
+    return Checkpoint.from_pretrained(DEFAULT_MODEL)
 
 
 def test_it_ships_small_and_as_safetensors():

@@ -205,7 +205,7 @@ def test_any_prompt_gives_text_or_a_prompt_error(fast, text):
 
 @pytest.fixture(scope="module")
 def saved(tiny_checkpoint, tmp_path_factory):
-    return tiny_checkpoint.save(tmp_path_factory.mktemp("cli") / "ck")
+    return tiny_checkpoint.save_pretrained(tmp_path_factory.mktemp("cli") / "ck")
 
 
 def cli(*args, stdin=""):

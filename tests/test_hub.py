@@ -68,14 +68,14 @@ def failing_commits(hub):
 def test_push_then_load(hub, repo, tiny_checkpoint, tmp_path, hf_cache):
     checkpoint = dataclasses.replace(tiny_checkpoint, assets={"loss_curve.png": PNG})
     commits_before = commit_requests(hub)
-    url = checkpoint.push(repo)
+    url = checkpoint.push_to_hub(repo)
     assert commit_requests(hub) == commits_before + 1  # ONE commit, holding every file:
     (sha,) = hub.commits(repo)
     assert url == f"{hub.endpoint}/{repo}/commit/{sha}"
-    local = checkpoint.save(tmp_path / "local")
+    local = checkpoint.save_pretrained(tmp_path / "local")
     assert hub.files(repo) == {p.name: p.read_bytes() for p in local.iterdir()}  # same files as save
     assert set(hub.files(repo)) == {"config.json", "model.safetensors", "vocab.json", "README.md", "loss_curve.png"}
-    loaded = Checkpoint.load(repo)
+    loaded = Checkpoint.from_pretrained(repo)
     assert torch.equal(logits(loaded), logits(tiny_checkpoint))
     assert loaded.vocab == tiny_checkpoint.vocab and loaded.info == tiny_checkpoint.info
     assert loaded.assets == {"loss_curve.png": PNG} and loaded.source == repo
@@ -83,80 +83,80 @@ def test_push_then_load(hub, repo, tiny_checkpoint, tmp_path, hf_cache):
 
 
 def test_second_push_is_a_new_commit_and_old_revisions_stay(hub, repo, tiny_checkpoint):
-    tiny_checkpoint.push(repo)
+    tiny_checkpoint.push_to_hub(repo)
     second = perturbed(tiny_checkpoint)
-    second.push(repo, message="second")
+    second.push_to_hub(repo, commit_message="second")
     first_sha, second_sha = hub.commits(repo)
     assert hub.repos[repo]["commits"][-1]["summary"] == "second"
-    assert torch.equal(logits(Checkpoint.load(repo)), logits(second))
-    old = Checkpoint.load(repo, revision=first_sha)
+    assert torch.equal(logits(Checkpoint.from_pretrained(repo)), logits(second))
+    old = Checkpoint.from_pretrained(repo, revision=first_sha)
     assert torch.equal(logits(old), logits(tiny_checkpoint)) and old.source == f"{repo}@{first_sha}"
-    assert torch.equal(logits(Checkpoint.load(repo, revision=second_sha)), logits(second))
+    assert torch.equal(logits(Checkpoint.from_pretrained(repo, revision=second_sha)), logits(second))
     assert not torch.equal(logits(second), logits(tiny_checkpoint))
 
 
 def test_private_push(hub, repo, tiny_checkpoint, monkeypatch):
     monkeypatch.setenv("HF_TOKEN", "any-token")  # the token-free test Hub lets any token see private repos
-    tiny_checkpoint.push(repo, private=True)
+    tiny_checkpoint.push_to_hub(repo, private=True)
     assert hub.repos[repo]["private"] is True
     monkeypatch.delenv("HF_TOKEN")
     with pytest.raises(HubError, match="not found.*HF_TOKEN"):  # invisible without a token
-        Checkpoint.load(repo)
+        Checkpoint.from_pretrained(repo)
     monkeypatch.setenv("HF_TOKEN", "any-token")
-    assert torch.equal(logits(Checkpoint.load(repo)), logits(tiny_checkpoint))
+    assert torch.equal(logits(Checkpoint.from_pretrained(repo)), logits(tiny_checkpoint))
 
 
 def test_missing_repo_and_revision(hub, repo, tiny_checkpoint):
     with pytest.raises(HubError, match=r"'test-user/no-such-model' was not found at http://127\.0\.0\.1"):
-        Checkpoint.load("test-user/no-such-model")
-    tiny_checkpoint.push(repo)
+        Checkpoint.from_pretrained("test-user/no-such-model")
+    tiny_checkpoint.push_to_hub(repo)
     for revision in ("no-such-branch", "f" * 40):
         with pytest.raises(HubError, match=f"has no revision '{revision}'"):
-            Checkpoint.load(repo, revision=revision)
+            Checkpoint.from_pretrained(repo, revision=revision)
 
 
 def test_repo_without_safetensors(hub, repo, tiny_checkpoint, tmp_path, hf_cache):
-    folder = tiny_checkpoint.save(tmp_path / "model")
+    folder = tiny_checkpoint.save_pretrained(tmp_path / "model")
     (folder / "model.safetensors").rename(folder / "pytorch_model.bin")  # as if it were a pickle
     api = HfApi(endpoint=hub.endpoint)
     api.create_repo(repo)
     api.upload_folder(repo_id=repo, folder_path=str(folder))
     with pytest.raises(CheckpointError, match=r"model\.safetensors is missing"):
-        Checkpoint.load(repo)
+        Checkpoint.from_pretrained(repo)
     assert list(hf_cache.rglob("config.json")) and not list(hf_cache.rglob("*.bin"))  # pickles are never fetched
 
 
 def test_warm_cache_works_without_the_hub(hub, repo, tiny_checkpoint, cut_hub):
-    tiny_checkpoint.push(repo)
+    tiny_checkpoint.push_to_hub(repo)
     sha = hub.commits(repo)[0]
-    Checkpoint.load(repo)  # warms the cache
+    Checkpoint.from_pretrained(repo)  # warms the cache
     requests = len(hub.requests)
     cut_hub()
-    assert torch.equal(logits(Checkpoint.load(repo)), logits(tiny_checkpoint))
-    assert torch.equal(logits(Checkpoint.load(repo, revision=sha)), logits(tiny_checkpoint))
-    assert torch.equal(logits(Checkpoint.load(repo, prefer_cache=True)), logits(tiny_checkpoint))
+    assert torch.equal(logits(Checkpoint.from_pretrained(repo)), logits(tiny_checkpoint))
+    assert torch.equal(logits(Checkpoint.from_pretrained(repo, revision=sha)), logits(tiny_checkpoint))
+    assert torch.equal(logits(Checkpoint.from_pretrained(repo, prefer_cache=True)), logits(tiny_checkpoint))
     assert len(hub.requests) == requests
 
 
 def test_prefer_cache_asks_nothing(hub, repo, tiny_checkpoint):
-    tiny_checkpoint.push(repo)
-    Checkpoint.load(repo, prefer_cache=True)  # a cold cache: downloads
+    tiny_checkpoint.push_to_hub(repo)
+    Checkpoint.from_pretrained(repo, prefer_cache=True)  # a cold cache: downloads
     second = perturbed(tiny_checkpoint)
-    second.push(repo)
+    second.push_to_hub(repo)
     requests = len(hub.requests)
     # The cached snapshot is used as it is: a new commit on main is not seen...
-    assert torch.equal(logits(Checkpoint.load(repo, prefer_cache=True)), logits(tiny_checkpoint))
+    assert torch.equal(logits(Checkpoint.from_pretrained(repo, prefer_cache=True)), logits(tiny_checkpoint))
     assert len(hub.requests) == requests
     # ...until the Hub is asked.
-    assert torch.equal(logits(Checkpoint.load(repo)), logits(second))
+    assert torch.equal(logits(Checkpoint.from_pretrained(repo)), logits(second))
 
 
 @pytest.mark.parametrize("prefer_cache", [False, True])
 def test_cold_cache_without_hub_fails_at_once_with_advice(hub, repo, tiny_checkpoint, cut_hub, prefer_cache):
-    tiny_checkpoint.push(repo)
+    tiny_checkpoint.push_to_hub(repo)
     url = cut_hub()
     with pytest.raises(HubError) as error:
-        Checkpoint.load(repo, prefer_cache=prefer_cache)
+        Checkpoint.from_pretrained(repo, prefer_cache=prefer_cache)
     message = str(error.value)
     assert f"{repo} is not in the local cache ({constants.HF_HUB_CACHE})" in message
     assert f"the Hub at {url} cannot be reached" in message
@@ -164,17 +164,17 @@ def test_cold_cache_without_hub_fails_at_once_with_advice(hub, repo, tiny_checkp
 
 
 def test_token_protected_hub(repo, tiny_checkpoint, tmp_path, monkeypatch):
-    folder = tiny_checkpoint.save(tmp_path / "model")
+    folder = tiny_checkpoint.save_pretrained(tmp_path / "model")
     before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in folder.iterdir()}
     with HubServer(token="secret") as server:
         monkeypatch.setenv("HF_ENDPOINT", server.endpoint)
         for token in (None, "wrong"):
             with pytest.raises(HubError, match=r"(?s)(401|403).*Set HF_TOKEN to a token with write access"):
-                Checkpoint.load(folder).push(repo, token=token)
+                Checkpoint.from_pretrained(folder).push_to_hub(repo, token=token)
         assert server.repos == {}
         assert {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in folder.iterdir()} == before
         monkeypatch.setenv("HF_TOKEN", "secret")
-        Checkpoint.load(folder).push(repo)
+        Checkpoint.from_pretrained(folder).push_to_hub(repo)
         assert len(server.commits(repo)) == 1
 
 
@@ -182,13 +182,13 @@ def test_failed_commit_says_how_to_retry_and_the_retry_works(hub, repo, tiny_che
                                                              monkeypatch):
     monkeypatch.setenv("HF_TOKEN", "any-token")  # a private repo: the test Hub wants some token
     with pytest.raises(HubError, match="422") as error:
-        tiny_checkpoint.push(repo, private=True)
+        tiny_checkpoint.push_to_hub(repo, private=True)
     assert hub.commits(repo) == []
     command = shlex.split(re.search(r"retry with: (.+)$", str(error.value))[1])
     assert command[:3] == ["python", "-m", "wordrnn.push"] and command[4:] == [repo, "--private"]
     folder = Path(command[3])
     try:
-        assert torch.equal(logits(Checkpoint.load(folder)), logits(tiny_checkpoint))  # the files were kept
+        assert torch.equal(logits(Checkpoint.from_pretrained(folder)), logits(tiny_checkpoint))  # the files were kept
         hub.fail_commits = None
         env = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
         env.update(HF_ENDPOINT=hub.endpoint, HF_HOME=os.environ["HF_HOME"], HF_TOKEN="any-token",
@@ -202,11 +202,11 @@ def test_failed_commit_says_how_to_retry_and_the_retry_works(hub, repo, tiny_che
     (sha,) = hub.commits(repo)
     assert proc.stdout.strip() == f"{hub.endpoint}/{repo}/commit/{sha}"
     assert hub.repos[repo]["private"] is True
-    assert torch.equal(logits(Checkpoint.load(repo)), logits(tiny_checkpoint))
+    assert torch.equal(logits(Checkpoint.from_pretrained(repo)), logits(tiny_checkpoint))
 
 
 def test_push_command_uploads_the_folder_as_it_is(hub, repo, tiny_checkpoint, tmp_path, capsys):
-    folder = tiny_checkpoint.save(tmp_path / "model")
+    folder = tiny_checkpoint.save_pretrained(tmp_path / "model")
     (folder / "README.md").write_text("---\nlibrary_name: wordrnn\n---\n# Edited by hand\n")
     (folder / "optimizer.pt").write_bytes(b"not for the Hub")  # training leftovers stay local
     (folder / "notes.txt").write_text("private notes")
@@ -221,7 +221,7 @@ def test_push_command_uploads_the_folder_as_it_is(hub, repo, tiny_checkpoint, tm
 
 @pytest.mark.parametrize("problem", ["no folder", "bad repo id", "broken checkpoint", "no hub"])
 def test_push_command_errors_are_one_line(hub, repo, tiny_checkpoint, tmp_path, capsys, cut_hub, problem):
-    folder = tiny_checkpoint.save(tmp_path / "model")
+    folder = tiny_checkpoint.save_pretrained(tmp_path / "model")
     args = [str(folder), repo]
     if problem == "no folder":
         args[0] = str(tmp_path / "nope")

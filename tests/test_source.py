@@ -20,7 +20,7 @@ def logits(checkpoint: Checkpoint) -> torch.Tensor:
 @pytest.fixture(scope="module")
 def default(tiny_checkpoint, tmp_path_factory):
     """The tiny checkpoint standing in for the embedded default model (models/kjv-lstm)."""
-    return tiny_checkpoint.save(tmp_path_factory.mktemp("embedded") / "kjv-lstm")
+    return tiny_checkpoint.save_pretrained(tmp_path_factory.mktemp("embedded") / "kjv-lstm")
 
 
 @pytest.fixture
@@ -60,7 +60,7 @@ def test_not_a_checkpoint_folder(tmp_path, default):
 
 @pytest.mark.usefixtures("hf_cache")
 def test_hub_id_downloads_then_uses_the_cache_offline(hub, repo, tiny_checkpoint, default, cut_hub):
-    tiny_checkpoint.push(repo)
+    tiny_checkpoint.push_to_hub(repo)
     src = source.resolve(repo, default=default)
     assert src.label == repo and not src.notice and not src.embedded
     assert torch.equal(logits(src.checkpoint), logits(tiny_checkpoint))
@@ -74,7 +74,7 @@ def test_hub_id_downloads_then_uses_the_cache_offline(hub, repo, tiny_checkpoint
 
 @pytest.mark.usefixtures("hf_cache")
 def test_hub_revision(hub, repo, tiny_checkpoint, default):
-    tiny_checkpoint.push(repo)
+    tiny_checkpoint.push_to_hub(repo)
     sha = hub.commits(repo)[-1]
     assert source.resolve(repo, sha, default=default).label == f"{repo}@{sha}"
 

@@ -52,7 +52,7 @@ def test_a_generated_corpus_is_learned_to_high_accuracy(tmp_path, precision):
     text.write_text(corpus, encoding="utf-8")
     assert train(text, tmp_path / "run", "--epochs", "40", "--dropout", "0", "--eval-interval", "80",
                  "--precision", precision) == 0
-    checkpoint = Checkpoint.load(tmp_path / "run" / "model")
+    checkpoint = Checkpoint.from_pretrained(tmp_path / "run" / "model")
     assert checkpoint.info["training"]["precision"] == {"fp32": "float32", "bf16": "bfloat16 autocast"}[precision]
     score = evaluate(checkpoint.model, stream(corpus, checkpoint.vocab), batch_size=1)
     assert score.accuracy >= 0.95
@@ -123,7 +123,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(text, tmp_path, caplo
                  "--max-steps", "200", "--eval-interval", "1", "--precision", precision)
     assert code == 1
     assert "the loss became" in caplog.text and "The last good checkpoint is" in caplog.text
-    Checkpoint.load(tmp_path / "bad" / "model")  # the last good checkpoint still loads
+    Checkpoint.from_pretrained(tmp_path / "bad" / "model")  # the last good checkpoint still loads
 
 
 def test_nan_loss_before_any_checkpoint_says_so(text, tmp_path, caplog):
@@ -143,7 +143,7 @@ def test_push_to_hub_and_a_failed_push_keeps_the_checkpoint(text, tmp_path, hub,
     finally:
         hub.fail_commits = None
     assert "python -m wordrnn.push" in caplog.text
-    Checkpoint.load(tmp_path / "fail" / "model")
+    Checkpoint.from_pretrained(tmp_path / "fail" / "model")
 
 
 def _env() -> dict[str, str]:
@@ -164,7 +164,7 @@ def test_sigint_leaves_a_loadable_checkpoint(text, tmp_path):
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
     assert "--resume" in err
-    Checkpoint.load(run / "model")
+    Checkpoint.from_pretrained(run / "model")
     assert (run / "training_state" / "state.json").exists()
 
 
@@ -176,7 +176,7 @@ def test_torchrun_two_processes_end_identical_with_a_checkpoint(text, tmp_path):
     result = subprocess.run(cmd, cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "parameters identical on all 2 ranks" in result.stderr
-    checkpoint = Checkpoint.load(run / "model")
+    checkpoint = Checkpoint.from_pretrained(run / "model")
     assert checkpoint.info["training"]["processes"] == 2
 
 
@@ -214,7 +214,7 @@ def test_weight_averaging_validates_the_mean_and_resumes_exactly(text, tmp_path)
         assert torch.equal(whole[name], parts[name]), name
 
     # The last validation scored the mean, not the last step's weights.
-    checkpoint = Checkpoint.load(tmp_path / "whole" / "model")
+    checkpoint = Checkpoint.from_pretrained(tmp_path / "whole" / "model")
     mean = {k[len("average."):]: v for k, v in whole.items() if k.startswith("average.")}
     with torch.no_grad():
         for name, value in checkpoint.model.named_parameters():  # a tied matrix once

@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> None:
                         "test convention, every word after all of the text before it)")
     parser.add_argument("--seq-len", type=int, default=64)
     args = parser.parse_args(argv)
-    checkpoint = Checkpoint.load(args.model)
+    checkpoint = Checkpoint.from_pretrained(args.model)
     with open(args.text, encoding="utf-8") as f:
         ids = stream(f.read(), checkpoint.vocab)
     score = evaluate(checkpoint.model, ids, args.batch_size, args.seq_len)

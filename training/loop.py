@@ -167,7 +167,7 @@ class Loop:
             self.report.valid(self.step, row, line)
             if score.loss < self.best:
                 self.best = score.loss
-                self._checkpoint(model, row).save(self.out / "model")
+                self._checkpoint(model, row).save_pretrained(self.out / "model")
             state.save(self.out / "training_state", self.model, self.optimizer, self.carried,
                        self._meta(), self.average)
 
@@ -220,7 +220,7 @@ class Loop:
         """Add the loss curve (and test metrics) to the best checkpoint; returns its folder."""
         self.report.close()
         folder = self.out / "model"
-        checkpoint = Checkpoint.load(folder)
+        checkpoint = Checkpoint.from_pretrained(folder)
         if test_path:
             release.score_test(checkpoint, test_path)
         lines = release.lines_of(self.corpus.vocab, self.corpus.valid[:20000])
@@ -228,6 +228,6 @@ class Loop:
         curve = report.loss_curve(report.read_log(self.report.path))
         if curve:
             checkpoint.assets["loss_curve.png"] = curve
-        checkpoint.save(folder)
+        checkpoint.save_pretrained(folder)
         log.info("best checkpoint: %s (validation perplexity %.2f)", folder, math.exp(self.best))
         return folder

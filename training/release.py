@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--test", type=Path, help="re-score this test text with the stored (rounded) weights")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    checkpoint = Checkpoint.load(args.source)
+    checkpoint = Checkpoint.from_pretrained(args.source)
     info = checkpoint.info
     if args.title:
         info["title"] = args.title
@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> None:
         score_test(checkpoint, args.test)
     if args.prompt:
         info["samples"] = samples(checkpoint, args.prompt)
-    checkpoint.save(args.target, dtype=dtype)
+    checkpoint.save_pretrained(args.target, dtype=dtype)
     size = sum(f.stat().st_size for f in args.target.iterdir())
     log.info("wrote %s (%.1f MB)", args.target, size / 1e6)
 

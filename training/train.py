@@ -84,7 +84,7 @@ def _push(folder: Path, repo_id: str, private: bool) -> int:
     from wordrnn import Checkpoint
 
     try:
-        url = Checkpoint.load(folder).push(repo_id, private=private)
+        url = Checkpoint.from_pretrained(folder).push_to_hub(repo_id, private=private)
     except HubError as err:
         log.error("error: %s\nThe checkpoint is safe in %s.", err, folder)
         return 1

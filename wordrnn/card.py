@@ -76,7 +76,7 @@ def render(config: dict[str, Any], vocab_size: int, num_parameters: int, info: d
         "```python",
         "from wordrnn import Checkpoint, Generator",
         "",
-        'checkpoint = Checkpoint.load("FOLDER_OR_REPO_ID")',
+        'checkpoint = Checkpoint.from_pretrained("FOLDER_OR_REPO_ID")',
         'print(Generator(checkpoint).text("in the beginning god created the heaven", words=32))',
         "```",
         "",

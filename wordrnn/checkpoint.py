@@ -9,9 +9,9 @@ On disk and on the Hub it is one folder:
     *.png              optional pictures for the card (e.g. the loss curve)
 
     checkpoint = Checkpoint(model, vocab, info={"metrics": {...}})
-    checkpoint.save("runs/kjv")                      # atomic: write aside, then rename
-    checkpoint = Checkpoint.load("runs/kjv")         # or a Hub repo id, with revision=
-    checkpoint.push("me/wordrnn-kjv")                # one commit with every file
+    checkpoint.save_pretrained("runs/kjv")           # atomic: write aside, then rename
+    checkpoint = Checkpoint.from_pretrained("runs/kjv")  # or a Hub repo id, with revision=
+    checkpoint.push_to_hub("me/wordrnn-kjv")         # one commit with every file
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ class Checkpoint:
                 f"{self.model.config.vocab_size}"
             )
 
-    def save(self, folder: str | Path, dtype: torch.dtype = torch.float32) -> Path:
+    def save_pretrained(self, folder: str | Path, dtype: torch.dtype = torch.float32) -> Path:
         """Write the checkpoint folder atomically: a reader sees the old or the new one, whole."""
         with atomic_folder(folder) as tmp:
             self.write(tmp, dtype)
@@ -74,9 +74,9 @@ class Checkpoint:
         text = card.render(config, len(self.vocab), self.model.num_parameters(), info)
         (folder / CARD).write_text(text, encoding="utf-8")
 
-    def push(
-        self, repo_id: str, token: str | None = None, private: bool = False,
-        message: str = "Upload wordrnn checkpoint",
+    def push_to_hub(
+        self, repo_id: str, *, private: bool = False, token: str | None = None,
+        commit_message: str = "Upload wordrnn checkpoint",
     ) -> str:
         """Upload every file to the Hub repo `repo_id` in one commit; returns the commit URL.
 
@@ -86,7 +86,7 @@ class Checkpoint:
         tmp = Path(tempfile.mkdtemp(prefix="wordrnn-push-"))
         try:
             self.write(tmp)
-            url = hub.upload(tmp, repo_id, token=token, private=private, message=message)
+            url = hub.upload(tmp, repo_id, token=token, private=private, message=commit_message)
         except HubError:
             log.warning("the checkpoint files are kept in %s for a retry", tmp)
             raise
@@ -97,9 +97,8 @@ class Checkpoint:
         return url
 
     @classmethod
-    def load(
+    def from_pretrained(
         cls, source: str | Path, revision: str | None = None, prefer_cache: bool = False,
-        device: str | torch.device = "cpu",
     ) -> "Checkpoint":
         """Load from a local folder, or from a Hub repo id at `revision` (branch, tag, sha)."""
         path = Path(source).expanduser()
@@ -114,7 +113,6 @@ class Checkpoint:
             )
         checkpoint = read_folder(path)
         checkpoint.source = label
-        checkpoint.model.to(device)
         return checkpoint
 
 

@@ -1,7 +1,7 @@
 """The generator: seed words in, text out, one word at a time. The app, the CLI and the tests
 all use it.
 
-    gen = Generator(Checkpoint.load("models/kjv-lstm"))
+    gen = Generator(Checkpoint.from_pretrained("models/kjv-lstm"))
     gen.text("in the beginning god created the heaven", words=32, mode="top-k", seed=0)
     for word in gen.stream("and god said", words=64): ...   # tokens as they come ("<eol>" too)
     gen.next_words("and god said", n=10)                      # [("let", 0.41), ...]
@@ -126,7 +126,7 @@ def load(model: str | None, revision: str | None = None) -> Checkpoint:
         if not DEFAULT_MODEL.is_dir():
             raise CheckpointError(f"the embedded default model is missing at {DEFAULT_MODEL}; pass --model")
         model = str(DEFAULT_MODEL)
-    return Checkpoint.load(model, revision=revision)
+    return Checkpoint.from_pretrained(model, revision=revision)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
             raise CheckpointError(f"{args.folder} is not a folder; give the checkpoint folder to upload")
         if "/" not in args.repo_id or not hub.is_repo_id(args.repo_id):
             raise CheckpointError(f"{args.repo_id!r} is not a Hub repo id: use owner/name, e.g. me/wordrnn-kjv")
-        Checkpoint.load(args.folder)
+        Checkpoint.from_pretrained(args.folder)
         url = hub.upload(args.folder, args.repo_id, private=args.private, message=args.message)
     except WordRNNError as err:
         print("error: " + " ".join(str(err).split()), file=sys.stderr)  # one line, for scripts and logs

@@ -90,7 +90,7 @@ def resolve(model: str | None = None, revision: str | None = None, default: Path
     if path.is_dir():
         if revision:
             log.warning("--revision %s is ignored: %s is a local folder", revision, model)
-        return Source(Checkpoint.load(path), str(path))
+        return Source(Checkpoint.from_pretrained(path), str(path))
     if not hub.is_repo_id(model) or _looks_local(model):
         raise CheckpointError(
             f"there is no checkpoint folder at {path}. Pass an existing folder (one with config.json, "
@@ -98,7 +98,7 @@ def resolve(model: str | None = None, revision: str | None = None, default: Path
         )
     name = f"{model}@{revision}" if revision else model
     try:
-        return Source(Checkpoint.load(model, revision, prefer_cache=True), name)
+        return Source(Checkpoint.from_pretrained(model, revision, prefer_cache=True), name)
     except HubUnreachable as err:
         # Only a Hub that did not answer falls back; one that said no (no such repo or
         # revision, no access) is the host's to fix, so that HubError propagates.
@@ -123,7 +123,7 @@ def _embedded(folder: Path) -> Checkpoint:
             f"checkpoint folder there (see the README), or serve another model: "
             "python app.py --model OWNER/NAME or --model FOLDER (or set WORDRNN_MODEL)."
         )
-    return Checkpoint.load(folder)
+    return Checkpoint.from_pretrained(folder)
 
 
 def _looks_local(model: str) -> bool:
