@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import torch
 from wordrnn import Checkpoint, EOL, Vocabulary, WordRNN, tokenize
 from wordrnn.batching import bptt_batches
-from training.loss import scored
+from .loss import scored
 
 
 @dataclass

@@ -22,12 +22,12 @@ from typing import Callable
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
-from training import release, report, state
-from training.average import WeightAverage
-from training.data import Corpus
-from training.distributed import Process, any_flag, use_bf16
-from training.evaluate import evaluate
-from training.loss import NextWordLoss
+from . import release, report, state
+from .average import WeightAverage
+from .data import Corpus
+from .distributed import Process, any_flag, use_bf16
+from .evaluate import evaluate
+from .loss import NextWordLoss
 from wordrnn import Checkpoint, ModelConfig, WordRNN
 from wordrnn.batching import batchify, bptt_batches, num_batches, shard
 from wordrnn.model import detach

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import torch
 
-from training.data import read_text
-from training.evaluate import evaluate, stream
+from .data import read_text
+from .evaluate import evaluate, stream
 from wordrnn import EOL, Checkpoint, Vocabulary
 from wordrnn.generate import Generator
 

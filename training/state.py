@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
-from training.average import WeightAverage
+from .average import WeightAverage
 from wordrnn.folders import atomic_folder
 from wordrnn.model import State, WordRNN
 

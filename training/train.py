@@ -22,9 +22,9 @@ import time
 from pathlib import Path
 
 
-from training import args as options, distributed
-from training.data import DataError, check_size, load_corpus
-from training.loop import Loop, Stop
+from . import args as options, distributed
+from .data import DataError, check_size, load_corpus
+from .loop import Loop, Stop
 from wordrnn import HubError, WordRNNError
 
 log = logging.getLogger("training")
@@ -93,7 +93,7 @@ def _push(folder: Path, repo_id: str, private: bool) -> int:
 
 
 def _resumed_args(args, state_dir: Path):
-    from training import state
+    from . import state
 
     if not (state_dir / "state.json").exists():
         raise DataError(f"nothing to resume: {state_dir} does not exist; start a run without --resume")
@@ -104,7 +104,7 @@ def _resumed_args(args, state_dir: Path):
 
 
 def _saved_vocab(state_dir: Path):
-    from training import state
+    from . import state
     from wordrnn import Vocabulary
 
     return Vocabulary.from_json(state.read_meta(state_dir)["vocab"])
