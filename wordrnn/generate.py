@@ -36,7 +36,10 @@ __all__ = ["DEFAULT_MODEL", "MAX_PROMPT_CHARS", "MAX_PROMPT_WORDS", "MAX_WORDS",
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "models" / "kjv-lstm"  # shipped in the repo
+# The embedded default model: models/kjv-lstm in a checkout; an installed wheel carries the same
+# folder as package data, wordrnn/models/kjv-lstm.
+_CHECKOUT_MODEL = Path(__file__).resolve().parents[1] / "models" / "kjv-lstm"
+DEFAULT_MODEL = _CHECKOUT_MODEL if _CHECKOUT_MODEL.is_dir() else Path(__file__).resolve().parent / "models" / "kjv-lstm"
 MAX_WORDS = 500  # per generation: enough for a page, little enough to keep a shared app responsive
 
 
