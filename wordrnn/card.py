@@ -1,60 +1,61 @@
-"""The model card: README.md with YAML metadata for the Hub, and a human-readable body.
+"""The model card: README.md with Hub metadata, and card.json with the data it is made from.
 
-Training results live in the metadata under `wordrnn:` (metrics, hyperparameters, samples), so
-the app and the tests read them back from the same file people read on the Hub.
+README.md's YAML is metadata only, built with huggingface_hub's card classes: license,
+language, datasets, library_name, pipeline_tag, tags and a `model-index` whose results the Hub
+shows (perplexity and next-word accuracy per split). The prose is in its body, once. card.json
+holds what programs read back (metrics, training settings, samples, dataset name), so a
+checkpoint loaded and saved again keeps its card.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
 import yaml
+from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 TAGS = ["wordrnn", "lstm", "word-level", "text-generation", "pytorch"]
+LICENSE = "apache-2.0"  # the code's license, and the default for weights trained with it
+DEFAULT_TITLE, DEFAULT_DESCRIPTION = "WordRNN word-level LSTM", "A word-level LSTM language model trained with wordrnn."
+MODEL_HEADING = "\n\n## Model\n\n| | |\n"  # where the description ends in a rendered body
 
-# What `read_info` gives back: everything `render` needs to write the same card again.
-_KEPT = ("title", "description", "metrics", "training", "samples")
-
-_METRIC_NAMES = {
-    "valid_loss": "Validation loss (nats/word)",
-    "valid_perplexity": "Validation perplexity (16 columns from blank states)",
-    "valid_accuracy": "Validation next-word accuracy",
-    "test_perplexity": "Test perplexity (one continuous pass)",
-    "test_accuracy": "Test next-word accuracy",
-    "train_loss": "Training loss (last steps, with dropout)",
+# Metric key -> (split, metric type, name shown on the Hub). Only these go into model-index.
+EVALUATIONS = {
+    "test_perplexity": ("test", "perplexity", "Test perplexity (one continuous pass)"),
+    "test_accuracy": ("test", "accuracy", "Test next-word accuracy"),
+    "valid_perplexity": ("validation", "perplexity", "Validation perplexity (16 columns from blank states)"),
+    "valid_accuracy": ("validation", "accuracy", "Validation next-word accuracy"),
+    "valid_loss": ("validation", "loss", "Validation loss (nats/word)"),
 }
+_METRIC_NAMES = {**{k: name for k, (_, _, name) in EVALUATIONS.items()},
+                 "train_loss": "Training loss (last steps, with dropout)"}
 
 
-def render(config: dict[str, Any], vocab_size: int, num_parameters: int, info: dict[str, Any]) -> str:
-    """README.md text for a checkpoint. `info` may hold metrics, training, samples, title,
-    description, license, datasets and images (file names of pictures in the checkpoint)."""
-    meta: dict[str, Any] = {
-        "library_name": "wordrnn",
-        "pipeline_tag": "text-generation",
-        "tags": TAGS,
-        "language": info.get("language", "en"),
-    }
-    for key in ("license", "datasets"):
-        if info.get(key):
-            meta[key] = info[key]
-    # What read_info gives back: a checkpoint loaded and saved again keeps its results.
-    meta["wordrnn"] = {k: info[k] for k in _KEPT if info.get(k)}
+def data(info: dict[str, Any]) -> str:
+    """card.json: `info` without the prose (title and description live in README.md)."""
+    return json.dumps({k: v for k, v in info.items() if k not in ("description", "images")},
+                      indent=2, ensure_ascii=False) + "\n"
+
+
+def render(config: dict[str, Any], vocab_size: int, num_parameters: int, info: dict[str, Any],
+           name: str) -> str:
+    """README.md for a checkpoint loaded as `name` (its Hub repo id or its folder). `info` may hold
+    title, description, metrics, training, samples, license, language, datasets, dataset (the
+    evaluation data's name) and images (file names of pictures in the checkpoint)."""
+    title = info.get("title") or DEFAULT_TITLE
+    meta = ModelCardData(
+        language=info.get("language", "en"), license=info.get("license", LICENSE),
+        library_name="wordrnn", pipeline_tag="text-generation", tags=TAGS,
+        datasets=info.get("datasets") or None, model_name=title,
+        eval_results=eval_results(info.get("metrics", {}), _dataset(info)) or None,
+    )
     lines = [
-        "---",
-        # ASCII with escapes: PyYAML's unicode output does not read back (U+0085 breaks a line,
-        # a lone U+00A0 becomes null), and read_info must give back what was written.
-        yaml.safe_dump(meta, sort_keys=False, allow_unicode=False).rstrip(),
-        "---",
-        "",
-        f"# {info.get('title', 'WordRNN word-level LSTM')}",
-        "",
-        info.get("description", "A word-level LSTM language model trained with wordrnn."),
-        "",
-        "## Model",
-        "",
-        "| | |",
+        f"# {title}", "",
+        info.get("description") or DEFAULT_DESCRIPTION,
+        MODEL_HEADING.strip("\n"),
         "|---|---|",
         f"| Vocabulary | {vocab_size:,} tokens |",
         f"| Parameters | {num_parameters:,} |",
@@ -65,37 +66,93 @@ def render(config: dict[str, Any], vocab_size: int, num_parameters: int, info: d
         f"| Adaptive softmax cutoffs | {config.get('adaptive_cutoffs') or 'none (full softmax)'} |",
         "",
     ]
-    lines += _metrics_table(info.get("metrics", {}))
-    lines += _training_table(info.get("training", {}))
+    lines += _table("Results", "Metric", {_METRIC_NAMES.get(k, k): v for k, v in info.get("metrics", {}).items()})
+    lines += _table("Training", "Setting", info.get("training", {}))
     for image in info.get("images", []):
         lines += [f"![{image}]({image})", ""]
     lines += _samples(info.get("samples", []))
     lines += [
-        "## Use",
-        "",
+        "## Use", "",
+        "After `pip install wordrnn`:", "",
         "```python",
-        "from wordrnn import Checkpoint, Generator",
-        "",
-        'checkpoint = Checkpoint.from_pretrained("FOLDER_OR_REPO_ID")',
-        'print(Generator(checkpoint).text("in the beginning god created the heaven", words=32))',
-        "```",
-        "",
+        "from wordrnn import Checkpoint, Generator", "",
+        f"checkpoint = Checkpoint.from_pretrained({json.dumps(name)})",
+        f"print(Generator(checkpoint).text({json.dumps(_use_prompt(info))}, 32))  # the prompt and 32 more words",
+        "```", "",
     ]
-    return "\n".join(lines)
+    return f"---\n{meta.to_yaml()}\n---\n\n" + "\n".join(lines)
 
 
-def _metrics_table(metrics: dict[str, float]) -> list[str]:
-    if not metrics:
+def eval_results(metrics: dict[str, Any], dataset: dict[str, str]) -> list[EvalResult]:
+    """model-index entries for the metrics measured on a split of `dataset` (name, type)."""
+    return [
+        EvalResult(task_type="text-generation", task_name="Text generation",
+                   dataset_type=dataset["type"], dataset_name=dataset["name"], dataset_split=split,
+                   metric_type=kind, metric_name=name, metric_value=float(metrics[key]))
+        for key, (split, kind, name) in EVALUATIONS.items()
+        if isinstance(metrics.get(key), (int, float)) and math.isfinite(metrics[key])
+    ]
+
+
+def read(folder: str | Path) -> dict[str, Any]:
+    """What `render` was given, from card.json and README.md's title and description; from the
+    older `wordrnn:` metadata block for checkpoints saved before card.json."""
+    folder = Path(folder)
+    try:
+        info = json.loads((folder / "card.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        info = None
+    if not isinstance(info, dict):
+        return _legacy(folder / "README.md")
+    info.pop("images", None)
+    try:
+        body = ModelCard.load(folder / "README.md", ignore_metadata_errors=True).text.lstrip("\n")
+    except (OSError, UnicodeDecodeError, ValueError):
+        return info
+    if body.startswith("# ") and MODEL_HEADING in body:
+        title, _, rest = body.partition("\n\n")
+        description = rest.rpartition(MODEL_HEADING)[0]
+        if description != DEFAULT_DESCRIPTION:
+            info["description"] = description
+        if title[2:] != DEFAULT_TITLE:
+            info.setdefault("title", title[2:])
+    return info
+
+
+def _legacy(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+        end = text.find("\n---", 3)
+        meta = yaml.safe_load(text[3:end]) if text.startswith("---") and end > 0 else None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return {}
+    meta = meta if isinstance(meta, dict) else {}
+    info = dict(meta["wordrnn"]) if isinstance(meta.get("wordrnn"), dict) else {}
+    info.update({k: meta[k] for k in ("license", "datasets") if meta.get(k)})
+    return info
+
+
+def _dataset(info: dict[str, Any]) -> dict[str, str]:
+    """The evaluation data: info["dataset"], else the first Hub dataset, else the training text."""
+    if isinstance(info.get("dataset"), dict):
+        return {"name": str(info["dataset"].get("name")), "type": str(info["dataset"].get("type", "text"))}
+    datasets = info.get("datasets") or []
+    if datasets:
+        return {"name": datasets[0], "type": datasets[0]}
+    text = info.get("training", {}).get("text") if isinstance(info.get("training"), dict) else None
+    return {"name": str(text or "the training text's held-out lines"), "type": "text"}
+
+
+def _use_prompt(info: dict[str, Any]) -> str:
+    samples = [s for s in info.get("samples", []) if isinstance(s, dict) and s.get("prompt")]
+    return samples[0]["prompt"] if samples else "in the beginning god created the heaven"
+
+
+def _table(heading: str, column: str, rows: dict[str, Any]) -> list[str]:
+    if not rows:
         return []
-    rows = [f"| {_METRIC_NAMES.get(k, k)} | {_fmt(v)} |" for k, v in metrics.items()]
-    return ["## Results", "", "| Metric | Value |", "|---|---|", *rows, ""]
-
-
-def _training_table(training: dict[str, Any]) -> list[str]:
-    if not training:
-        return []
-    rows = [f"| {k} | {_fmt(v)} |" for k, v in training.items()]
-    return ["## Training", "", "| Setting | Value |", "|---|---|", *rows, ""]
+    return [f"## {heading}", "", f"| {column} | Value |", "|---|---|",
+            *(f"| {k} | {_fmt(v)} |" for k, v in rows.items()), ""]
 
 
 def _samples(samples: list[dict[str, str]]) -> list[str]:
@@ -115,34 +172,6 @@ def _fmt(value: Any) -> str:
     if isinstance(value, (list, dict)):
         return json.dumps(value)
     return str(value)
-
-
-def read_metadata(path: str | Path) -> dict[str, Any]:
-    """The YAML metadata of a model card, or {} when it has none or it cannot be parsed."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return {}
-    if not text.startswith("---"):
-        return {}
-    end = text.find("\n---", 3)
-    try:
-        meta = yaml.safe_load(text[3:end]) if end > 0 else None
-    except yaml.YAMLError:
-        return {}
-    return meta if isinstance(meta, dict) else {}
-
-
-def read_info(path: str | Path) -> dict[str, Any]:
-    """What `render` was given (title, description, metrics, training, samples, license,
-    datasets), read back from a model card's metadata."""
-    meta = read_metadata(path)
-    info = meta.get("wordrnn")
-    info = dict(info) if isinstance(info, dict) else {}
-    for key in ("license", "datasets"):
-        if meta.get(key):
-            info[key] = meta[key]
-    return info
 
 
 def _dropouts(config: dict) -> str:

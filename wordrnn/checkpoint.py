@@ -5,19 +5,21 @@ On disk and on the Hub it is one folder:
     config.json        ModelConfig as JSON, with "model_type": "wordrnn-lstm"
     model.safetensors  the weights (never a pickle), float32 or float16
     vocab.json         the vocabulary, ids in order
-    README.md          the model card with YAML metadata (metrics, training settings)
+    card.json          the card's data: metrics, training settings, samples
+    README.md          the model card: Hub metadata (model-index, license, ...) and prose
     *.png              optional pictures for the card (e.g. the loss curve)
 
     checkpoint = Checkpoint(model, vocab, info={"metrics": {...}})
-    checkpoint.save_pretrained("runs/kjv")           # atomic: write aside, then rename
-    checkpoint = Checkpoint.from_pretrained("runs/kjv")  # or a Hub repo id, with revision=
-    checkpoint.push_to_hub("me/wordrnn-kjv")         # one commit with every file
+    checkpoint.save_pretrained("runs/kjv")                 # atomic: write aside, then rename
+    checkpoint = Checkpoint.from_pretrained("runs/kjv")    # or a Hub repo id, revision=...
+    checkpoint.push_to_hub("me/wordrnn-kjv")               # one commit with every file
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import shlex
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -28,13 +30,13 @@ import torch
 
 from wordrnn import card, hub, weights
 from wordrnn.folders import atomic_folder
-from wordrnn.errors import CheckpointError, HubError
+from wordrnn.errors import CheckpointError, HubError, HubUnreachable
 from wordrnn.model import MODEL_TYPE, ModelConfig, WordRNN
 from wordrnn.vocab import Vocabulary
 
 log = logging.getLogger(__name__)
 
-CONFIG, WEIGHTS, VOCAB, CARD = "config.json", "model.safetensors", "vocab.json", "README.md"
+CONFIG, WEIGHTS, VOCAB, CARD_DATA, CARD = "config.json", "model.safetensors", "vocab.json", "card.json", "README.md"
 PICKLES = ("*.bin", "*.pt", "*.pth", "*.ckpt", "*.pkl", "*.pickle")
 
 
@@ -42,9 +44,9 @@ PICKLES = ("*.bin", "*.pt", "*.pth", "*.ckpt", "*.pkl", "*.pickle")
 class Checkpoint:
     model: WordRNN
     vocab: Vocabulary
-    info: dict[str, Any] = field(default_factory=dict)  # metrics, training, samples, ...
+    info: dict[str, Any] = field(default_factory=dict)  # metrics, training, samples, ... (card.json)
     assets: dict[str, bytes] = field(default_factory=dict)  # *.png card pictures, e.g. loss_curve.png
-    source: str = ""  # where it was loaded from, for display
+    name_or_path: str = ""  # what from_pretrained was given: a folder, or "owner/name[@revision]"
 
     def __post_init__(self) -> None:
         if len(self.vocab) != self.model.config.vocab_size:
@@ -53,29 +55,47 @@ class Checkpoint:
                 f"{self.model.config.vocab_size}"
             )
 
-    def save_pretrained(self, folder: str | Path, dtype: torch.dtype = torch.float32) -> Path:
-        """Write the checkpoint folder atomically: a reader sees the old or the new one, whole."""
-        with atomic_folder(folder) as tmp:
-            self.write(tmp, dtype)
-        return Path(folder)
+    @classmethod
+    def from_pretrained(
+        cls, repo_id_or_folder: str | Path, *, revision: str | None = None, token: str | bool | None = None,
+        cache_dir: str | Path | None = None, force_download: bool = False, local_files_only: bool = False,
+    ) -> "Checkpoint":
+        """Load a checkpoint folder, or the Hub repo `owner/name` at `revision` (branch, tag, sha).
 
-    def write(self, folder: Path, dtype: torch.dtype = torch.float32) -> None:
-        """Write the files into an existing folder (not atomic; `save` is)."""
-        bad = [n for n in self.assets if Path(n).name != n or not n.endswith(".png")]
-        if bad:  # a name like "../x.png" or "model.safetensors" would escape or overwrite files
-            raise CheckpointError(f"asset names must be plain *.png file names (card pictures), got {bad}")
-        config = self.model.config.to_json()
-        (folder / CONFIG).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
-        weights.save(self.model, folder / WEIGHTS, dtype)
-        self.vocab.save(folder / VOCAB)
-        for name, data in self.assets.items():
-            (folder / name).write_bytes(data)
-        info = {**self.info, "images": sorted(n for n in self.assets if n.endswith(".png"))}
-        text = card.render(config, len(self.vocab), self.model.num_parameters(), info)
-        (folder / CARD).write_text(text, encoding="utf-8")
+        A name that exists as a folder is the folder; one that looks like a path ("./x", "a/b/c",
+        "runs/x" beside a folder "runs") but is no folder is a mistake, not a repo id.
+        """
+        path = Path(repo_id_or_folder).expanduser()
+        name = str(repo_id_or_folder)
+        if path.is_dir():
+            if revision:
+                log.warning("revision %s is ignored: %s is a local folder", revision, name)
+            folder, name_or_path = path, str(path)
+        elif hub.is_repo_id(name) and not _looks_local(name):
+            try:
+                folder = hub.download(name, revision, token=token, cache_dir=cache_dir,
+                                      force_download=force_download, local_files_only=local_files_only)
+            except HubUnreachable as err:  # say both: it may have been meant as a folder
+                raise HubUnreachable(f"there is no checkpoint folder at {path}, and {err}") from None
+            name_or_path = hub.label(name, revision)
+        else:
+            raise CheckpointError(
+                f"there is no checkpoint folder at {path}. Pass an existing folder (one with {CONFIG}, "
+                f"{WEIGHTS} and {VOCAB}) or a Hub repo id such as owner/name."
+            )
+        checkpoint = _read_folder(folder)
+        checkpoint.name_or_path = name_or_path
+        return checkpoint
+
+    def save_pretrained(self, folder: str | Path, *, dtype: torch.dtype = torch.float32) -> Path:
+        """Write the checkpoint folder atomically: a reader sees the old or the new one, whole."""
+        folder = Path(folder)
+        with atomic_folder(folder) as tmp:
+            self._write(tmp, dtype, name=self.info.get("repo_id") or folder.name)
+        return folder
 
     def push_to_hub(
-        self, repo_id: str, *, private: bool = False, token: str | None = None,
+        self, repo_id: str, *, private: bool | None = None, token: str | None = None,
         commit_message: str = "Upload wordrnn checkpoint",
     ) -> str:
         """Upload every file to the Hub repo `repo_id` in one commit; returns the commit URL.
@@ -84,9 +104,12 @@ class Checkpoint:
         (`python -m wordrnn.push FOLDER REPO`) names it.
         """
         tmp = Path(tempfile.mkdtemp(prefix="wordrnn-push-"))
+        retry = shlex.join(["python", "-m", "wordrnn.push", str(tmp), repo_id] + ["--private"] * bool(private))
         try:
-            self.write(tmp)
-            url = hub.upload(tmp, repo_id, token=token, private=private, message=commit_message)
+            published = Checkpoint(self.model, self.vocab, {**self.info, "repo_id": repo_id}, self.assets)
+            published._write(tmp, torch.float32, name=repo_id)
+            url = hub.upload(hub.checkpoint_files(tmp), repo_id, retry=retry, private=private, token=token,
+                             commit_message=commit_message)
         except HubError:
             log.warning("the checkpoint files are kept in %s for a retry", tmp)
             raise
@@ -96,27 +119,28 @@ class Checkpoint:
         shutil.rmtree(tmp, ignore_errors=True)
         return url
 
-    @classmethod
-    def from_pretrained(
-        cls, source: str | Path, revision: str | None = None, prefer_cache: bool = False,
-    ) -> "Checkpoint":
-        """Load from a local folder, or from a Hub repo id at `revision` (branch, tag, sha)."""
-        path = Path(source).expanduser()
-        if path.is_dir():
-            label = str(path)
-        elif hub.is_repo_id(str(source)) and not path.exists():
-            path = hub.download(str(source), revision, prefer_cache=prefer_cache)
-            label = f"{source}@{revision}" if revision else str(source)
-        else:
-            raise CheckpointError(
-                f"{source} is neither a checkpoint folder nor a Hub repo id (owner/name)"
-            )
-        checkpoint = read_folder(path)
-        checkpoint.source = label
-        return checkpoint
+    def card(self, name: str) -> str:
+        """The model card (README.md), its "use" snippet loading `name`: the Hub repo id
+        (info["repo_id"], set by push_to_hub) or else the folder's name."""
+        info = {**self.info, "images": sorted(self.assets)}
+        return card.render(self.model.config.to_json(), len(self.vocab), self.model.num_parameters(), info, name)
+
+    def _write(self, folder: Path, dtype: torch.dtype, name: str) -> None:
+        """Write the files into an existing folder (not atomic; save_pretrained is)."""
+        bad = [n for n in self.assets if Path(n).name != n or not n.endswith(".png")]
+        if bad:  # a name like "../x.png" or "model.safetensors" would escape or overwrite files
+            raise CheckpointError(f"asset names must be plain *.png file names (card pictures), got {bad}")
+        config = self.model.config.to_json()
+        (folder / CONFIG).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+        weights.save(self.model, folder / WEIGHTS, dtype)
+        self.vocab.save(folder / VOCAB)
+        for asset, data in self.assets.items():
+            (folder / asset).write_bytes(data)
+        (folder / CARD_DATA).write_text(card.data(self.info), encoding="utf-8")
+        (folder / CARD).write_text(self.card(name), encoding="utf-8")
 
 
-def read_folder(folder: Path) -> Checkpoint:
+def _read_folder(folder: Path) -> Checkpoint:
     """Validate and read a checkpoint folder; every problem names the file at fault."""
     _refuse_pickles(folder)
     config = _read_config(folder / CONFIG)
@@ -125,9 +149,17 @@ def read_folder(folder: Path) -> Checkpoint:
     model = WordRNN(config)
     model.load_state_dict(state)  # strict: every tensor present, none extra
     model.eval()
-    info = card.read_info(folder / CARD)
     assets = {p.name: p.read_bytes() for p in sorted(folder.glob("*.png"))}
-    return Checkpoint(model, vocab, info, assets)
+    return Checkpoint(model, vocab, card.read(folder), assets)
+
+
+def _looks_local(name: str) -> bool:
+    """Whether a name that could be a repo id is surely meant as a path: "./x", "~/x",
+    "a/b/c", or "runs/kjv" when a folder "runs" is here (no Hub owner is named like that)."""
+    if name.startswith((".", "~", "/")) or "\\" in name or name.count("/") > 1:
+        return True
+    parent = Path(name).parent
+    return parent != Path(".") and parent.is_dir()
 
 
 def _refuse_pickles(folder: Path) -> None:

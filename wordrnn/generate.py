@@ -16,30 +16,27 @@ take the int8 fast path of `wordrnn.stepper` unless `exact=True`.
 
 from __future__ import annotations
 
-import argparse
 import logging
+import math
 import sys
-from pathlib import Path
 from typing import Any, Iterator
 
 import torch
 
 from wordrnn.checkpoint import Checkpoint
-from wordrnn.errors import CheckpointError, PromptError, WordRNNError
+from wordrnn.cli import Parser, fail, integer, number
+from wordrnn.errors import PromptError, WordRNNError
 from wordrnn.prompt import MAX_PROMPT_CHARS, MAX_PROMPT_WORDS, SEED_WORDS, Prompt, parse
 from wordrnn.sampling import MODES, Sampler
+from wordrnn.source import DEFAULT_MODEL, resolve
 from wordrnn.stepper import ExactStepper, FastStepper
 from wordrnn.tokenizer import EOL, detokenize
 
-__all__ = ["DEFAULT_MODEL", "MAX_PROMPT_CHARS", "MAX_PROMPT_WORDS", "MAX_WORDS", "MODES",
+__all__ = ["MAX_PROMPT_CHARS", "MAX_PROMPT_WORDS", "MAX_WORDS", "MODES",
            "SEED_WORDS", "Generator", "Prompt"]
 
 log = logging.getLogger(__name__)
 
-# The embedded default model: models/kjv-lstm in a checkout; an installed wheel carries the same
-# folder as package data, wordrnn/models/kjv-lstm.
-_CHECKOUT_MODEL = Path(__file__).resolve().parents[1] / "models" / "kjv-lstm"
-DEFAULT_MODEL = _CHECKOUT_MODEL if _CHECKOUT_MODEL.is_dir() else Path(__file__).resolve().parent / "models" / "kjv-lstm"
 MAX_WORDS = 500  # per generation: enough for a page, little enough to keep a shared app responsive
 
 
@@ -123,26 +120,16 @@ def _device(name: str | torch.device | None) -> torch.device:
     return device
 
 
-def load(model: str | None, revision: str | None = None) -> Checkpoint:
-    """The checkpoint folder or Hub repo `model`, or the embedded default model."""
-    if model is None:
-        if not DEFAULT_MODEL.is_dir():
-            raise CheckpointError(f"the embedded default model is missing at {DEFAULT_MODEL}; pass --model")
-        model = str(DEFAULT_MODEL)
-    return Checkpoint.from_pretrained(model, revision=revision)
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
+    args = _parser().parse_args(argv)
     if not args.interactive and not args.prompt:
-        parser.error('give seed words, e.g. "in the beginning god created the heaven and", or --interactive')
+        fail('give seed words, e.g. "in the beginning god created the heaven and", or --interactive')
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     sampling = dict(mode=args.mode, k=args.k, temperature=args.temperature, top_p=args.top_p,
                     seed=args.seed, no_repeat_ngram=args.no_repeat_ngram)
     try:
-        Sampler(**sampling)  # settings errors before a model is loaded or a word typed
-        gen = Generator(load(args.model, args.revision), args.device, exact=args.exact)
+        checkpoint = resolve(args.model, args.revision, fallback=False).checkpoint
+        gen = Generator(checkpoint, args.device, exact=args.exact)
         if args.interactive:
             _interactive(gen, words=args.words, **sampling)
         else:
@@ -151,8 +138,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(note, file=sys.stderr)
             print(gen.text(prompt, words=args.words, **sampling))
     except (WordRNNError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        fail(str(err))
     except KeyboardInterrupt:
         return 130
     return 0
@@ -178,27 +164,21 @@ def _interactive(gen: Generator, **options: Any) -> None:
         print(gen.text(prompt, **options), end="\n\n")
 
 
-def _count(text: str) -> int:
-    words = int(text)
-    if not 1 <= words <= MAX_WORDS:
-        raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_WORDS}")
-    return words
-
-
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m wordrnn.generate", description="Continue seed words with a wordrnn model."
-    )
+def _parser() -> Parser:
+    p = Parser("wordrnn.generate", "Continue seed words with a wordrnn model.")
     p.add_argument("prompt", nargs="?", help=f"seed words ({SEED_WORDS} work best)")
     p.add_argument("--interactive", action="store_true", help="ask for seed words again and again")
-    p.add_argument("--words", type=_count, default=128, help=f"words to generate, 1 to {MAX_WORDS}")
-    p.add_argument("--mode", choices=MODES, default="greedy")
-    p.add_argument("--k", type=int, default=10, help="top-k: draw among the k most likely words")
-    p.add_argument("--temperature", type=float, default=1.0, help="above 1 flatter, below 1 sharper")
-    p.add_argument("--top-p", type=float, default=0.9, help="top-p: probability mass to draw from")
-    p.add_argument("--seed", type=int, help="makes top-k and top-p reproducible")
-    p.add_argument("--no-repeat-ngram", type=int, default=0, metavar="N", help="no N-word sequence twice")
-    p.add_argument("--model", help=f"checkpoint folder or Hub repo id (default: {DEFAULT_MODEL})")
+    p.add_argument("--words", type=integer(1, MAX_WORDS), default=128, help=f"words to generate, 1 to {MAX_WORDS}")
+    p.add_argument("--mode", choices=MODES, default="greedy", help="how the next word is chosen")
+    p.add_argument("--k", type=integer(1), default=10, help="top-k: draw among the k most likely words")
+    p.add_argument("--temperature", type=number(0, math.inf, low_open=True), default=1.0,
+                   help="above 1 flatter, below 1 sharper")
+    p.add_argument("--top-p", type=number(0, 1, low_open=True), default=0.9,
+                   help="top-p: probability mass to draw from")
+    p.add_argument("--seed", type=integer(0), help="makes top-k and top-p reproducible")
+    p.add_argument("--no-repeat-ngram", type=integer(0), default=0, metavar="N",
+                   help="no N-word sequence twice (0: off)")
+    p.add_argument("--model", help=f"checkpoint folder or Hub repo id (default: the embedded model, {DEFAULT_MODEL})")
     p.add_argument("--revision", help="Hub branch, tag or commit")
     p.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda when available)")
     p.add_argument("--exact", action="store_true", help="float32 on the CPU too (slower; no int8 fast path)")

@@ -1,23 +1,23 @@
-"""Hugging Face Hub transfer: download a checkpoint snapshot, upload a folder in one commit.
+"""Hugging Face Hub transfer: download a checkpoint snapshot, upload files in one commit.
 
 Downloads go through `snapshot_download`, which resolves the revision to one commit and fetches
 every file at that commit, so weights, config and vocabulary always match. The Hub client retries
-an unreachable endpoint for about 23 s before it gives up; a short TCP probe first lets an
+an unreachable endpoint for many seconds before it gives up; a short TCP probe first lets an
 offline machine use its cache (or fail) at once. Set HF_ENDPOINT to use another Hub server.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import logging
 import os
 import re
-import shlex
 import socket
 from pathlib import Path
 from urllib.parse import urlparse
 
 import httpx2
-from huggingface_hub import HfApi, constants, snapshot_download
+from huggingface_hub import CommitOperationAdd, HfApi, constants, snapshot_download
 from huggingface_hub.errors import (
     EntryNotFoundError,
     HfHubHTTPError,
@@ -30,12 +30,22 @@ from wordrnn.errors import HubError, HubUnreachable
 
 log = logging.getLogger(__name__)
 
-CHECKPOINT_FILES = ["config.json", "model.safetensors", "vocab.json", "README.md", "*.png"]
+# What a checkpoint repo holds; card.json is the card's data (metrics, samples) for programs.
+CHECKPOINT_FILES = ["config.json", "model.safetensors", "vocab.json", "card.json", "README.md", "*.png"]
+# Binaries go to LFS, as on a repo the Hub creates: a git clone and a git push then work too.
+LFS_PATTERNS = ["*.safetensors", "*.bin", "*.pt", "*.pth", "*.ckpt", "*.png", "*.jpg", "*.jpeg", "*.gif",
+                "*.webp", "*.zip", "*.gz", "*.npy", "*.npz"]
+GITATTRIBUTES = "".join(f"{p} filter=lfs diff=lfs merge=lfs -text\n" for p in LFS_PATTERNS).encode()
 _REPO_ID = re.compile(r"^(?:[\w][\w.-]{0,95}/)?[\w][\w.-]{0,95}$")
 
 
 def is_repo_id(name: str) -> bool:
     return bool(_REPO_ID.match(name)) and ".." not in name and not name.endswith(".")
+
+
+def label(repo_id: str, revision: str | None = None) -> str:
+    """How a Hub checkpoint is named to people: "owner/name", or "owner/name@revision"."""
+    return f"{repo_id}@{revision}" if revision else repo_id
 
 
 def endpoint() -> str:
@@ -60,28 +70,32 @@ def reachable(timeout: float = 3.0) -> bool:
         return False
 
 
-def download(repo_id: str, revision: str | None = None, prefer_cache: bool = False) -> Path:
+def download(
+    repo_id: str, revision: str | None = None, *, token: str | bool | None = None,
+    cache_dir: str | Path | None = None, force_download: bool = False, local_files_only: bool = False,
+) -> Path:
     """A local folder holding the checkpoint files of `repo_id` at `revision`.
 
-    With `prefer_cache`, a cached snapshot is used without asking the Hub (fast start-up; a new
-    commit on a branch is picked up only on a cold cache). Otherwise the Hub is asked for the
-    newest commit, falling back to the cache when it cannot be reached.
+    As huggingface_hub's: the Hub is asked for the newest commit, and `local_files_only` uses the
+    cache without asking. Unlike it, an unreachable Hub is noticed at once: the cache is used if
+    it holds the snapshot, else HubUnreachable (also when `local_files_only` finds nothing cached).
     """
-    name = f"{repo_id}@{revision}" if revision else repo_id
-    if prefer_cache or not reachable():
+    name = label(repo_id, revision)
+    options = dict(token=token, cache_dir=cache_dir)
+    if local_files_only or not reachable():
         try:
-            return _snapshot(repo_id, revision, local_files_only=True)
+            return _snapshot(repo_id, revision, local_files_only=True, **options)
         except LocalEntryNotFoundError:
-            # Not cached: ask the Hub only if it answers (the client would retry for ~23 s).
-            if not (prefer_cache and reachable()):
-                offline = " (HF_HUB_OFFLINE is set)" if constants.HF_HUB_OFFLINE else ""
-                raise HubUnreachable(
-                    f"{name} is not in the local cache ({constants.HF_HUB_CACHE}) and the Hub at "
-                    f"{endpoint()} cannot be reached{offline}. Connect to the network (or set "
-                    "HF_ENDPOINT to a reachable Hub), or pass a local checkpoint folder instead."
-                ) from None
+            where = "the Hub was not asked (local_files_only)" if local_files_only else (
+                f"the Hub at {endpoint()} cannot be reached"
+                + (" (HF_HUB_OFFLINE is set)" if constants.HF_HUB_OFFLINE else ""))
+            raise HubUnreachable(
+                f"{name} is not in the local cache ({cache_dir or constants.HF_HUB_CACHE}) and {where}. "
+                "Connect to the network (or set HF_ENDPOINT to a reachable Hub), or pass a local "
+                "checkpoint folder instead."
+            ) from None
     try:
-        return _snapshot(repo_id, revision, local_files_only=False)
+        return _snapshot(repo_id, revision, local_files_only=False, force_download=force_download, **options)
     except RepositoryNotFoundError:
         raise HubError(
             f"Hub repo {repo_id!r} was not found at {endpoint()}. Check the name; if it is "
@@ -95,37 +109,38 @@ def download(repo_id: str, revision: str | None = None, prefer_cache: bool = Fal
         raise HubError(f"the Hub refused to send {name}: {err}") from None
 
 
-def _snapshot(repo_id: str, revision: str | None, local_files_only: bool) -> Path:
+def _snapshot(repo_id: str, revision: str | None, **options) -> Path:
     path = snapshot_download(
-        repo_id,
-        revision=revision,
-        allow_patterns=CHECKPOINT_FILES,
-        local_files_only=local_files_only,
-        library_name="wordrnn",
-        endpoint=endpoint(),
+        repo_id, revision=revision, allow_patterns=CHECKPOINT_FILES, library_name="wordrnn",
+        endpoint=endpoint(), **options,
     )
     return Path(path)
 
 
-def upload(
-    folder: str | Path,
-    repo_id: str,
-    token: str | None = None,
-    private: bool = False,
-    message: str = "Upload wordrnn checkpoint",
-) -> str:
-    """Create `repo_id` if needed and upload the checkpoint files of `folder` in ONE commit.
+def checkpoint_files(folder: str | Path) -> dict[str, Path]:
+    """The files of `folder` that belong on the Hub (a run folder may also hold logs, state)."""
+    folder = Path(folder)
+    return {p.name: p for p in sorted(folder.iterdir())
+            if p.is_file() and any(fnmatch.fnmatch(p.name, pattern) for pattern in CHECKPOINT_FILES)}
 
-    Returns the commit's URL. Raises HubError with the command to retry on failure.
+
+def upload(
+    files: dict[str, Path | bytes], repo_id: str, *, retry: str, repo_type: str = "model",
+    private: bool | None = None, token: str | None = None, commit_message: str = "Upload with wordrnn",
+    space_sdk: str | None = None,
+) -> str:
+    """Create `repo_id` if needed and commit `files` (path in the repo -> local file or bytes)
+    with the LFS `.gitattributes`, in ONE commit. Returns the commit's URL.
+
+    Raises HubError naming `retry`, the command that tries again.
     """
     api = HfApi(endpoint=endpoint(), token=token)
-    retry = shlex.join(["python", "-m", "wordrnn.push", str(folder), repo_id] + ["--private"] * private)
+    files = {".gitattributes": GITATTRIBUTES, **files}
+    operations = [CommitOperationAdd(path_in_repo=path, path_or_fileobj=data if isinstance(data, bytes) else str(data))
+                  for path, data in files.items()]
     try:
-        api.create_repo(repo_id, private=private, exist_ok=True)
-        # Only checkpoint files: a run folder may also hold logs or optimizer state.
-        commit = api.upload_folder(
-            repo_id=repo_id, folder_path=str(folder), commit_message=message, allow_patterns=CHECKPOINT_FILES
-        )
+        api.create_repo(repo_id, private=private, repo_type=repo_type, space_sdk=space_sdk, exist_ok=True)
+        commit = api.create_commit(repo_id, operations, commit_message=commit_message, repo_type=repo_type)
     except HfHubHTTPError as err:
         status = err.response.status_code if err.response is not None else None
         hint = (
@@ -134,10 +149,7 @@ def upload(
             else "Check the repo id and your network."
         )
         raise HubError(f"push to {repo_id} failed ({err}). {hint} Then retry with: {retry}") from None
-    except (OSError, httpx2.HTTPError, EntryNotFoundError, ValueError) as err:
-        raise HubError(
-            f"push to {repo_id} failed: {err}. The checkpoint is still in {folder}; "
-            f"retry with: {retry}"
-        ) from None
-    log.info("pushed %s to %s", folder, commit.commit_url)
+    except (OSError, RuntimeError, httpx2.HTTPError, EntryNotFoundError, ValueError) as err:
+        raise HubError(f"push to {repo_id} failed: {err}. Retry with: {retry}") from None
+    log.info("pushed %d files to %s", len(files), commit.commit_url)
     return commit.commit_url

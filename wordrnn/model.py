@@ -22,6 +22,8 @@ from .dropout import LockedDropout, embedding_dropout, weight_dropped
 State = list[tuple[torch.Tensor, torch.Tensor]]
 
 MODEL_TYPE = "wordrnn-lstm"
+# The adaptive softmax's clusters narrow by this factor each (nn.AdaptiveLogSoftmaxWithLoss's div_value).
+ADAPTIVE_DIV_VALUE = 4.0
 
 
 @dataclass
@@ -63,10 +65,11 @@ class ModelConfig:
                     f"adaptive_cutoffs must increase and lie between 1 and vocab_size - 2 "
                     f"({self.vocab_size - 2}), got {cutoffs}"
                 )
-            if self.output_size // 4 ** len(cutoffs) < 1:
+            divisor = int(ADAPTIVE_DIV_VALUE ** len(cutoffs))
+            if self.output_size // divisor < 1:
                 raise ValueError(
                     f"with {len(cutoffs)} adaptive cutoffs the last cluster would be "
-                    f"{self.output_size} // {4 ** len(cutoffs)} = 0 wide: use fewer cutoffs "
+                    f"{self.output_size} // {divisor} = 0 wide: use fewer cutoffs "
                     "or a larger last hidden size"
                 )
 
@@ -85,10 +88,14 @@ class ModelConfig:
 
 
 class WordRNN(nn.Module):
-    def __init__(self, config: ModelConfig) -> None:
+    def __init__(self, config: ModelConfig, device: str | torch.device | None = None) -> None:
+        """`device="meta"` builds the shapes without memory (what checkpoint loading checks)."""
         super().__init__()
         self.config = config
-        self.embedding = nn.Embedding(config.vocab_size, config.embedding_size)
+        # On the meta device an explicit weight skips Embedding's normal_ init, which first imports
+        # torch._refs there (seconds); elsewhere it runs, so a seed gives the same weights as ever.
+        meta = torch.empty(config.vocab_size, config.embedding_size, device=device) if device == "meta" else None
+        self.embedding = nn.Embedding(config.vocab_size, config.embedding_size, _weight=meta, device=device)
         # Variational dropout: one mask per sequence, the same at every step (Gal & Ghahramani).
         self.dropout = LockedDropout(config.dropout)
         input_dropout = config.dropout if config.input_dropout is None else config.input_dropout
@@ -99,7 +106,8 @@ class WordRNN(nn.Module):
             last = i == len(config.hidden_sizes) - 1
             project = last and config.tie_weights and hidden_size != config.embedding_size
             proj_size = config.embedding_size if project else 0
-            layers.append(nn.LSTM(input_size, hidden_size, batch_first=True, proj_size=proj_size))
+            layers.append(nn.LSTM(input_size, hidden_size, batch_first=True, proj_size=proj_size,
+                                  device=device))
             input_size = proj_size or hidden_size
         self.layers = nn.ModuleList(layers)
         self.output: nn.Module
@@ -107,10 +115,11 @@ class WordRNN(nn.Module):
             # Frequent words get the full width, rare ones share low-rank clusters (Grave et al.
             # 2017): a fraction of the full softmax's cost, the same probabilities over all words.
             self.output = nn.AdaptiveLogSoftmaxWithLoss(
-                config.output_size, config.vocab_size, config.adaptive_cutoffs, div_value=4.0
+                config.output_size, config.vocab_size, config.adaptive_cutoffs, div_value=ADAPTIVE_DIV_VALUE,
+                device=device,
             )
         else:
-            self.output = nn.Linear(config.output_size, config.vocab_size)
+            self.output = nn.Linear(config.output_size, config.vocab_size, device=device)
         if config.tie_weights:
             self.output.weight = self.embedding.weight
         self._init_weights()

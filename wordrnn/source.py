@@ -1,4 +1,5 @@
-"""Where the app's model comes from, and what the app says about it.
+"""Which checkpoint to load, decided once for the app, the generate CLI, training's release
+step and the benchmarks.
 
     source = resolve()                                   # the embedded default (models/kjv-lstm)
     source = resolve("runs/kjv")                         # a local checkpoint folder
@@ -6,11 +7,11 @@
     source.checkpoint, source.label, source.notice
 
 A Hub model is read from the local cache when it is there (no request at all: a Space restarts
-fast and an offline laptop still works), downloaded otherwise. When the Hub cannot be reached and
-nothing is cached, the app starts on the embedded default with a notice rather than not at all:
-visitors get a working demo, the host sees why it is not the model they asked for. A Hub that
-answers but refuses (wrong name, revision or token) and a missing local folder are the host's
-mistakes to fix, so they stop the start-up with a message that says what to do.
+fast and an offline laptop still works), downloaded otherwise. With `fallback` (the app), a Hub
+that cannot be reached while nothing is cached gives the embedded default with a notice rather
+than no model at all: visitors get a working demo, the host sees why it is not the model asked
+for. A Hub that answers but refuses (wrong name, revision or token) and a missing local folder
+are mistakes to fix, so they raise CheckpointError with a message that says what to do.
 """
 
 from __future__ import annotations
@@ -26,11 +27,16 @@ from typing import Any, Callable, Mapping, Sequence
 from wordrnn import hub
 from wordrnn.checkpoint import Checkpoint
 from wordrnn.errors import CheckpointError, HubUnreachable
-from wordrnn.generate import DEFAULT_MODEL, SEED_WORDS
+from wordrnn.prompt import SEED_WORDS
 from wordrnn.tokenizer import EOL, detokenize, tokenize
 from wordrnn.vocab import UNK, Vocabulary
 
 log = logging.getLogger(__name__)
+
+# The embedded default model: models/kjv-lstm in a checkout; an installed wheel carries the same
+# folder as package data, wordrnn/models/kjv-lstm.
+_CHECKOUT_MODEL = Path(__file__).resolve().parents[1] / "models" / "kjv-lstm"
+DEFAULT_MODEL = _CHECKOUT_MODEL if _CHECKOUT_MODEL.is_dir() else Path(__file__).resolve().parent / "models" / "kjv-lstm"
 
 # Seed words in the style of the King James Bible, for the default model; a prompt is offered
 # only when the loaded model knows every one of its words.
@@ -79,35 +85,33 @@ def settings(argv: Sequence[str] | None = None, environ: Mapping[str, str] = os.
     )
 
 
-def resolve(model: str | None = None, revision: str | None = None, default: Path = DEFAULT_MODEL) -> Source:
-    """Load the checkpoint the app should serve (on the CPU; the Generator moves it).
-
-    Raises CheckpointError with a message for the host when there is nothing sensible to serve.
-    """
+def resolve(
+    model: str | None = None, revision: str | None = None, *, fallback: bool = True,
+    default: Path | None = None,
+) -> Source:
+    """The checkpoint named by `model` (a folder or a Hub repo id; None: the embedded default),
+    on the CPU. `fallback=False` raises HubUnreachable where the app would fall back."""
+    default = DEFAULT_MODEL if default is None else default
     if not model:
         return Source(_embedded(default), f"embedded ({_short(default)})", embedded=True)
-    path = Path(model).expanduser()
-    if path.is_dir():
-        if revision:
-            log.warning("--revision %s is ignored: %s is a local folder", revision, model)
-        return Source(Checkpoint.from_pretrained(path), str(path))
-    if not hub.is_repo_id(model) or _looks_local(model):
-        raise CheckpointError(
-            f"there is no checkpoint folder at {path}. Pass an existing folder (one with config.json, "
-            "model.safetensors and vocab.json) or a Hub repo id such as owner/name."
-        )
-    name = f"{model}@{revision}" if revision else model
     try:
-        return Source(Checkpoint.from_pretrained(model, revision, prefer_cache=True), name)
+        try:  # a Hub repo in the cache needs no request; a folder is read as it is
+            checkpoint = Checkpoint.from_pretrained(model, revision=revision, local_files_only=True)
+        except HubUnreachable:  # not cached yet
+            checkpoint = Checkpoint.from_pretrained(model, revision=revision)
+        return Source(checkpoint, checkpoint.name_or_path)
     except HubUnreachable as err:
         # Only a Hub that did not answer falls back; one that said no (no such repo or
         # revision, no access) is the host's to fix, so that HubError propagates.
+        if not fallback:
+            raise
         reason = str(err).rstrip(".")
     try:
         checkpoint = _embedded(default)
     except CheckpointError as err:
         raise CheckpointError(f"{reason}. The embedded fallback is not available either: {err}") from None
     log.warning("%s; falling back to the embedded default model", reason)
+    name = hub.label(model, revision)
     notice = (
         f"The Hub ({hub.endpoint()}) cannot be reached and {name} is not in the local cache, so "
         f"this app is running the embedded default model instead. Restart it when the network is "
@@ -120,19 +124,10 @@ def _embedded(folder: Path) -> Checkpoint:
     if not (folder / "config.json").is_file():
         raise CheckpointError(
             f"the embedded default model is missing at {folder}. Train one and copy its "
-            f"checkpoint folder there (see the README), or serve another model: "
-            "python app.py --model OWNER/NAME or --model FOLDER (or set WORDRNN_MODEL)."
+            f"checkpoint folder there (see the README), or name another model: "
+            "--model OWNER/NAME or --model FOLDER (the app also reads WORDRNN_MODEL)."
         )
     return Checkpoint.from_pretrained(folder)
-
-
-def _looks_local(model: str) -> bool:
-    """Whether a name that could be a repo id is surely meant as a path: "./x", "~/x",
-    "a/b/c", or "runs/kjv" when a folder "runs" is here (no Hub owner is named like that)."""
-    if model.startswith((".", "~", "/")) or "\\" in model or model.count("/") > 1:
-        return True
-    parent = Path(model).parent
-    return parent != Path(".") and parent.is_dir()
 
 
 def _short(path: Path) -> str:
