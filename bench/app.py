@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT / "tests"))  # app_server: the launcher the tests us
 from app_server import AppServer  # noqa: E402
 from gradio_client import Client  # noqa: E402
 
-from wordrnn.generate import DEFAULT_MODEL  # noqa: E402
+from wordrnn.source import DEFAULT_MODEL  # noqa: E402
 
 
 def random_model(folder: Path) -> Path:
@@ -84,10 +84,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _prompt(model: str) -> str:
     """Seven words the model knows: KJV words for a KJV model, vocabulary words otherwise."""
-    from wordrnn import Checkpoint
-    from wordrnn.source import examples
+    from wordrnn.source import examples, resolve
 
-    checkpoint = Checkpoint.from_pretrained(model, prefer_cache=True)
+    checkpoint = resolve(model, fallback=False).checkpoint
     return (examples(checkpoint.vocab, checkpoint.info) or ["and god said , let there be"])[0]
 
 

@@ -39,7 +39,8 @@ from safetensors.torch import save_file
 from torch import nn
 
 from training.evaluate import evaluate, stream
-from wordrnn import Checkpoint, Vocabulary, tokenize
+from wordrnn import Vocabulary, tokenize
+from wordrnn.source import resolve
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +138,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     texts = {s: (Path(args.data) / f"{s}.txt").read_text(encoding="utf-8") for s in ("train", "valid", "test")}
-    checkpoint = Checkpoint.from_pretrained(args.model) if args.model else None
+    checkpoint = resolve(args.model, fallback=False).checkpoint if args.model else None
     vocab = checkpoint.vocab if checkpoint else Vocabulary.build(tokenize(texts["train"]))
     ids = {split: stream(text, vocab) for split, text in texts.items()}
     torch.manual_seed(args.seed)

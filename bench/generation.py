@@ -34,6 +34,7 @@ import torch
 from wordrnn import Checkpoint, ModelConfig, Vocabulary, WordRNN, tokenize
 from wordrnn.generate import Generator
 from wordrnn.sampling import Sampler
+from wordrnn.source import resolve
 
 WINDOW, WORDS = 7, 128
 HELD_OUT = Path(__file__).resolve().parents[1] / "data" / "kjv" / "test.txt"
@@ -163,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    checkpoint = Checkpoint.from_pretrained(args.model) if args.model else random_checkpoint(args.adaptive)
+    checkpoint = resolve(args.model, fallback=False).checkpoint if args.model else random_checkpoint(args.adaptive)
     print(f"{args.model or 'random weights'}: {describe(checkpoint)}\n")
     prompts = held_out_prompts(checkpoint.vocab, args.timed_prompts, args.text)
     print(f"Times over {args.repeats} runs, taking {args.timed_prompts} held-out prompts in turn.\n")

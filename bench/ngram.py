@@ -31,6 +31,7 @@ import numpy as np
 
 from training.evaluate import evaluate, stream
 from wordrnn import Checkpoint, Vocabulary, tokenize
+from wordrnn.source import resolve
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +162,7 @@ def main(argv: list[str] | None = None) -> None:
     data = Path(args.data)
     texts = {split: _read(data, split) for split in ("train", "valid", "test")}
     if args.model:
-        checkpoint = Checkpoint.from_pretrained(args.model)
+        checkpoint = resolve(args.model, fallback=False).checkpoint
         if args.min_count != 1:
             log.warning("--min-count is ignored: the vocabulary is the checkpoint's")
         vocab, source = checkpoint.vocab, f"vocab.json of {args.model}"

@@ -72,13 +72,17 @@ def test_push_then_load(hub, repo, tiny_checkpoint, tmp_path, hf_cache):
     assert commit_requests(hub) == commits_before + 1  # ONE commit, holding every file:
     (sha,) = hub.commits(repo)
     assert url == f"{hub.endpoint}/{repo}/commit/{sha}"
-    local = checkpoint.save_pretrained(tmp_path / "local")
-    assert hub.files(repo) == {p.name: p.read_bytes() for p in local.iterdir()}  # same files as save
-    assert set(hub.files(repo)) == {"config.json", "model.safetensors", "vocab.json", "README.md", "loss_curve.png"}
+    published = dataclasses.replace(checkpoint, info={**checkpoint.info, "repo_id": repo})
+    local = published.save_pretrained(tmp_path / "local")  # the files save_pretrained writes, and LFS rules
+    assert hub.files(repo) == {".gitattributes": wordrnn_hub.GITATTRIBUTES, **{p.name: p.read_bytes() for p in local.iterdir()}}
+    assert set(hub.files(repo)) == {".gitattributes", "config.json", "model.safetensors", "vocab.json", "card.json",
+                                    "README.md", "loss_curve.png"}
+    assert hub.lfs_files(repo) == {"model.safetensors", "loss_curve.png"}
+    assert f'Checkpoint.from_pretrained("{repo}")' in hub.files(repo)["README.md"].decode()  # the card's snippet
     loaded = Checkpoint.from_pretrained(repo)
     assert torch.equal(logits(loaded), logits(tiny_checkpoint))
-    assert loaded.vocab == tiny_checkpoint.vocab and loaded.info == tiny_checkpoint.info
-    assert loaded.assets == {"loss_curve.png": PNG} and loaded.source == repo
+    assert loaded.vocab == tiny_checkpoint.vocab and loaded.info == published.info
+    assert loaded.assets == {"loss_curve.png": PNG} and loaded.name_or_path == repo
     assert list(hf_cache.rglob("model.safetensors"))  # downloaded into this test's own cache
 
 
@@ -90,7 +94,7 @@ def test_second_push_is_a_new_commit_and_old_revisions_stay(hub, repo, tiny_chec
     assert hub.repos[repo]["commits"][-1]["summary"] == "second"
     assert torch.equal(logits(Checkpoint.from_pretrained(repo)), logits(second))
     old = Checkpoint.from_pretrained(repo, revision=first_sha)
-    assert torch.equal(logits(old), logits(tiny_checkpoint)) and old.source == f"{repo}@{first_sha}"
+    assert torch.equal(logits(old), logits(tiny_checkpoint)) and old.name_or_path == f"{repo}@{first_sha}"
     assert torch.equal(logits(Checkpoint.from_pretrained(repo, revision=second_sha)), logits(second))
     assert not torch.equal(logits(second), logits(tiny_checkpoint))
 
@@ -134,32 +138,33 @@ def test_warm_cache_works_without_the_hub(hub, repo, tiny_checkpoint, cut_hub):
     cut_hub()
     assert torch.equal(logits(Checkpoint.from_pretrained(repo)), logits(tiny_checkpoint))
     assert torch.equal(logits(Checkpoint.from_pretrained(repo, revision=sha)), logits(tiny_checkpoint))
-    assert torch.equal(logits(Checkpoint.from_pretrained(repo, prefer_cache=True)), logits(tiny_checkpoint))
+    assert torch.equal(logits(Checkpoint.from_pretrained(repo, local_files_only=True)), logits(tiny_checkpoint))
     assert len(hub.requests) == requests
 
 
-def test_prefer_cache_asks_nothing(hub, repo, tiny_checkpoint):
+def test_local_files_only_asks_nothing(hub, repo, tiny_checkpoint):
     tiny_checkpoint.push_to_hub(repo)
-    Checkpoint.from_pretrained(repo, prefer_cache=True)  # a cold cache: downloads
+    Checkpoint.from_pretrained(repo)  # a cold cache: downloads
     second = perturbed(tiny_checkpoint)
     second.push_to_hub(repo)
     requests = len(hub.requests)
     # The cached snapshot is used as it is: a new commit on main is not seen...
-    assert torch.equal(logits(Checkpoint.from_pretrained(repo, prefer_cache=True)), logits(tiny_checkpoint))
+    assert torch.equal(logits(Checkpoint.from_pretrained(repo, local_files_only=True)), logits(tiny_checkpoint))
     assert len(hub.requests) == requests
     # ...until the Hub is asked.
     assert torch.equal(logits(Checkpoint.from_pretrained(repo)), logits(second))
 
 
-@pytest.mark.parametrize("prefer_cache", [False, True])
-def test_cold_cache_without_hub_fails_at_once_with_advice(hub, repo, tiny_checkpoint, cut_hub, prefer_cache):
+@pytest.mark.parametrize("local_files_only", [False, True])
+def test_cold_cache_without_hub_fails_at_once_with_advice(hub, repo, tiny_checkpoint, cut_hub, local_files_only):
     tiny_checkpoint.push_to_hub(repo)
     url = cut_hub()
     with pytest.raises(HubError) as error:
-        Checkpoint.from_pretrained(repo, prefer_cache=prefer_cache)
+        Checkpoint.from_pretrained(repo, local_files_only=local_files_only)
     message = str(error.value)
     assert f"{repo} is not in the local cache ({constants.HF_HUB_CACHE})" in message
-    assert f"the Hub at {url} cannot be reached" in message
+    assert ("the Hub was not asked (local_files_only)" if local_files_only
+            else f"the Hub at {url} cannot be reached") in message
     assert "HF_ENDPOINT" in message and "local checkpoint folder" in message
 
 
@@ -192,7 +197,7 @@ def test_failed_commit_says_how_to_retry_and_the_retry_works(hub, repo, tiny_che
         hub.fail_commits = None
         env = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
         env.update(HF_ENDPOINT=hub.endpoint, HF_HOME=os.environ["HF_HOME"], HF_TOKEN="any-token",
-                   HF_HUB_DISABLE_TELEMETRY="1",
+                   HF_HUB_DISABLE_TELEMETRY="1", HF_HUB_DISABLE_XET="1",  # the test Hub speaks LFS, not Xet
                    NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost")
         proc = subprocess.run([sys.executable, *command[1:]], cwd=ROOT, env=env, capture_output=True, text=True,
                               timeout=120)
@@ -214,8 +219,8 @@ def test_push_command_uploads_the_folder_as_it_is(hub, repo, tiny_checkpoint, tm
     (sha,) = hub.commits(repo)
     assert capsys.readouterr().out.strip() == f"{hub.endpoint}/{repo}/commit/{sha}"
     files = hub.files(repo)
-    assert set(files) == {"config.json", "model.safetensors", "vocab.json", "README.md"}
-    assert files["README.md"] == (folder / "README.md").read_bytes()
+    assert set(files) == {".gitattributes", "config.json", "model.safetensors", "vocab.json", "card.json", "README.md"}
+    assert files["README.md"] == (folder / "README.md").read_bytes()  # edited by hand: as it is
     assert hub.repos[repo]["commits"][0]["summary"] == "by hand" and not hub.repos[repo]["private"]
 
 
@@ -231,10 +236,14 @@ def test_push_command_errors_are_one_line(hub, repo, tiny_checkpoint, tmp_path, 
         (folder / "model.safetensors").write_bytes(b"garbage")
     else:
         cut_hub()
-    assert push_main(args) == 2
+    try:
+        status = push_main(args)
+    except SystemExit as exit_:  # a flag refused where it is parsed
+        status = exit_.code
+    assert status == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1, err
-    expected = {"no folder": "is not a folder", "bad repo id": "not a Hub repo id",
+    expected = {"no folder": "there is no folder", "bad repo id": "not a Hub repo id",
                 "broken checkpoint": "model.safetensors is truncated or corrupt", "no hub": "retry with"}[problem]
     assert expected in err
     assert repo not in hub.repos

@@ -54,6 +54,7 @@ def run_client(server: HubServer, home: Path, code: str, token: str | None = Non
         HF_HOME=str(home),
         HF_HUB_DISABLE_TELEMETRY="1",
         HF_HUB_DISABLE_PROGRESS_BARS="1",
+        HF_HUB_DISABLE_XET="1",  # the test Hub speaks LFS, not Xet
         NO_PROXY="127.0.0.1,localhost",
         no_proxy="127.0.0.1,localhost",
     )

@@ -1,8 +1,9 @@
 """Prepare a trained checkpoint for release: sample generations, a title and description for
-its model card, and compact (float16) storage.
+its model card, the data it was evaluated on, and compact (float16) storage.
 
     python -m training.release runs/kjv/model models/kjv-lstm --dtype float16 \\
         --title "wordrnn KJV LSTM" --description-file training/kjv_card.md \\
+        --eval-dataset "King James Bible (Debian bible-kjv)" --test data/kjv/test.txt \\
         --prompt "in the beginning god created the heaven" --prompt "..."
 
 Training runs call `samples` too, so every checkpoint's card shows what the model writes.
@@ -10,7 +11,6 @@ Training runs call `samples` too, so every checkpoint's card shows what the mode
 
 from __future__ import annotations
 
-import argparse
 import logging
 from pathlib import Path
 
@@ -18,8 +18,9 @@ import torch
 
 from .data import read_text
 from .evaluate import evaluate, stream
-from wordrnn import EOL, Checkpoint, Vocabulary
+from wordrnn import EOL, UNK, Checkpoint, Vocabulary, WordRNNError, cli
 from wordrnn.generate import Generator
+from wordrnn.source import resolve
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,10 @@ def samples(checkpoint: Checkpoint, prompts: list[str], words: int = 40) -> list
     generator = Generator(checkpoint, device="cpu", exact=True)
     rows = []
     for prompt in prompts:
+        unknown = list(generator.prompt(prompt).unknown)
+        if unknown:  # the card would show them as <unk>
+            raise ValueError(f"the sample prompt {prompt!r} has words the model does not know ({unknown}); "
+                             "choose a prompt of words from its vocabulary")
         for mode in ("greedy", "top-k"):
             text = generator.text(prompt, words=words, mode=mode, k=10, seed=0)
             rows.append({"prompt": prompt, "mode": mode if mode == "greedy" else "top-k (k=10, seed 0)",
@@ -59,35 +64,34 @@ def lines_of(vocab: Vocabulary, ids: torch.Tensor) -> list[list[str]]:
 
 
 def prompts_from(lines_of_words: list[list[str]], n: int = 3, length: int = 7) -> list[str]:
-    """The first `length` words of `n` spread-out lines (used when no prompts are given)."""
-    lines = [line for line in lines_of_words if len(line) >= length]
+    """The first `length` words of `n` spread-out lines (used when no prompts are given); never
+    a line whose first words hold an unknown word, which a card would show as `<unk>`."""
+    lines = [line for line in lines_of_words if len(line) >= length and UNK not in line[:length]]
     step = max(1, len(lines) // n)
     return [" ".join(line[:length]) for line in lines[::step][:n]]
 
 
-def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m training.release", description=__doc__.splitlines()[0])
-    p.add_argument("source", help="the trained checkpoint folder")
-    p.add_argument("target", type=Path, help="where to write the release checkpoint")
-    p.add_argument("--dtype", choices=["float32", "float16"], default="float16")
-    p.add_argument("--title")
-    p.add_argument("--description-file", type=Path, help="markdown for the top of the card")
-    p.add_argument("--prompt", action="append", default=[], help="a sample prompt (repeatable)")
-    p.add_argument("--license")
-    p.add_argument("--dataset", action="append", default=[], help="a dataset name for the card")
-    p.add_argument("--test", type=Path, help="re-score this test text with the stored (rounded) weights")
-    args = p.parse_args(argv)
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    checkpoint = Checkpoint.from_pretrained(args.source)
+    try:
+        release(args)
+    except (WordRNNError, OSError, ValueError) as err:  # PromptError is a ValueError too
+        cli.fail(str(err))
+    return 0
+
+
+def release(args) -> None:
+    checkpoint = resolve(args.source, fallback=False).checkpoint
     info = checkpoint.info
-    if args.title:
-        info["title"] = args.title
     if args.description_file:
         info["description"] = args.description_file.read_text(encoding="utf-8").strip()
-    if args.license:
-        info["license"] = args.license
-    if args.dataset:
-        info["datasets"] = args.dataset
+    for key, value in (("title", args.title), ("license", args.license), ("datasets", args.dataset),
+                       ("language", args.language), ("repo_id", args.repo_id)):
+        if value:
+            info[key] = value
+    if args.eval_dataset:
+        info["dataset"] = {"name": args.eval_dataset, "type": (args.dataset or ["text"])[0]}
     dtype = getattr(torch, args.dtype)
     with torch.no_grad():  # what loading the stored weights will give back
         for tensor in checkpoint.model.state_dict().values():
@@ -101,5 +105,22 @@ def main(argv: list[str] | None = None) -> None:
     log.info("wrote %s (%.1f MB)", args.target, size / 1e6)
 
 
+def _parser() -> cli.Parser:
+    p = cli.Parser("training.release", __doc__.splitlines()[0])
+    p.add_argument("source", help="the trained checkpoint: a folder or a Hub repo id")
+    p.add_argument("target", type=Path, help="where to write the release checkpoint")
+    p.add_argument("--dtype", choices=["float32", "float16"], default="float16", help="storage precision")
+    p.add_argument("--title", help="the card's title")
+    p.add_argument("--description-file", type=cli.file, help="markdown for the top of the card")
+    p.add_argument("--prompt", action="append", default=[], help="a sample prompt (repeatable)")
+    p.add_argument("--license", help="the weights' license, as a Hub license id (default on the card: apache-2.0)")
+    p.add_argument("--language", help="the text's language, as an ISO 639-1 code (default on the card: en)")
+    p.add_argument("--dataset", action="append", default=[], help="a Hub dataset id it was trained on (repeatable)")
+    p.add_argument("--eval-dataset", help="the name of the data the metrics were measured on, for model-index")
+    p.add_argument("--repo-id", type=cli.repo_id, help="the Hub repo it will be published to (the card's use snippet)")
+    p.add_argument("--test", type=cli.file, help="re-score this test text with the stored (rounded) weights")
+    return p
+
+
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

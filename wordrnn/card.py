@@ -36,8 +36,8 @@ _METRIC_NAMES = {**{k: name for k, (_, _, name) in EVALUATIONS.items()},
 
 def data(info: dict[str, Any]) -> str:
     """card.json: `info` without the prose (title and description live in README.md)."""
-    return json.dumps({k: v for k, v in info.items() if k not in ("description", "images")},
-                      indent=2, ensure_ascii=False) + "\n"
+    kept = {k: v for k, v in info.items() if k not in ("description", "images") and v not in (None, "", [], {})}
+    return json.dumps(kept, indent=2, ensure_ascii=False) + "\n"
 
 
 def render(config: dict[str, Any], vocab_size: int, num_parameters: int, info: dict[str, Any],
@@ -46,11 +46,12 @@ def render(config: dict[str, Any], vocab_size: int, num_parameters: int, info: d
     title, description, metrics, training, samples, license, language, datasets, dataset (the
     evaluation data's name) and images (file names of pictures in the checkpoint)."""
     title = info.get("title") or DEFAULT_TITLE
+    results = eval_results(info.get("metrics", {}), _dataset(info))
     meta = ModelCardData(
         language=info.get("language", "en"), license=info.get("license", LICENSE),
         library_name="wordrnn", pipeline_tag="text-generation", tags=TAGS,
-        datasets=info.get("datasets") or None, model_name=title,
-        eval_results=eval_results(info.get("metrics", {}), _dataset(info)) or None,
+        datasets=info.get("datasets") or None,
+        model_name=title if results else None, eval_results=results or None,  # model-index's name
     )
     lines = [
         f"# {title}", "",

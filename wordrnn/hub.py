@@ -150,6 +150,6 @@ def upload(
         )
         raise HubError(f"push to {repo_id} failed ({err}). {hint} Then retry with: {retry}") from None
     except (OSError, RuntimeError, httpx2.HTTPError, EntryNotFoundError, ValueError) as err:
-        raise HubError(f"push to {repo_id} failed: {err}. Retry with: {retry}") from None
+        raise HubError(f"push to {repo_id} failed: {err}. Check your network, then retry with: {retry}") from None
     log.info("pushed %d files to %s", len(files), commit.commit_url)
     return commit.commit_url

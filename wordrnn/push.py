@@ -1,43 +1,53 @@
 """Upload a checkpoint folder to the Hugging Face Hub in one commit.
 
-    python -m wordrnn.push runs/kjv me/wordrnn-kjv [--private] [--message "..."]
+    python -m wordrnn.push models/kjv-lstm me/wordrnn-kjv [--private] [--message "..."]
 
 The folder is loaded (and so validated) first: a folder wordrnn cannot load is never published.
-Its files are uploaded as they are, README.md included. The token comes from HF_TOKEN or
-`hf auth login`. This is also the retry command that a failed push prints.
-Prints the commit URL; on failure prints one line saying what to do and exits with status 2.
+Its files go up as they are, with the `.gitattributes` that keeps binaries in LFS; a card that
+wordrnn wrote gets its "use" snippet pointed at the repo, a card edited by hand is left alone.
+The token comes from HF_TOKEN or `hf auth login`. This is also the retry command that a failed
+push prints. Prints the commit URL; a mistake prints one line `error: ...` and exits with 2.
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
+import shlex
 import sys
 from pathlib import Path
 
-from wordrnn import hub
-from wordrnn.checkpoint import Checkpoint
-from wordrnn.errors import CheckpointError, WordRNNError
+from wordrnn import card, cli, hub
+from wordrnn.checkpoint import CARD, CARD_DATA, Checkpoint
+from wordrnn.errors import WordRNNError
+
+
+def files_for(folder: Path, repo_id: str) -> dict[str, Path | bytes]:
+    """The checkpoint files of `folder` as they go to `repo_id` (validated by loading them)."""
+    checkpoint = Checkpoint.from_pretrained(folder)
+    files: dict[str, Path | bytes] = dict(hub.checkpoint_files(folder))
+    written = checkpoint.card(checkpoint.info.get("repo_id") or folder.name)
+    if (folder / CARD).is_file() and (folder / CARD).read_text(encoding="utf-8") == written:  # wordrnn's card, not edited since
+        published = Checkpoint(checkpoint.model, checkpoint.vocab, {**checkpoint.info, "repo_id": repo_id},
+                               checkpoint.assets)
+        files[CARD] = published.card(repo_id).encode()
+        files[CARD_DATA] = card.data(published.info).encode()
+    return files
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m wordrnn.push", description=__doc__.splitlines()[0])
-    parser.add_argument("folder", type=Path, help="a checkpoint folder saved by wordrnn")
-    parser.add_argument("repo_id", help="the Hub repo to create or update, as owner/name")
+    parser = cli.Parser("wordrnn.push", __doc__.splitlines()[0])
+    parser.add_argument("folder", type=cli.folder, help="a checkpoint folder saved by wordrnn")
+    parser.add_argument("repo_id", type=cli.repo_id, help="the Hub repo to create or update, as owner/name")
     parser.add_argument("--private", action="store_true", help="create the repo as private")
     parser.add_argument("--message", default="Upload wordrnn checkpoint", help="the commit message")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    retry = shlex.join(["python", "-m", "wordrnn.push", str(args.folder), args.repo_id] + ["--private"] * args.private)
     try:
-        if not args.folder.is_dir():
-            raise CheckpointError(f"{args.folder} is not a folder; give the checkpoint folder to upload")
-        if "/" not in args.repo_id or not hub.is_repo_id(args.repo_id):
-            raise CheckpointError(f"{args.repo_id!r} is not a Hub repo id: use owner/name, e.g. me/wordrnn-kjv")
-        Checkpoint.from_pretrained(args.folder)
-        url = hub.upload(args.folder, args.repo_id, private=args.private, message=args.message)
+        url = hub.upload(files_for(args.folder, args.repo_id), args.repo_id, retry=retry,
+                         private=args.private or None, commit_message=args.message)
     except WordRNNError as err:
-        print("error: " + " ".join(str(err).split()), file=sys.stderr)  # one line, for scripts and logs
-        return 2
+        cli.fail(str(err))
     print(url)
     return 0
 
