@@ -11,7 +11,6 @@ from __future__ import annotations
 import fnmatch
 import logging
 import os
-import re
 import socket
 from pathlib import Path
 from urllib.parse import urlparse
@@ -20,11 +19,14 @@ import httpx2
 from huggingface_hub import CommitOperationAdd, HfApi, constants, snapshot_download
 from huggingface_hub.errors import (
     EntryNotFoundError,
+    HFValidationError,
     HfHubHTTPError,
     LocalEntryNotFoundError,
     RepositoryNotFoundError,
     RevisionNotFoundError,
 )
+
+from huggingface_hub.utils import validate_repo_id
 
 from wordrnn.errors import HubError, HubUnreachable
 
@@ -36,11 +38,15 @@ CHECKPOINT_FILES = ["config.json", "model.safetensors", "vocab.json", "card.json
 LFS_PATTERNS = ["*.safetensors", "*.bin", "*.pt", "*.pth", "*.ckpt", "*.png", "*.jpg", "*.jpeg", "*.gif",
                 "*.webp", "*.zip", "*.gz", "*.npy", "*.npz"]
 GITATTRIBUTES = "".join(f"{p} filter=lfs diff=lfs merge=lfs -text\n" for p in LFS_PATTERNS).encode()
-_REPO_ID = re.compile(r"^(?:[\w][\w.-]{0,95}/)?[\w][\w.-]{0,95}$")
 
 
 def is_repo_id(name: str) -> bool:
-    return bool(_REPO_ID.match(name)) and ".." not in name and not name.endswith(".")
+    """Whether the Hub would take `name` as a repo id ("owner/name" or "name")."""
+    try:
+        validate_repo_id(name)
+    except HFValidationError:
+        return False
+    return True
 
 
 def label(repo_id: str, revision: str | None = None) -> str:
