@@ -56,13 +56,14 @@ def test_the_readme_front_matter_configures_the_space(hub, repo, tmp_path):
     assert data.license == "apache-2.0"
 
 
-def test_a_second_deploy_is_one_more_commit_and_reuses_the_lfs_objects(hub, repo, monkeypatch):
+def test_deploying_unchanged_files_again_uploads_nothing(hub, repo, monkeypatch):
     monkeypatch.setenv("HF_TOKEN", "any-token")  # the token-free test Hub shows private repos to any token
     space.deploy(repo, private=True)
-    stored = dict(hub.lfs_objects)
+    stored, requests = dict(hub.lfs_objects), len(hub.requests)
     space.deploy(repo, commit_message="again")
-    assert len(hub.commits(f"spaces/{repo}")) == 2 and hub.repos[f"spaces/{repo}"]["private"]
-    assert hub.lfs_objects == stored  # nothing uploaded twice
+    assert len(hub.commits(f"spaces/{repo}")) == 1 and hub.repos[f"spaces/{repo}"]["private"]  # no empty commit
+    assert hub.lfs_objects == stored
+    assert not any(method == "PUT" for method, _ in hub.requests[requests:])
 
 
 def test_outside_a_checkout_it_says_so(tmp_path):
