@@ -74,7 +74,7 @@ def render(config: dict[str, Any], vocab_size: int, num_parameters: int, info: d
     lines += _samples(info.get("samples", []))
     lines += [
         "## Use", "",
-        "After `pip install wordrnn`:", "",
+        "With the wordrnn package installed:", "",
         "```python",
         "from wordrnn import Checkpoint, Generator", "",
         f"checkpoint = Checkpoint.from_pretrained({json.dumps(name)})",
