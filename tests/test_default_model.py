@@ -12,7 +12,8 @@ import pytest
 
 from training.evaluate import evaluate, stream
 from wordrnn import Checkpoint
-from wordrnn.generate import DEFAULT_MODEL, Generator
+from wordrnn.generate import Generator
+from wordrnn.source import DEFAULT_MODEL
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -24,7 +25,7 @@ def default() -> Checkpoint:
 
 def test_it_ships_small_and_as_safetensors():
     files = {p.name: p.stat().st_size for p in DEFAULT_MODEL.iterdir()}
-    assert {"config.json", "model.safetensors", "vocab.json", "README.md", "loss_curve.png"} <= set(files)
+    assert {"config.json", "model.safetensors", "vocab.json", "card.json", "README.md", "loss_curve.png"} <= set(files)
     assert sum(files.values()) <= 32 * 2**20
     assert not [name for name in files if name.endswith((".bin", ".pt", ".pth", ".pkl"))]
 
@@ -46,6 +47,9 @@ def test_the_card_matches_the_weights(default):
     assert {"valid_perplexity", "test_perplexity", "valid_accuracy", "test_accuracy"} <= set(metrics)
     assert "![loss_curve.png](loss_curve.png)" in card
     assert {s["mode"].split()[0] for s in default.info["samples"]} == {"greedy", "top-k"}
+    assert "<unk>" not in card.partition("## Samples")[2].lower()
+    assert "public domain in most countries" in card and "letters patent" in card  # the KJV text's status
+    assert default.info["license"] == "apache-2.0" and "](https://github.com/)" not in card
 
 
 @pytest.mark.slow

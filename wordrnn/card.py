@@ -56,6 +56,7 @@ def render(config: dict[str, Any], vocab_size: int, num_parameters: int, info: d
     lines = [
         f"# {title}", "",
         info.get("description") or DEFAULT_DESCRIPTION,
+        "",
         MODEL_HEADING.strip("\n"),
         "|---|---|",
         f"| Vocabulary | {vocab_size:,} tokens |",

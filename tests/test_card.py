@@ -1,0 +1,112 @@
+"""Model cards as the Hub reads them: huggingface_hub's ModelCard on every card wordrnn writes,
+model-index equal to the metrics, YAML without the prose, and a "use" snippet that runs."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from huggingface_hub import ModelCard
+
+from wordrnn import Checkpoint, card
+from wordrnn.source import DEFAULT_MODEL
+
+ROOT = Path(__file__).resolve().parents[1]
+METRICS = {"valid_perplexity": 31.5, "valid_accuracy": 0.25, "valid_loss": 3.45, "test_perplexity": 30.25,
+           "test_accuracy": 0.26, "train_loss": 3.0}
+
+
+def results(folder: Path) -> dict[tuple[str, str], float]:
+    """(split, metric type) -> value of the model-index, as the Hub's client parses it."""
+    data = ModelCard.load(folder / "README.md").data
+    return {(r.dataset_split, r.metric_type): r.metric_value for r in data.eval_results or []}
+
+
+def expected(metrics: dict) -> dict[tuple[str, str], float]:
+    return {card.EVALUATIONS[k][:2]: v for k, v in metrics.items() if k in card.EVALUATIONS}
+
+
+def front_matter(folder: Path) -> str:
+    return (folder / "README.md").read_text(encoding="utf-8").split("\n---\n", 1)[0]
+
+
+@pytest.fixture
+def trained(tiny_checkpoint, tmp_path) -> Path:
+    checkpoint = Checkpoint(tiny_checkpoint.model, tiny_checkpoint.vocab,
+                            {"metrics": METRICS, "training": {"text": "train.txt", "steps": 10},
+                             "samples": [{"prompt": "and god said", "mode": "greedy", "text": "And god said."}],
+                             "description": "A tiny model.\n\n**Corpus.** Seven words.", "title": "Tiny"})
+    return checkpoint.save_pretrained(tmp_path / "tiny")
+
+
+@pytest.mark.parametrize("which", ["saved", "default model"])
+def test_the_hub_reads_metrics_license_and_no_body_from_the_metadata(which, trained):
+    folder = trained if which == "saved" else DEFAULT_MODEL
+    info = Checkpoint.from_pretrained(folder).info
+    assert results(folder) == expected(info["metrics"]) and results(folder)
+    data = ModelCard.load(folder / "README.md").data
+    assert data.license == "apache-2.0" and data.library_name == "wordrnn" and data.pipeline_tag == "text-generation"
+    assert data.language == "en" and "wordrnn" in data.tags
+    meta = yaml.safe_load(front_matter(folder)[3:])
+    assert set(meta) <= {"language", "library_name", "license", "pipeline_tag", "tags", "datasets", "model-index"}
+    text = front_matter(folder)
+    assert info["description"].splitlines()[0] not in text and "samples" not in text  # prose lives in the body once
+    body = ModelCard.load(folder / "README.md").text
+    assert body.count(info["description"]) == 1
+
+
+def test_the_dataset_and_split_are_named(trained):
+    (result, *_) = ModelCard.load(trained / "README.md").data.eval_results
+    assert result.dataset_name == "train.txt" and result.task_type == "text-generation"
+    assert {r.dataset_split for r in ModelCard.load(trained / "README.md").data.eval_results} == {"test", "validation"}
+
+
+def test_a_card_without_metrics_has_no_model_index(tiny_checkpoint, tmp_path):
+    folder = Checkpoint(tiny_checkpoint.model, tiny_checkpoint.vocab, {}).save_pretrained(tmp_path / "bare")
+    data = ModelCard.load(folder / "README.md").data
+    assert data.eval_results is None and data.license == "apache-2.0"
+    assert "model_name" not in front_matter(folder)
+
+
+def test_what_the_app_reads_comes_back(trained):
+    info = Checkpoint.from_pretrained(trained).info
+    assert info["metrics"] == METRICS and info["samples"][0]["prompt"] == "and god said"
+    assert info["description"] == "A tiny model.\n\n**Corpus.** Seven words." and info["title"] == "Tiny"
+    assert json.loads((trained / "card.json").read_text())["metrics"] == METRICS
+
+
+def test_older_cards_with_a_wordrnn_block_still_load(trained):
+    (trained / "card.json").unlink()
+    old = {"library_name": "wordrnn", "license": "mit", "wordrnn": {"metrics": {"valid_perplexity": 9.5}}}
+    (trained / "README.md").write_text(f"---\n{yaml.safe_dump(old)}---\n# Old\n", encoding="utf-8")
+    assert Checkpoint.from_pretrained(trained).info == {"metrics": {"valid_perplexity": 9.5}, "license": "mit"}
+
+
+def snippet(folder: Path) -> str:
+    return re.search(r"```python\n(.*?)```", (folder / "README.md").read_text(encoding="utf-8"), re.S)[1]
+
+
+@pytest.mark.parametrize("which", ["saved", "default model"])
+def test_the_use_snippet_runs(which, trained, tmp_path):
+    folder = trained if which == "saved" else DEFAULT_MODEL
+    code = snippet(folder)
+    name = re.search(r'from_pretrained\("([^"]+)"\)', code)[1]
+    assert name == ("tiny" if which == "saved" else "wordrnn/kjv-lstm")  # the folder's name, or its Hub repo
+    code = code.replace(f'"{name}"', json.dumps(str(folder)))  # the Hub repo: here its folder
+    run = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"})
+    assert run.returncode == 0, run.stderr
+    prompt = re.search(r'\.text\("([^"]+)"', code)[1]
+    assert run.stdout.lower().startswith(prompt.split()[0]) and len(run.stdout.split()) > 16  # words, punctuation attached
+
+
+def test_samples_never_show_unk():
+    from training.release import prompts_from
+
+    lines = [["and", "<unk>", "said", "unto", "moses", ",", "go"], "in the beginning god created the heaven".split()]
+    assert prompts_from(lines, n=2) == ["in the beginning god created the heaven"]
