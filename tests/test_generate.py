@@ -9,7 +9,7 @@ import pytest
 import torch
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from wordrnn import UNK, Checkpoint, ModelConfig, PromptError, Vocabulary, WordRNN, generate
+from wordrnn import UNK, Checkpoint, ModelConfig, PromptError, Vocabulary, WordRNN, generate, source
 from wordrnn.generate import MAX_WORDS, MODES, Generator
 from wordrnn.sampling import Sampler
 from wordrnn.stepper import ExactStepper
@@ -240,14 +240,15 @@ def test_cli_bad_model_exits_2_with_one_line(tmp_path):
     assert run.returncode == 2
     assert "Traceback" not in run.stderr
     errors = [line for line in run.stderr.splitlines() if line.startswith("error: ")]
-    assert len(errors) == 1 and "nowhere is neither a checkpoint folder nor a Hub repo id" in errors[0]
+    assert len(errors) == 1 and "there is no checkpoint folder at" in errors[0] and "nowhere" in errors[0]
 
 
 def test_cli_missing_default_model_says_so(monkeypatch, tmp_path, capsys):
-    monkeypatch.setattr(generate, "DEFAULT_MODEL", tmp_path / "models" / "kjv-lstm")
-    assert generate.main(["and god"]) == 2
+    monkeypatch.setattr(source, "DEFAULT_MODEL", tmp_path / "models" / "kjv-lstm")
+    with pytest.raises(SystemExit) as exit_:
+        generate.main(["and god"])
     err = capsys.readouterr().err
-    assert "the embedded default model is missing at" in err and "pass --model" in err
+    assert exit_.value.code == 2 and "the embedded default model is missing at" in err and "--model" in err
 
 
 @pytest.mark.parametrize("device", ["gpu", "meta"])
@@ -257,8 +258,9 @@ def test_an_unknown_device_is_refused(tiny_checkpoint, device):
 
 
 def test_cli_bad_settings_exit_2_before_loading(capsys):
-    assert generate.main(["and god", "--mode", "top-p", "--top-p", "2", "--model", "/nowhere"]) == 2
-    assert "top_p must be in (0, 1]" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        generate.main(["and god", "--mode", "top-p", "--top-p", "2", "--model", "/nowhere"])
+    assert exit_.value.code == 2 and "--top-p: 2 is not in (0, 1]" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exit_:
         generate.main(["and god", "--words", "0"])
     assert exit_.value.code == 2
