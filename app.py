@@ -11,8 +11,7 @@ resolver in wordrnn/source.py; control ranges and defaults: wordrnn/controls.py;
 wordrnn/page.py.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: gr.api reads the handlers' type hints at run time.
 try:  # ZeroGPU Spaces: `spaces` must come before torch, and its decorator lends a GPU per call.
     import spaces
 
@@ -212,8 +211,12 @@ def settle(prompt: str, length: Any, mode: str, k: Any, temperature: Any, top_p:
 
 
 def from_url(request: gr.Request) -> list[Any]:
-    """The controls as a shared link sets them; the page's defaults without one."""
-    values = controls.from_query(dict(request.query_params))
+    """The controls as a shared link sets them; nothing changes without one (the visitor may
+    already be typing)."""
+    params = dict(request.query_params)
+    if "prompt" not in params:
+        return [gr.skip()] * len(controls.NAMES)
+    values = controls.from_query(params)
     return [values[name] if values[name] is not None else "" for name in controls.NAMES]
 
 
