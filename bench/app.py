@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT / "tests"))  # app_server: the launcher the tests us
 from app_server import AppServer  # noqa: E402
 from gradio_client import Client  # noqa: E402
 
+from wordrnn.generate import MODES  # noqa: E402
 from wordrnn.source import DEFAULT_MODEL  # noqa: E402
 
 
@@ -59,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", help=f"checkpoint folder or Hub repo id (default: {DEFAULT_MODEL} if present)")
     p.add_argument("--clients", type=int, default=16)
     p.add_argument("--words", type=int, default=128)
-    p.add_argument("--mode", choices=["greedy", "top-k"], default="greedy")
+    p.add_argument("--mode", choices=MODES, default="greedy")
     args = p.parse_args(argv)
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -71,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         with AppServer(model) as server:
             up = time.monotonic() - began
             prompt = _prompt(model)
-            first = client(server.url).predict(prompt, args.words, args.mode, 10, 1.0, "0", api_name="/generate")
+            first = client(server.url).predict(prompt, args.words, args.mode, 10, 1.0, 0.9, 0, "0", api_name="/generate")
             answered = time.monotonic() - began
             assert first, "the first generation returned nothing"
             results = _load(server.url, prompt, args)
@@ -84,7 +85,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _prompt(model: str) -> str:
     """Seven words the model knows: KJV words for a KJV model, vocabulary words otherwise."""
-    from wordrnn.source import examples, resolve
+    from wordrnn.page import examples
+    from wordrnn.source import resolve
 
     checkpoint = resolve(model, fallback=False).checkpoint
     return (examples(checkpoint.vocab, checkpoint.info) or ["and god said , let there be"])[0]
@@ -103,7 +105,7 @@ def _load(url: str, prompt: str, args: argparse.Namespace) -> dict:
         t0 = time.monotonic()
         seen = None
         try:
-            job = clients[i].submit(prompt, args.words, args.mode, 10, 1.0, str(i), api_name="/generate")
+            job = clients[i].submit(prompt, args.words, args.mode, 10, 1.0, 0.9, 0, str(i), api_name="/generate")
             for _ in job:
                 seen = seen or time.monotonic() - t0
             job.result(timeout=600)

@@ -14,7 +14,7 @@ from app_server import ROOT, AppServer, app_env, app_model, app_server  # noqa: 
 from gradio_client import Client
 from gradio_client.exceptions import AppError
 
-from wordrnn import tokenize
+from wordrnn import controls, tokenize
 
 pytestmark = pytest.mark.slow
 SEED = "and god said , let there be"
@@ -25,9 +25,10 @@ def client(app_server) -> Client:
     return Client(app_server.url, verbose=False, download_files=False, analytics_enabled=False)
 
 
-def generate(client: Client, text: object, words: object = 16, mode: object = "greedy", k: object = 10,
-             temperature: object = 1.0, seed: object = None) -> list[dict]:
-    return client.predict(text, words, mode, k, temperature, seed, api_name="/generate")
+def generate(client: Client, text: object, length: object = 16, mode: object = "greedy", k: object = 10,
+             temperature: object = 1.0, rng_seed: object = None, top_p: object = 0.9, no_repeat: object = 0,
+             api_name: str = "/generate") -> list[dict]:
+    return client.predict(text, length, mode, k, temperature, top_p, no_repeat, rng_seed, api_name=api_name)
 
 
 def generated(parts: list[dict]) -> str:
@@ -41,11 +42,18 @@ def count(text: str) -> int:
 
 def test_named_endpoints(client):
     endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
-    assert set(endpoints) == {"/generate", "/next_words"}  # helpers (word count, toggles) stay private
+    assert set(endpoints) == {"/generate", "/generate_text", "/next_words"}  # helpers stay private
+    for name in ("/generate", "/generate_text"):  # the page's names and defaults, declared once
+        parameters = {p["parameter_name"]: p.get("parameter_default") for p in endpoints[name]["parameters"]}
+        assert list(parameters) == list(controls.NAMES)
+        assert {n: parameters[n] for n in controls.RANGES} == {n: r.default for n, r in controls.RANGES.items()}
+        assert parameters["mode"] == controls.DEFAULT_MODE
+    assert endpoints["/generate_text"]["returns"][0]["python_type"]["type"] == "str"
+    assert endpoints["/next_words"]["returns"][0]["python_type"]["type"] == "dict(str, float)"
 
 
 def test_generate_streams_seed_then_words(client):
-    job = client.submit(SEED, 500, "greedy", 10, 1.0, None, api_name="/generate")
+    job = client.submit(SEED, 500, "greedy", 10, 1.0, 0.9, 0, None, api_name="/generate")
     final = job.result(timeout=120)
     updates = job.outputs()
     # The tiny model writes 500 words in a few updates' time (STREAM_EVERY): the seed comes
@@ -77,24 +85,54 @@ def test_top_k_with_seed_is_reproducible(client):
     assert count(generated(first)) == 40
 
 
-@pytest.mark.parametrize("words, expected", [(0, 1), (-5, 1), (10_000, 500), (7.6, 8), ("12", 12), ("many", 128), (None, 128)])
-def test_words_are_clamped(client, words, expected):
-    assert count(generated(generate(client, SEED, words))) == expected
+@pytest.mark.parametrize("length, expected", [(0, 1), (-5, 1), (10_000, 500), (7.6, 8), ("12", 12), ("many", 128), (None, 128)])
+@pytest.mark.parametrize("endpoint", ["/generate", "/generate_text"])
+def test_length_is_clamped(client, endpoint, length, expected):
+    result = generate(client, SEED, length, api_name=endpoint)
+    text = result if endpoint == "/generate_text" else "".join(p["token"] for p in result)
+    assert count(text) == count("And god said, let there be") + expected
 
 
-@pytest.mark.parametrize("k, temperature, seed", [(0, 0, -1), (10**9, 1e9, 2**80), ("x", None, ""), (None, "nan", "3.7")])
-def test_sampling_settings_are_clamped(client, k, temperature, seed):
-    assert generated(generate(client, SEED, 8, "top-k", k, temperature, seed))
+@pytest.mark.parametrize("mode", ["top-k", "top-p"])
+@pytest.mark.parametrize("k, temperature, top_p, no_repeat, rng_seed", [
+    (0, 0, 0, -1, -1), (10**9, 1e9, 5, 10**6, 2**80), ("x", None, "y", "z", ""), (None, "nan", "nan", None, "3.7"),
+])
+def test_sampling_settings_are_clamped(client, mode, k, temperature, top_p, no_repeat, rng_seed):
+    assert generated(generate(client, SEED, 8, mode, k, temperature, rng_seed, top_p, no_repeat))
+
+
+def test_generate_text_is_the_plain_text_of_generate(client):
+    for mode, rng_seed in (("greedy", None), ("top-p", "42"), ("top-k", 7)):
+        parts = generate(client, SEED, 40, mode, 10, 0.7, rng_seed, 0.9, 4)
+        text = generate(client, SEED, 40, mode, 10, 0.7, rng_seed, 0.9, 4, api_name="/generate_text")
+        assert isinstance(text, str) and text == "".join(p["token"] for p in parts)
+        assert text.startswith("And god said, let there be ") and count(text) == 7 + 40
+
+
+def test_greedy_without_the_guard_is_the_generators_argmax(client, app_model):
+    from wordrnn import Checkpoint, Generator
+
+    expected = Generator(Checkpoint.from_pretrained(app_model)).text(SEED, 60, mode="greedy")
+    assert generate(client, SEED, 60, "greedy", api_name="/generate_text") == expected
 
 
 def test_bad_seed_is_refused_clearly(client):
-    with pytest.raises(AppError, match="seed must be a whole number"):
-        generate(client, SEED, 8, "top-k", 10, 1.0, "lucky")
+    for endpoint in ("/generate", "/generate_text"):
+        with pytest.raises(AppError, match="rng seed must be a whole number"):
+            generate(client, SEED, 8, "top-k", 10, 1.0, "lucky", api_name=endpoint)
 
 
 def test_unknown_mode_is_refused_clearly(client):
-    with pytest.raises(AppError, match="mode must be one of greedy, top-k"):
+    with pytest.raises(AppError, match="mode must be one of greedy, top-k, top-p"):
         generate(client, SEED, 8, "beam")
+
+
+def test_the_app_lists_its_tools_for_mcp(app_server):
+    pytest.importorskip("mcp", reason="gradio's `mcp` extra is not installed: the app runs without an MCP server")
+    with urllib.request.urlopen(app_server.url + "gradio_api/mcp/schema", timeout=30) as response:
+        tools = {tool["name"]: tool for tool in json.load(response)}
+    assert {"generate_text", "next_words"} <= set(tools)
+    assert set(tools["generate_text"]["inputSchema"]["properties"]) == set(controls.NAMES)
 
 
 def test_unknown_words_are_marked(client):
@@ -120,7 +158,8 @@ HOSTILE = {
 
 @pytest.mark.parametrize("text", HOSTILE.values(), ids=HOSTILE.keys())
 def test_hostile_input_gives_text_or_a_clear_error(client, text):
-    for call in (lambda: generate(client, text, 8), lambda: client.predict(text, api_name="/next_words")):
+    for call in (lambda: generate(client, text, 8), lambda: generate(client, text, 8, api_name="/generate_text"),
+                 lambda: client.predict(text, api_name="/next_words")):
         try:
             result = call()
         except AppError as err:  # a gr.Error: its message is sent, a crash's is not
@@ -159,7 +198,7 @@ def test_examples_use_known_words(app_server, app_model):
     assert samples, "the page offers example prompts"
     for sample in samples:
         words = tokenize(sample, eol=False)
-        assert len(words) == 7 and all(w in vocab for w in words), sample
+        assert sum(any(c.isalnum() for c in w) for w in words) == 7 and all(w in vocab for w in words), sample
 
 
 FAKE_SPACES = """
@@ -212,3 +251,11 @@ def test_missing_model_folder_stops_the_app_with_a_message(tmp_path):
 def test_server_log_has_no_traceback(app_server):
     """Last in the module: every request above was answered without a crash."""
     assert "Traceback" not in app_server.log(), app_server.log()[-5000:]
+
+
+def test_unknown_flags_stop_the_app_with_its_usage_line():
+    result = subprocess.run([sys.executable, str(ROOT / "app.py"), "--modle", "x", "--prot", "99"], cwd=ROOT,
+                            env=app_env(), capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2
+    assert result.stderr.startswith("usage: python app.py") and "unrecognized arguments: --modle x --prot 99" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -1,7 +1,11 @@
 """The app in a real browser: Debian's chromium driven by Playwright (which never downloads one).
 
 A visitor types seed words, moves the slider, switches to top-k, generates, and reads the text as
-it streams, the unknown-word notice and the chart. Screenshots go to artifacts/ (git-ignored).
+it streams, the unknown-word notice and the chart; replaces an unknown word in one click, fills the
+prompt, copies the text, shares a link, and reads the page on a phone. Most tests use the tiny
+model; the default model (models/kjv-lstm) serves the ones about the text itself: no loops with the
+default settings, a link that reproduces a text, the screenshot. Screenshots go to artifacts/
+(git-ignored); docs/app.png is a copy of artifacts/app.png.
 """
 
 from __future__ import annotations
@@ -10,9 +14,10 @@ import re
 from pathlib import Path
 
 import pytest
-from app_server import ROOT, app_model, app_server  # noqa: F401  (fixtures)
+from app_server import ROOT, AppServer, app_model, app_server  # noqa: F401  (fixtures)
 
-from wordrnn import tokenize
+from wordrnn import controls, detokenize, tokenize
+from wordrnn.source import DEFAULT_MODEL
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -27,17 +32,57 @@ TIMEOUT = 60_000  # ms; the machine is shared
 
 
 @pytest.fixture(scope="module")
-def page(app_server):
+def browser():
     if not Path(CHROMIUM).exists():
         pytest.skip(f"no chromium at {CHROMIUM}: `apt-get install chromium` (scripts/test.sh does, as root)")
     expect.set_options(timeout=TIMEOUT)
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 1000})
-        page.set_default_timeout(TIMEOUT)
-        page.goto(app_server.url)
-        yield page
+        yield browser
         browser.close()
+
+
+def open_page(browser, url: str, width: int = 1280, height: int = 1000):
+    context = browser.new_context(viewport={"width": width, "height": height},
+                                  permissions=["clipboard-read", "clipboard-write"])
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT)
+    page.goto(url)
+    return page
+
+
+@pytest.fixture(scope="module")
+def page(browser, app_server):
+    page = open_page(browser, app_server.url)
+    yield page
+    page.context.close()
+
+
+@pytest.fixture(scope="module")
+def kjv_server():
+    """The app on the default model, as `python app.py` serves it."""
+    if not (DEFAULT_MODEL / "config.json").is_file():
+        pytest.skip(f"no default model at {DEFAULT_MODEL}")
+    with AppServer(None) as server:
+        yield server
+
+
+def text(page) -> str:
+    return page.locator("#output .textfield").inner_text()
+
+
+def generate(page, prompt: str) -> str:
+    page.locator("#prompt textarea").fill(prompt)
+    page.locator("#generate").click()
+    expect(page.locator("#output")).to_contain_text(detokenize(tokenize(prompt, eol=False)))
+    wait_until_done(page)
+    return text(page)
+
+
+def repeated_4grams(text: str) -> float:
+    tokens = tokenize(text, eol=False)
+    grams = [tuple(tokens[i : i + 4]) for i in range(len(tokens) - 3)]
+    return 1 - len(set(grams)) / len(grams)
 
 
 def screenshot(page, name: str) -> None:
@@ -65,27 +110,32 @@ def test_page_shows_the_model_and_examples(page):
     expect(model).to_contain_text("Validation perplexity: 12.5")
     expect(model).to_contain_text(re.compile(r"Vocabulary: \d+ words"))
     expect(model).to_contain_text("Device: cpu")
-    expect(page.get_by_text("And god said, let there be", exact=True)).to_be_visible()
-    expect(page.locator("#k")).to_be_hidden()  # greedy first: no sampling settings
+    expect(page.get_by_text("And god said, let there be light", exact=True)).to_be_visible()
+    expect(page.locator("[data-testid=top-p-radio-label] input")).to_be_checked()  # the default decoding
+    page.get_by_text("Decoding settings").click()
+    expect(page.locator("#top_p")).to_be_visible()
+    expect(page.locator("#temperature")).to_be_visible()
+    expect(page.locator("#k")).to_be_hidden()  # top-k's setting only for top-k
+    assert page.locator("#no_repeat input[type=number]").input_value() == str(controls.NO_REPEAT.default)
 
 
 def test_a_visitor_generates_text(page):
     prompt = page.locator("#prompt textarea")
     prompt.fill("and god saaid , let there")
-    expect(page.locator("#prompt-info")).to_contain_text("6 of 7 words")
+    expect(page.locator("#prompt-info")).to_contain_text("5 of 7 words")  # the comma is no word
     prompt.press_sequentially(" be ")
     info = page.locator("#prompt-info")
-    expect(info).to_contain_text("7 of 7 words")
+    expect(info).to_contain_text("6 of 7 words")
     expect(info).to_contain_text("saaid is not in the vocabulary")
-    expect(info).to_contain_text("did you mean said")
+    expect(page.get_by_role("button", name="saaid → said")).to_be_visible()
 
-    words = page.locator("#words input[type=number]")
+    words = page.locator("#length input[type=number]")
     words.fill("300")
     words.press("Enter")
     page.locator("[data-testid=top-k-radio-label]").click()
     expect(page.locator("#k")).to_be_visible()
     expect(page.locator("#temperature")).to_be_visible()
-    page.locator("#seed textarea, #seed input").first.fill("7")
+    page.locator("#rng_seed textarea, #rng_seed input").first.fill("7")
 
     # Count how the text grows: streamed, it takes several different lengths on the way.
     page.evaluate("""() => {
@@ -105,14 +155,14 @@ def test_a_visitor_generates_text(page):
     expect(output).to_contain_text("And god")
     expect(page.locator("#next-words")).to_contain_text("%")
     assert page.locator("#next-words").get_by_text(re.compile(r"^\d+%$")).count() == 10
-    screenshot(page, "app.png")
+    screenshot(page, "app-tiny.png")
 
 
 def test_markup_is_shown_as_text(page):
     page.evaluate("window.injected = false")
     page.locator("#prompt textarea").fill("<img src=x onerror='window.injected=true'> and god said")
-    page.locator("#words input[type=number]").fill("3")
-    page.locator("#words input[type=number]").press("Enter")
+    page.locator("#length input[type=number]").fill("3")
+    page.locator("#length input[type=number]").press("Enter")
     page.locator("#generate").click()
     expect(page.locator("#output")).to_contain_text("onerror")
     wait_until_done(page)
@@ -125,3 +175,82 @@ def test_an_empty_prompt_gets_a_clear_error(page):
     page.locator("#generate").click()
     expect(page.get_by_text("The prompt is empty").first).to_be_visible()
     screenshot(page, "app-error.png")
+
+
+def test_copy_gives_the_plain_text(page):
+    generate(page, "and god said , let there be light")
+    page.get_by_role("button", name="Copy text").click()
+    page.wait_for_function("async () => (await navigator.clipboard.readText()).length > 0")
+    copied = page.evaluate("navigator.clipboard.readText()")
+    # The page sets the seed words apart with a little space; the copy is the text as written.
+    assert copied.startswith("And god said, let there be light") and "seed" not in copied
+    assert "".join(copied.split()) == "".join(text(page).split())
+
+
+def test_an_unknown_word_is_replaced_in_one_click(page):
+    prompt = page.locator("#prompt textarea")
+    prompt.fill("And God SAAID , let there be ")
+    page.get_by_role("button", name="saaid → said").click()
+    expect(prompt).to_have_value("And God said , let there be ")
+    expect(page.locator("#prompt-info")).not_to_contain_text("not in the vocabulary")
+    expect(page.get_by_role("button", name="saaid → said")).to_be_hidden()
+
+
+def test_fill_puts_seven_known_words(page, app_model):
+    from wordrnn import Vocabulary
+
+    vocab = Vocabulary.load(app_model / "vocab.json")
+    prompt = page.locator("#prompt textarea")
+    prompt.fill("")
+    page.locator("#fill").click()
+    expect(prompt).not_to_have_value("")
+    tokens = tokenize(prompt.input_value(), eol=False)
+    assert all(t in vocab for t in tokens) and sum(any(c.isalnum() for c in t) for t in tokens) == 7
+    expect(page.locator("#prompt-info")).to_contain_text("7 of 7 words")
+
+
+# ------------------------------------------------------------------ the default model's text
+
+
+@pytest.fixture(scope="module")
+def kjv_page(browser, kjv_server):
+    page = open_page(browser, kjv_server.url)
+    yield page
+    page.context.close()
+
+
+@pytest.mark.parametrize("prompt", ["the lord is my shepherd ; i", "and god said , let there be light",
+                                    "in the beginning god created the heaven"])
+def test_default_settings_write_text_without_loops(kjv_page, prompt):
+    written = generate(kjv_page, prompt)
+    assert len(tokenize(written, eol=False)) > 100
+    assert repeated_4grams(written) <= 0.05, written
+
+
+def test_a_shared_link_gives_the_same_text(browser, kjv_page):
+    written = generate(kjv_page, "vanity of vanities , saith the preacher , vanity")
+    link = kjv_page.url
+    seed = re.search(r"[?&]rng_seed=(\d+)", link)
+    assert seed and "prompt=vanity+of+vanities" in link, link
+    expect(kjv_page.locator("#drawn")).to_contain_text(f"rng seed {seed.group(1)} (drawn)")
+    screenshot(kjv_page, "app.png")  # docs/app.png is a copy: the README's first screen
+    visitor = open_page(browser, link)
+    try:
+        expect(visitor.locator("#prompt textarea")).to_have_value("vanity of vanities , saith the preacher , vanity")
+        expect(visitor.locator("#output")).to_contain_text("Vanity of vanities")
+        wait_until_done(visitor)
+        assert text(visitor) == written
+    finally:
+        visitor.context.close()
+
+
+def test_on_a_phone_the_text_comes_right_after_the_button(browser, kjv_server):
+    phone = open_page(browser, kjv_server.url, width=390, height=844)
+    try:
+        generate(phone, "and it came to pass , when he")
+        button, output, chart = (phone.locator(s).bounding_box() for s in ("#generate", "#output", "#next-words"))
+        assert button["y"] + button["height"] <= output["y"] < chart["y"]
+        assert output["y"] - (button["y"] + button["height"]) < 150  # the Stop button between, nothing more
+        screenshot(phone, "app-phone.png")
+    finally:
+        phone.context.close()

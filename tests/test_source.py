@@ -7,7 +7,7 @@ import time
 import pytest
 import torch
 
-from wordrnn import Checkpoint, CheckpointError, HubError, Vocabulary, detokenize, source, tokenize
+from wordrnn import Checkpoint, CheckpointError, HubError, source
 
 IDS = "and god said , let there be".split()
 
@@ -101,71 +101,3 @@ def test_unreachable_hub_without_embedded_default(repo, tmp_path, cut_hub):
 def test_hub_that_refuses_is_an_error_not_a_fallback(hub, repo, default):
     with pytest.raises(HubError, match="was not found"):
         source.resolve(repo, default=default)
-
-
-def test_settings_command_line_over_environment():
-    env = {"WORDRNN_MODEL": "env/model", "WORDRNN_REVISION": "v2", "GRADIO_SERVER_NAME": "0.0.0.0",
-           "GRADIO_SERVER_PORT": "8080"}
-    assert source.settings([], env) == source.Settings("env/model", "v2", "0.0.0.0", 8080)
-    args = ["--model", "a/b", "--revision", "v3", "--host", "127.0.0.1", "--port", "9000", "--unknown-flag"]
-    assert source.settings(args, env) == source.Settings("a/b", "v3", "127.0.0.1", 9000)
-    assert source.settings([], {"WORDRNN_MODEL": "  "}) == source.Settings(None, None, None, None)
-
-
-def test_examples_are_seven_known_words(tiny_checkpoint):
-    examples = source.examples(tiny_checkpoint.vocab, tiny_checkpoint.info)
-    assert examples, "the tiny model knows two of the KJV prompts"
-    for example in examples:
-        words = tokenize(example, eol=False)
-        assert len(words) == 7 and all(w in tiny_checkpoint.vocab for w in words), example
-
-
-def test_examples_prefer_the_card_and_fit_any_vocabulary(tiny_checkpoint):
-    card = {"samples": [{"prompt": "and the spirit of god moved upon the face", "text": "..."}]}
-    assert source.examples(tiny_checkpoint.vocab, card)[0] == "And the spirit of god moved upon"
-    words = [f"w{i}" for i in range(40)]
-    examples = source.examples(Vocabulary(["<unk>", *words]), {})
-    assert examples and all(len(tokenize(e, eol=False)) == 7 and set(tokenize(e, eol=False)) <= set(words)
-                            for e in examples)
-
-
-def test_summary(tiny_checkpoint):
-    card = Checkpoint(tiny_checkpoint.model, tiny_checkpoint.vocab, {"metrics": {"valid_perplexity": 123.456}})
-    rows = dict(source.summary(source.Source(card, "owner/name@v1"), "cpu"))
-    assert rows["Source"] == "owner/name@v1" and rows["Device"] == "cpu"
-    assert rows["Validation perplexity"] == "123.5"
-    assert rows["Vocabulary"] == f"{len(card.vocab):,} words"
-    assert rows["Parameters"] == f"{card.model.num_parameters():,}"
-    assert dict(source.summary(source.Source(tiny_checkpoint, "x"), "cpu"))["Validation perplexity"] == "not on the card"
-
-
-@pytest.mark.parametrize("value, expected", [
-    (7, 7), (7.6, 8), ("12", 12), (0, 1), (-3, 1), (10_000, 500), (1e308, 500), (float("inf"), 500),
-    (float("nan"), 128), ("many", 128), (None, 128), ([1], 128), (True, 1),
-])
-def test_clamp(value, expected):
-    assert source.clamp(value, 1, 500, 128) == expected
-
-
-def test_seed_runs_mark_unknown_words_and_add_up_to_the_text():
-    words = ["and", "god", "saaid", ",", "let", "there", "be"]
-    runs = source.seed_runs(words, {"saaid": ["said"]})
-    assert runs == [("And god", "seed"), (" saaid", "unknown"), (", let there be", "seed")]
-    assert "".join(text for text, _ in runs) == detokenize(words)
-
-
-def test_prompt_info(tiny_checkpoint):
-    vocab = tiny_checkpoint.vocab
-    info = lambda text: source.prompt_info(text, vocab, lambda w: vocab.closest(w), 2000)  # noqa: E731
-    assert info("") == "**0 of 7 words**"
-    assert info(None) == "**0 of 7 words**"
-    assert info("and god said , let there be").startswith("**7 of 7 words**")
-    assert info("and god saaid") == "**3 of 7 words**"  # the last word may still be being typed
-    assert "`saaid` is not in the vocabulary (read as `<unk>`); did you mean `said`" in info("and god saaid ")
-    assert "`qqq` is not in the vocabulary (read as `<unk>`)." in info("qqq god")
-    assert "`'` is not" in info("` and")  # a backtick cannot end the code span
-    assert info("x" * 2001).startswith("**Too long:** 2,001 characters")
-
-
-def test_md_escape():
-    assert source.md_escape("/tmp/my_model*/[x](y)<b>") == r"/tmp/my\_model\*/\[x\](y)\<b\>"

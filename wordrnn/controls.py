@@ -1,0 +1,98 @@
+"""The app's controls: each one's range and default, declared once. The page's sliders are built
+from these, the server clamps every API value to them, and a shared link is read back through them.
+
+    LENGTH.clamp("12")   # 12; "many" -> LENGTH.default; 10_000 -> LENGTH.high
+    query(values)        # "?prompt=...&length=128&..." for the page's URL
+    from_query(params)   # the same values back, clamped
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Any, Mapping
+from urllib.parse import urlencode
+
+from wordrnn.generate import MAX_WORDS, MODES
+from wordrnn.prompt import MAX_PROMPT_CHARS
+
+
+@dataclass(frozen=True)
+class Range:
+    """A numeric control: [low, high], its default, the slider's step."""
+
+    low: float
+    high: float
+    default: Any
+    step: float = 1
+    integer: bool = True
+
+    def clamp(self, value: Any) -> Any:
+        return clamp(value, self.low, self.high, self.default, self.integer)
+
+
+def clamp(value: Any, low: float, high: float, default: Any, integer: bool = True) -> Any:
+    """`value` clamped to [low, high] (rounded if `integer`); `default` when it is no number.
+    API callers can send anything for a slider: strings, booleans, null, NaN, 1e308."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return default
+    if number != number:  # NaN
+        return default
+    number = min(high, max(low, number))
+    return int(round(number)) if integer else number
+
+
+# The default decoding is chosen by `python -m bench.decoding` (table in the README): top-p 0.9 at
+# temperature 0.7 with the no-repeat guard on 4-grams never loops, and its words are more likely
+# under the model than plain top-k or top-p draws. Greedy (the exact argmax) is one click away.
+DEFAULT_MODE = "top-p"
+LENGTH = Range(1, MAX_WORDS, 128)
+K = Range(1, 100, 10)
+TEMPERATURE = Range(0.1, 2.0, 0.7, step=0.05, integer=False)
+TOP_P = Range(0.05, 1.0, 0.9, step=0.05, integer=False)
+NO_REPEAT = Range(0, 8, 4)  # n: no n-word sequence twice; 0 is off
+RNG_SEED = Range(0, 2**63 - 1, None)  # what torch.Generator.manual_seed takes
+DRAWN_SEEDS = 2**31  # a seed the app draws for a visitor is below this: short enough to read
+
+NAMES = ("prompt", "length", "mode", "k", "temperature", "top_p", "no_repeat", "rng_seed")
+RANGES = {"length": LENGTH, "k": K, "temperature": TEMPERATURE, "top_p": TOP_P, "no_repeat": NO_REPEAT}
+
+
+def rng_seed(value: Any) -> int | None:
+    """A whole number (0 to 2**63 - 1) for a reproducible draw; None when empty. ValueError
+    when it is something else."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, bool) or RNG_SEED.clamp(value) is None:
+        raise ValueError(f"The rng seed must be a whole number, or empty for a random draw; got {str(value)[:20]!r}.")
+    return RNG_SEED.clamp(value)
+
+
+def draw_seed() -> int:
+    return secrets.randbelow(DRAWN_SEEDS)
+
+
+def defaults() -> dict[str, Any]:
+    return {"prompt": "", "mode": DEFAULT_MODE, "rng_seed": None,
+            **{name: r.default for name, r in RANGES.items()}}
+
+
+def query(values: Mapping[str, Any]) -> str:
+    """The page's URL query for these control values ("?prompt=...&...")."""
+    return "?" + urlencode({name: "" if values.get(name) is None else values[name] for name in NAMES})
+
+
+def from_query(params: Mapping[str, str]) -> dict[str, Any]:
+    """Control values from a URL's query, clamped to the ranges; defaults for what is missing."""
+    values = defaults()
+    values["prompt"] = str(params.get("prompt", ""))[:MAX_PROMPT_CHARS]
+    values["mode"] = params.get("mode") if params.get("mode") in MODES else DEFAULT_MODE
+    for name, declared in RANGES.items():
+        values[name] = declared.clamp(params.get(name, declared.default))
+    try:
+        values["rng_seed"] = rng_seed(params.get("rng_seed"))
+    except ValueError:
+        values["rng_seed"] = None
+    return values
