@@ -8,6 +8,10 @@
 # missing and root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ -n "${WORDRNN_README_BLOCK:-}" ]; then  # set by tests/test_readme.py for the README's blocks
+  echo "error: $0 runs the whole suite: give its README block a <!-- not run: reason --> line" >&2
+  exit 2
+fi
 
 need=()
 command -v chromium >/dev/null || need+=(chromium)

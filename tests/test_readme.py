@@ -23,6 +23,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import sys
 import tokenize
 import tomllib
@@ -36,7 +37,7 @@ FENCE = re.compile(r"^```([\w+-]*)[^\n]*\n(.*?)^```[ \t]*$", re.DOTALL | re.MULT
 NOT_RUN = re.compile(r"<!--\s*not run:\s*((?:(?!-->).)+?)\s*-->\Z", re.DOTALL)
 OUTPUT = re.compile(r"#\s*->\s?(.*)$")
 APP_URL = "http://127.0.0.1:7860/"
-BLOCK_TIMEOUT = 600  # s: a block that needs longer is for a "not run" marker
+BLOCK_TIMEOUT = 300  # s: a block that needs longer (a server, a real training) needs a "not run" marker
 
 
 class Block(NamedTuple):
@@ -158,12 +159,30 @@ def workspace(tmp_path_factory, hub) -> dict:
     (root / "my.txt").write_text(TEXT * 5 + "\n", encoding="utf-8")
     (bin_dir := root.parent / "bin").mkdir()
     console_scripts(bin_dir)
-    env = dict(os.environ, PYTHONPATH=str(root), HF_TOKEN="hf_readme", PYTHONUNBUFFERED="1",
+    # WORDRNN_README_BLOCK: scripts/test.sh and app.sh refuse to run inside a block (recursion, servers).
+    env = dict(os.environ, PYTHONPATH=str(root), HF_TOKEN="hf_readme", PYTHONUNBUFFERED="1", WORDRNN_README_BLOCK="1",
                PATH=os.pathsep.join([str(bin_dir), str(Path(sys.executable).parent), os.environ["PATH"]]))
     space = {"root": root, "env": env, "app": None}  # the app: started by the first block that calls it
     yield space
     if space["app"]:
         space["app"].stop()
+
+
+def run_block(cmd: list[str], workspace: dict) -> tuple[int | str, str, str]:
+    """Runs a block in its own process group, ended with everything it started (a server, say)."""
+    process = subprocess.Popen(cmd, cwd=workspace["root"], env=workspace["env"], stdin=subprocess.DEVNULL,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        out, err = process.communicate(timeout=BLOCK_TIMEOUT)
+        returncode: int | str = process.returncode
+    except subprocess.TimeoutExpired:
+        returncode = f"nothing: it ran past {BLOCK_TIMEOUT} s (a server or a long run? mark it <!-- not run: ... -->)"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+    if not isinstance(returncode, int):
+        out, err = process.communicate()
+    return returncode, out, err
 
 
 @pytest.mark.slow
@@ -183,10 +202,9 @@ def test_readme_block(block: Block, workspace: dict, tmp_path):
         script, expected = bash_script(code, tmp_path)
         (tmp_path / "block.sh").write_text(script, encoding="utf-8")
         cmd = ["bash", str(tmp_path / "block.sh")]
-    done = subprocess.run(cmd, cwd=workspace["root"], env=workspace["env"], capture_output=True, text=True,
-                          timeout=BLOCK_TIMEOUT, stdin=subprocess.DEVNULL)
-    where = f"README line {block.line} ({block.language}) exited {done.returncode}"
-    assert done.returncode == 0, f"{where}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    returncode, out, err = run_block(cmd, workspace)
+    where = f"README line {block.line} ({block.language}) exited {returncode}"
+    assert returncode == 0, f"{where}:\n{out[-3000:]}\n{err[-3000:]}"
     if block.language == "python":
         problems = json.loads(result_file.read_text())
     else:
