@@ -12,6 +12,8 @@ Conventions (notes/README-pkg.md has them for README writers):
   with `my.txt`, a small text. `python` is this environment's; pyproject's console scripts are on
   PATH; the Hub is the tests' local one (HF_ENDPOINT, token-free), and http://127.0.0.1:7860/ is
   an app started on the default model.
+- Each block has 300 s and its own process group, ended with whatever it started. scripts/test.sh
+  and scripts/app.sh refuse to run in a block (WORDRNN_README_BLOCK): recursion and a server.
 """
 
 from __future__ import annotations
