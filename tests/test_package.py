@@ -64,6 +64,18 @@ def pip_install(python: Path, requirement: str, cwd: Path) -> None:
         cwd=cwd, env=user_env())
 
 
+def copy_checkout(dest: Path, caches: bool = False) -> Path:
+    """The checkout's files without what a checkout accumulates (LOCAL_ONLY, egg-info); with
+    `caches`, the __pycache__ folders too (numba's compiled kernels)."""
+
+    def ignore(folder: str, names: list[str]) -> set[str]:
+        local = LOCAL_ONLY if Path(folder) == ROOT else set()
+        return {n for n in names if n in local or n.endswith(".egg-info") or (n == "__pycache__" and not caches)}
+
+    shutil.copytree(ROOT, dest, ignore=ignore, symlinks=True)
+    return dest
+
+
 def site_packages(python: Path) -> Path:
     out = run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"], cwd=python.parent)
     return Path(out.stdout.strip())
@@ -74,12 +86,7 @@ def wheel(tmp_path_factory) -> Path:
     """The wheel, built from a copy of the checkout: an in-tree build would leave build/ and
     *.egg-info in it."""
     tmp = tmp_path_factory.mktemp("wheel")
-
-    def ignore(folder: str, names: list[str]) -> set[str]:
-        local = LOCAL_ONLY if Path(folder) == ROOT else set()
-        return {n for n in names if n in local or n == "__pycache__" or n.endswith(".egg-info")}
-
-    shutil.copytree(ROOT, tmp / "src", ignore=ignore, symlinks=True)
+    copy_checkout(tmp / "src")
     run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-index", "--no-build-isolation",
          "--disable-pip-version-check", "-q", "-w", str(tmp / "dist"), str(tmp / "src")], cwd=tmp)
     [built] = (tmp / "dist").glob("wordrnn-*.whl")

@@ -24,7 +24,6 @@ import io
 import json
 import os
 import re
-import shutil
 import signal
 import sys
 import tokenize
@@ -147,6 +146,7 @@ import subprocess  # noqa: E402 (the tests below; the runner above needs none of
 import pytest  # noqa: E402
 
 from app_server import AppServer  # noqa: E402
+from test_package import copy_checkout  # noqa: E402
 from tiny import TEXT  # noqa: E402
 
 BLOCKS = blocks(README.read_text(encoding="utf-8"))
@@ -155,9 +155,7 @@ BLOCKS = blocks(README.read_text(encoding="utf-8"))
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory, hub) -> dict:
     """A copy of the checkout to run the blocks in, and the environment they run with."""
-    root = tmp_path_factory.mktemp("readme") / "wordrnn"
-    local = {".git", ".venv", "venv", "build", "dist", "data", "runs", "artifacts", ".pytest_cache", ".hypothesis"}
-    shutil.copytree(ROOT, root, ignore=lambda folder, names: local & set(names) if Path(folder) == ROOT else set())
+    root = copy_checkout(tmp_path_factory.mktemp("readme") / "wordrnn", caches=True)
     (root / "my.txt").write_text(TEXT * 5 + "\n", encoding="utf-8")
     (bin_dir := root.parent / "bin").mkdir()
     console_scripts(bin_dir)
