@@ -4,6 +4,12 @@
 #   ./scripts/app.sh --model owner/repo       # any wordrnn checkpoint on the Hub
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ -n "${WORDRNN_README_BLOCK:-}" ]; then  # set by tests/test_readme.py for the README's blocks
+  echo "error: $0 starts a server that never exits: give its README block a <!-- not run: reason --> line" >&2
+  exit 2
+fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt
+# The package itself, editable, so that `. .venv/bin/activate` also gives the wordrnn-* commands.
+.venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -e .
 exec .venv/bin/python app.py "$@"

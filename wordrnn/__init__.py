@@ -10,7 +10,7 @@ __all__ = [
     "Checkpoint", "CheckpointError", "EOL", "Generator", "HubError", "ModelConfig", "PromptError", "UNK",
     "Vocabulary", "WordRNN", "WordRNNError", "detokenize", "tokenize",
 ]
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the one place: pyproject.toml reads it (tool.setuptools.dynamic)
 
 
 def __getattr__(name: str):
