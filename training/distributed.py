@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from .cli import UsageError
+
 log = logging.getLogger(__name__)
 
 
@@ -51,16 +53,42 @@ def pick_device(name: str | None = None) -> torch.device:
     return torch.device("cpu")
 
 
-def use_bf16(precision: str, device: torch.device) -> bool:
-    """Whether to train under bfloat16 autocast. "auto" says yes where the hardware multiplies
-    bfloat16 natively: CUDA with bf16 support, or a CPU with AVX-512 BF16 or AMX (the README's
-    benchmarks give the speed-up). Elsewhere bfloat16 is emulated and slower than float32."""
-    if precision in ("fp32", "bf16"):
-        return precision == "bf16"
+def cpu_features() -> dict[str, bool]:
+    """The CPU features that decide bfloat16 (torch's checks are private, so looked up)."""
+    checks = {"AVX-512 BF16": "_is_avx512_bf16_supported", "AMX": "_is_amx_tile_supported",
+              "AVX2": "_is_avx2_supported", "AVX-512": "_is_avx512_supported"}
+    return {name: bool(getattr(torch.cpu, check, lambda: False)()) for name, check in checks.items()}
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether the device multiplies bfloat16 natively: CUDA from Ampere on, or a CPU with
+    AVX-512 BF16 or AMX. Elsewhere bfloat16 is emulated and slower than float32."""
     if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")  # private, so looked up
-    return device.type == "cpu" and any(getattr(torch.cpu, name, lambda: False)() for name in checks)
+        return torch.cuda.is_bf16_supported(including_emulation=False)
+    features = cpu_features()
+    return device.type == "cpu" and (features["AVX-512 BF16"] or features["AMX"])
+
+
+def autocast_dtype(precision: str, device: torch.device, native: bool | None = None) -> torch.dtype | None:
+    """The autocast dtype for --precision on `device` (None: float32), refusing what cannot run.
+
+    auto: bfloat16 where native; float16 (with a gradient scaler) on CUDA GPUs without it;
+    float32 elsewhere. `native` overrides the hardware check (for tests)."""
+    native = native_bf16(device) if native is None else native
+    if precision == "fp32" or (precision == "auto" and not native and device.type != "cuda"):
+        return None
+    if precision == "auto":
+        return torch.bfloat16 if native else torch.float16
+    if precision == "fp16":
+        if device.type != "cuda":
+            raise UsageError(f"--precision fp16 needs a CUDA GPU; on {device.type} use bf16 or fp32")
+        return torch.float16
+    if not native and device.type == "cpu":
+        features = ", ".join(n for n, ok in cpu_features().items() if ok) or "none of AVX2, AVX-512, AMX"
+        raise UsageError("--precision bf16 needs a CPU that multiplies bfloat16 natively (AVX-512 BF16 "
+                         f"or AMX; this one has {features}): PyTorch's LSTM refuses bfloat16 without it, "
+                         "and emulated it would be slower than float32; use --precision auto or fp32")
+    return torch.bfloat16
 
 
 def setup(device_name: str | None = None, threads: int | None = None) -> Process:
@@ -107,6 +135,15 @@ def same_on_all_ranks(process: Process, parameters: list[torch.Tensor]) -> bool:
     gathered = [torch.empty_like(fingerprint) for _ in range(process.world_size)]
     dist.all_gather(gathered, fingerprint)
     return all(torch.equal(g, gathered[0]) for g in gathered)
+
+
+def broadcast_int(process: Process, value: int) -> int:
+    """Rank 0's `value` on every rank (a plan made from one rank's clock, so all ranks agree)."""
+    if not process.distributed:
+        return value
+    tensor = torch.tensor([value], dtype=torch.long, device=process.device)
+    dist.broadcast(tensor, src=0)
+    return int(tensor.item())
 
 
 def barrier(process: Process) -> None:
