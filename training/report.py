@@ -78,7 +78,7 @@ class Report:
 
 def sample_line(vocab: Vocabulary, context: list[int], target: int, predicted: int) -> str:
     """The notebook's line: the 7 words read, the true next word and the predicted one."""
-    words = vocab.decode(context[-7:])
+    words = " ".join(vocab.decode(context[-7:]))
     return f"{words} - [{vocab.tokens[target]}] vs [{vocab.tokens[predicted]}]"
 
 
