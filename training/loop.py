@@ -105,7 +105,7 @@ class Loop:
             window.append((loss, float((predicted == targets).float().mean()), targets.numel(), now))
             self.seconds += now - started
             started = now
-            if self.budget and self.step % REPLAN_EVERY == 0:
+            if self.budget and (self.step % REPLAN_EVERY == 0 or not self.budget.fitted):
                 self._fit_budget()
             last = self.step >= self.limit()
             if self.step % 10 == 0 or last:
@@ -136,6 +136,7 @@ class Loop:
         if self.args.epochs:
             total = min(total, math.ceil(self.args.epochs * self.per_epoch))
         total = broadcast_int(self.process, total)
+        self.budget.fitted = True
         if total != self.schedule.total:
             self.schedule = self.plan(total)
             if self.schedule.averaged and self.average is None and self.process.is_main:

@@ -51,12 +51,14 @@ class Schedule:
 class Budget:
     """Wall-clock time left, and how many more steps fit in it at the speed measured so far."""
 
+    MEASURED = 5  # steps timed before the first fit
     MARGIN = 0.95  # plan to finish a little early: step times wander on a shared machine
 
     def __init__(self, seconds: float) -> None:
         self.end = time.monotonic() + seconds
         self.started: tuple[int, float] | None = None  # (step, time) where measuring began
         self.last_validation = 0.0  # seconds the latest validation took
+        self.fitted = False  # whether a schedule has been fitted to it yet
 
     def over(self) -> bool:
         return time.monotonic() >= self.end
@@ -67,7 +69,7 @@ class Budget:
 
     def steps_left(self, step: int) -> int | None:
         """More steps that fit before the end, validations included; None until measured."""
-        if self.started is None or step - self.started[0] < 5:
+        if self.started is None or step - self.started[0] < self.MEASURED:
             return None
         now = time.monotonic()
         per_step = (now - self.started[1]) / (step - self.started[0])  # validations amortized
