@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+import bench.examples_lm
+import bench.plain
 import bench.training
 from tiny import TEXT
 from training import corpus, evaluate, train
@@ -69,6 +71,10 @@ BAD = [
     (corpus.main, ["bible"], "invalid choice"),
     (bench.training.main, ["--steps", "0"], "--steps"),
     (bench.training.main, ["--data", "{missing}"], "missing.txt"),
+    (bench.examples_lm.main, ["--data", "{missing}", "--out", "{out}"], "has no train.txt"),
+    (bench.examples_lm.main, ["--data", "{missing}", "--out", "{out}", "--minutes", "0"], "--minutes"),
+    (bench.plain.main, ["--data", "{missing}"], "not found"),
+    (bench.plain.main, ["--data", "{missing}", "--minutes", "-1"], "--minutes"),
 ]
 
 
@@ -85,7 +91,9 @@ def test_a_bad_flag_is_one_line_and_exit_2(files, main, argv, message, capsys, c
 @pytest.mark.parametrize("main, prog", [(train.main, "python -m training.train"),
                                         (evaluate.main, "python -m training.evaluate"),
                                         (corpus.main, "python -m training.corpus"),
-                                        (bench.training.main, "python -m bench.training")])
+                                        (bench.training.main, "python -m bench.training"),
+                                        (bench.examples_lm.main, "python -m bench.examples_lm"),
+                                        (bench.plain.main, "python -m bench.plain")])
 def test_help_names_the_command_and_shows_defaults(main, prog, capsys):
     assert status(main, ["--help"]) == 0
     out = capsys.readouterr().out
@@ -99,3 +107,15 @@ def test_a_real_process_shows_no_traceback(files):
                              "--text", files["missing"]], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 2
     assert result.stderr.startswith("error: ") and "Traceback" not in result.stderr
+
+
+def test_bench_training_skips_its_bf16_rows_where_bfloat16_is_not_native(tmp_path, caplog):
+    words = [f"w{i % 7000}" for i in range(9000)]  # vocabulary enough for the adaptive cutoffs
+    text = "\n".join(" ".join(words[i : i + 10]) for i in range(0, len(words), 10))
+    for name in ("train", "valid"):
+        (tmp_path / f"{name}.txt").write_text(text, encoding="utf-8")
+    caplog.set_level("INFO")
+    rows = bench.training.throughput_part(tmp_path, steps=2, out=tmp_path / "runs", bf16=False)
+    table = [row for row in rows if row.startswith("| ") and "output layer" not in row]
+    assert len(table) == 2 and not any("bf16" in row for row in table)
+    assert "skipped (this CPU has no native bfloat16" in caplog.text
