@@ -35,7 +35,7 @@ def parser() -> argparse.ArgumentParser:
     data.add_argument("--min-count", type=positive_int, default=1, help="drop rarer words to <unk>")
     data.add_argument("--max-vocab", type=positive_int, help="keep at most this many tokens, <unk> included")
     model = p.add_argument_group("model (every default: by the rule, printed at the start)")
-    model.add_argument("--embedding-size", type=positive_int)
+    model.add_argument("--embedding-size", type=positive_int, help="width of the word vectors")
     model.add_argument("--hidden-sizes", type=positive_int, nargs="+", help="one LSTM layer per size, e.g. 1024 512")
     model.add_argument("--dropout", type=rate, help="variational dropout between layers and on the output")
     model.add_argument("--input-dropout", type=rate, help="variational dropout on the embeddings (with --dropout given: the same)")
@@ -54,7 +54,7 @@ def parser() -> argparse.ArgumentParser:
     opt.add_argument("--batch-size", type=positive_int, default=32, help="parallel streams B")
     opt.add_argument("--seq-len", type=positive_int, default=64, help="truncated-BPTT length T")
     opt.add_argument("--lr", type=positive_float, default=3e-3, help="peak AdamW learning rate")
-    opt.add_argument("--weight-decay", type=non_negative_float, default=0.01)
+    opt.add_argument("--weight-decay", type=non_negative_float, default=0.01, help="AdamW's decoupled weight decay")
     opt.add_argument("--warmup", type=positive_int, help=f"linear warm-up steps ({BY_RULE})")
     opt.add_argument("--clip", type=positive_float, default=0.5, help="gradient norm clipping")
     opt.add_argument("--epochs", type=positive_float,
@@ -65,7 +65,7 @@ def parser() -> argparse.ArgumentParser:
     opt.add_argument("--max-steps", type=positive_int, help="stop after this many steps")
     opt.add_argument("--time-budget", type=duration,
                      help="e.g. 15m: the schedule is sized to end when the budget does")
-    opt.add_argument("--seed", type=int, default=0)
+    opt.add_argument("--seed", type=int, default=0, help="random seed of the initial weights and the dropout masks")
     opt.add_argument("--device", help="cpu, cuda, cuda:1 or mps (default: the best available)")
     opt.add_argument("--threads", type=positive_int, help="CPU threads per process (default: torch's; "
                      "a resumed run: the saved run's)")

@@ -22,10 +22,10 @@ class _Help(argparse.RawDescriptionHelpFormatter):
 
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
-        shown = action.default not in (None, False, True, argparse.SUPPRESS, [])
+        default = action.default
+        shown = not (default is None or isinstance(default, bool) or default == [] or default is argparse.SUPPRESS)
         if shown and "default" not in text and action.option_strings:
-            default = " ".join(map(str, action.default)) if isinstance(action.default, list) else "%(default)s"
-            text += f" (default: {default})"
+            text += f" (default: {' '.join(map(str, default)) if isinstance(default, list) else '%(default)s'})"
         return text
 
 
