@@ -29,7 +29,7 @@ import torch
 
 from bench.ngram import KneserNey, encode
 from training.cli import Parser, positive_float, quiet_known_warnings
-from training.distributed import cpu_features
+from training.precision import cpu_summary
 from wordrnn import Checkpoint, Vocabulary, tokenize
 
 log = logging.getLogger(__name__)
@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     quiet_known_warnings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     args.out.mkdir(parents=True, exist_ok=True)
-    features = ", ".join(name for name, ok in cpu_features().items() if ok) or "none of AVX2, AVX-512, AMX"
+    features = cpu_summary()
     try:
         log.info("5-gram ...")
         kn, kn_s = ngram(args.data)

@@ -30,7 +30,8 @@ from bench.notebook import NotebookTrainer
 from training import args as options, rules
 from training.cli import Parser, positive_float, positive_int, quiet_known_warnings
 from training.data import Corpus
-from training.distributed import Process, cpu_features, native_bf16
+from training.distributed import Process
+from training.precision import cpu_summary, native_bf16
 from training.evaluate import evaluate
 from training.loop import Loop
 from wordrnn import Vocabulary, tokenize
@@ -159,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     quiet_known_warnings()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     native = native_bf16(torch.device("cpu"))
-    features = ", ".join(name for name, ok in cpu_features().items() if ok) or "none of AVX2, AVX-512, AMX"
+    features = cpu_summary()
     rows = [f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU features: {features}; "
             f"{'multiplies bfloat16 natively' if native else 'no native bfloat16 (bf16 rows skipped)'}", ""]
     if args.part in ("notebook", "both"):

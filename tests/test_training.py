@@ -17,7 +17,7 @@ from safetensors.torch import load_file
 from tiny import TEXT
 from training.data import load_corpus
 from training.cli import UsageError
-from training.distributed import autocast_dtype, native_bf16
+from training.precision import autocast_dtype, native_bf16
 from training.evaluate import evaluate, stream
 from training.train import main
 from wordrnn import Checkpoint

@@ -14,8 +14,6 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-from .cli import UsageError
-
 log = logging.getLogger(__name__)
 
 
@@ -51,44 +49,6 @@ def pick_device(name: str | None = None) -> torch.device:
     if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
-
-
-def cpu_features() -> dict[str, bool]:
-    """The CPU features that decide bfloat16 (torch's checks are private, so looked up)."""
-    checks = {"AVX-512 BF16": "_is_avx512_bf16_supported", "AMX": "_is_amx_tile_supported",
-              "AVX2": "_is_avx2_supported", "AVX-512": "_is_avx512_supported"}
-    return {name: bool(getattr(torch.cpu, check, lambda: False)()) for name, check in checks.items()}
-
-
-def native_bf16(device: torch.device) -> bool:
-    """Whether the device multiplies bfloat16 natively: CUDA from Ampere on, or a CPU with
-    AVX-512 BF16 or AMX. Elsewhere bfloat16 is emulated and slower than float32."""
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported(including_emulation=False)
-    features = cpu_features()
-    return device.type == "cpu" and (features["AVX-512 BF16"] or features["AMX"])
-
-
-def autocast_dtype(precision: str, device: torch.device, native: bool | None = None) -> torch.dtype | None:
-    """The autocast dtype for --precision on `device` (None: float32), refusing what cannot run.
-
-    auto: bfloat16 where native; float16 (with a gradient scaler) on CUDA GPUs without it;
-    float32 elsewhere. `native` overrides the hardware check (for tests)."""
-    native = native_bf16(device) if native is None else native
-    if precision == "fp32" or (precision == "auto" and not native and device.type != "cuda"):
-        return None
-    if precision == "auto":
-        return torch.bfloat16 if native else torch.float16
-    if precision == "fp16":
-        if device.type != "cuda":
-            raise UsageError(f"--precision fp16 needs a CUDA GPU; on {device.type} use bf16 or fp32")
-        return torch.float16
-    if not native and device.type == "cpu":
-        features = ", ".join(n for n, ok in cpu_features().items() if ok) or "none of AVX2, AVX-512, AMX"
-        raise UsageError("--precision bf16 needs a CPU that multiplies bfloat16 natively (AVX-512 BF16 "
-                         f"or AMX; this one has {features}): PyTorch's LSTM refuses bfloat16 without it, "
-                         "and emulated it would be slower than float32; use --precision auto or fp32")
-    return torch.bfloat16
 
 
 def setup(device_name: str | None = None, threads: int | None = None) -> Process:

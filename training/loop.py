@@ -22,9 +22,10 @@ from torch.nn.parallel import DistributedDataParallel
 from . import report, rules, state, table
 from .average import WeightAverage
 from .data import Corpus
-from .distributed import Process, any_flag, autocast_dtype, broadcast_int
+from .distributed import Process, any_flag, broadcast_int
 from .evaluate import evaluate
 from .loss import NextWordLoss
+from .precision import Precision
 from .schedule import Budget, Schedule
 from wordrnn import Checkpoint, ModelConfig, WordRNN
 from wordrnn.batching import batchify, bptt_batches, num_batches, shard
@@ -62,8 +63,7 @@ class Loop:
         )
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=args.lr,
                                            weight_decay=args.weight_decay, betas=(0.9, 0.99))
-        self.amp = autocast_dtype(args.precision, process.device)
-        self.scaler = torch.amp.GradScaler("cuda") if self.amp == torch.float16 else None
+        self.precision = Precision(args.precision, process.device)
         local = shard(corpus.train, process.rank, process.world_size)
         self.data = batchify(local, args.batch_size).to(process.device)  # (B, N)
         self.per_epoch = num_batches(self.data, args.seq_len)
@@ -82,7 +82,7 @@ class Loop:
         log.info("model: %s parameters, %d steps of %d x %d tokens per epoch, %s, %s",
                  f"{self.model.num_parameters():,}", self.per_epoch, args.batch_size, args.seq_len,
                  "schedule sized by the time budget" if self.budget and not args.epochs
-                 else f"{self.schedule.total} steps in all", table.precision(self.amp))
+                 else f"{self.schedule.total} steps in all", table.precision(self.precision.dtype))
 
     def plan(self, total: int) -> Schedule:
         """The schedule for `total` steps, with the warm-up and averaging of training/rules.py."""
@@ -108,11 +108,11 @@ class Loop:
             if self.budget and (self.step % REPLAN_EVERY == 0 or not self.budget.fitted):
                 self._fit_budget()
             last = self.step >= self.limit()
-            if self.step % 10 == 0 or last:
-                self._log(window)
-                window = window[-1:]
             signal = interrupted()
             stopping = any_flag(self.process, signal or bool(self.budget and self.budget.over()))
+            if self.step % 10 == 0 or last or stopping:
+                self._log(window)
+                window = window[-1:]
             if self.step % self.args.eval_interval == 0 or last or stopping:
                 self.validate(inputs, targets, predicted)
             elif time.monotonic() - self.saved_at > self.args.save_interval:
@@ -159,24 +159,14 @@ class Loop:
         self.model.train()
         for group in self.optimizer.param_groups:
             group["lr"] = self.schedule.lr(self.step)
-        with torch.autocast(self.process.device.type, dtype=self.amp or torch.float32, enabled=bool(self.amp)):
+        with self.precision.autocast():
             objective, loss, predicted, carried = self.objective(inputs, targets, self.carried)
         value, total = float(loss.detach()), float(objective.detach())
         if not math.isfinite(total):  # the loss plus finite penalties: non-finite with the loss
             return total, predicted
         self.carried = detach(carried)
         self.optimizer.zero_grad(set_to_none=True)
-        if self.scaler:  # float16: scaled so that small gradients do not flush to zero
-            self.scaler.scale(objective).backward()
-            self.scaler.unscale_(self.optimizer)
-        else:
-            objective.backward()
-        torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.args.clip)
-        if self.scaler:
-            self.scaler.step(self.optimizer)
-            self.scaler.update()
-        else:
-            self.optimizer.step()
+        self.precision.step(objective, self.optimizer, self.model.parameters(), self.args.clip)
         if self.average and self.step >= self.schedule.decay_end:
             self.average.update(self.model)
         return value, predicted
@@ -228,7 +218,7 @@ class Loop:
                 "vocab": self.corpus.vocab.to_json(), "schedule": self.schedule.to_json(),
                 "threads": torch.get_num_threads(), "world_size": self.process.world_size,
                 "device_type": self.process.device.type, "metrics_bytes": self.report.size(),
-                "scaler": self.scaler.state_dict() if self.scaler else None}
+                "scaler": self.precision.state()}
         state.save(self.out / "training_state", self.model, self.optimizer, self.carried, meta, self.average)
 
     def resume(self, folder: Path) -> None:
@@ -239,8 +229,7 @@ class Loop:
         if self.budget:  # re-fitted to this session's budget (without one, the saved plan is exact)
             self.budget.start(meta["step"])
         self.carried = state.restore(folder, self.model, self.optimizer, self.process.device, self.average)
-        if self.scaler and meta.get("scaler"):
-            self.scaler.load_state_dict(meta["scaler"])
+        self.precision.restore(meta.get("scaler"))
         if self.process.rank != 0:  # only rank 0's carried state and RNG were saved
             self.carried = None
             torch.manual_seed(self.args.seed + 1000 * self.process.rank + meta["step"])

@@ -31,7 +31,7 @@ def info(loop: "Loop", model: WordRNN, metrics: dict[str, float]) -> dict[str, A
         "clip": args.clip, "min_count": args.min_count, "seed": args.seed,
         **_extras(loop, model),
         "training_time_s": round(loop.seconds, 1), "hardware": loop.process.hardware(),
-        "torch": str(torch.__version__), "precision": precision(loop.amp),
+        "torch": str(torch.__version__), "precision": precision(loop.precision.dtype),
     }
     return {"metrics": {**metrics, "train_loss": loop.train_loss}, "training": training}
 

@@ -29,6 +29,7 @@ from pathlib import Path
 from . import args as options, cli, distributed, finish, rules, state
 from .data import DataError, check_size, load_corpus
 from .loop import Loop, Stop
+from .precision import autocast_dtype
 from wordrnn import Vocabulary, WordRNNError
 
 log = logging.getLogger("training")
@@ -80,7 +81,7 @@ def _resolved(args: argparse.Namespace) -> tuple[argparse.Namespace, dict | None
 
 def run(args: argparse.Namespace, meta: dict | None, process: distributed.Process, stop: list[int]) -> int:
     out = Path(args.out)
-    distributed.autocast_dtype(args.precision, process.device)  # refuse before any work
+    autocast_dtype(args.precision, process.device)  # refuse before any work
     vocab = Vocabulary.from_json(meta["vocab"]) if meta else None
     corpus = load_corpus(args.text, args.valid, args.min_count, args.max_vocab, vocab=vocab)
     check_size(corpus, args.batch_size, process.world_size)
