@@ -31,6 +31,7 @@ from app_server import AppServer  # noqa: E402
 from gradio_client import Client  # noqa: E402
 
 from wordrnn.generate import MODES  # noqa: E402
+from wordrnn.cli import Parser, positive_int  # noqa: E402
 from wordrnn.source import DEFAULT_MODEL  # noqa: E402
 
 
@@ -56,10 +57,10 @@ def client(url: str) -> Client:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m bench.app", description=__doc__.split("\n\n")[0])
+    p = Parser("bench.app", description=__doc__.split("\n\n")[0])
     p.add_argument("--model", help=f"checkpoint folder or Hub repo id (default: {DEFAULT_MODEL} if present)")
-    p.add_argument("--clients", type=int, default=16)
-    p.add_argument("--words", type=int, default=128)
+    p.add_argument("--clients", type=positive_int, default=16)
+    p.add_argument("--words", type=positive_int, default=128)
     p.add_argument("--mode", choices=MODES, default="greedy")
     args = p.parse_args(argv)
 

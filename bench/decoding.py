@@ -18,7 +18,6 @@ Prints a markdown table.
 
 from __future__ import annotations
 
-import argparse
 import platform
 import sys
 from pathlib import Path
@@ -27,6 +26,7 @@ from typing import Any
 import torch
 
 from wordrnn import EOL, Checkpoint, Generator, tokenize
+from wordrnn.cli import Parser, positive_int
 from wordrnn.source import DEFAULT_MODEL
 from wordrnn.page import SEED_WORDS, is_word
 
@@ -103,12 +103,11 @@ def log_probs(gen: Generator, checkpoint: Checkpoint, tokens: list[str], start: 
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m bench.decoding", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = Parser("bench.decoding", description=__doc__.split("\n\n")[0])
     p.add_argument("--model", default=str(DEFAULT_MODEL), help="checkpoint folder or Hub repo id")
     p.add_argument("--data", type=Path, default=Path("data/kjv"), help="folder with test.txt")
-    p.add_argument("--prompts", type=int, default=20)
-    p.add_argument("--length", type=int, default=128, help="words generated per prompt")
+    p.add_argument("--prompts", type=positive_int, default=20)
+    p.add_argument("--length", type=positive_int, default=128, help="words generated per prompt")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     checkpoint = Checkpoint.from_pretrained(args.model)

@@ -26,7 +26,6 @@ leading `<eol>` as first context) as well as with upstream's 10 columns.
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import math
@@ -38,6 +37,7 @@ import torch.nn.functional as F
 from safetensors.torch import save_file
 from torch import nn
 
+from wordrnn.cli import Parser, positive_float
 from training.evaluate import evaluate, stream
 from wordrnn import Vocabulary, tokenize
 from wordrnn.source import resolve
@@ -129,13 +129,16 @@ def train(model: ExamplesLM, train_ids: torch.Tensor, valid_ids: torch.Tensor, s
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", required=True, help="folder with train.txt, valid.txt, test.txt")
-    parser.add_argument("--minutes", type=float, default=30.0, help="training time (default 30)")
+    parser = Parser("bench.examples_lm", description=__doc__)
+    parser.add_argument("--data", type=Path, required=True, help="folder with train.txt, valid.txt, test.txt")
+    parser.add_argument("--minutes", type=positive_float, default=30.0, help="training time")
     parser.add_argument("--out", type=Path, required=True, help="where to write the weights and result.json")
     parser.add_argument("--model", help="a wordrnn checkpoint: its vocabulary, and its test perplexity beside")
     parser.add_argument("--seed", type=int, default=1111, help="upstream's default seed")
     args = parser.parse_args(argv)
+    missing = [s for s in ("train", "valid", "test") if not (args.data / f"{s}.txt").is_file()]
+    if missing:
+        parser.error(f"{args.data} has no {', '.join(m + '.txt' for m in missing)}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     texts = {s: (Path(args.data) / f"{s}.txt").read_text(encoding="utf-8") for s in ("train", "valid", "test")}
     checkpoint = resolve(args.model, fallback=False).checkpoint if args.model else None

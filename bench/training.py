@@ -19,17 +19,19 @@ All figures come from one run on one machine; compare the ratios, not the second
 
 from __future__ import annotations
 
-import argparse
 import logging
+import sys
 import time
 from pathlib import Path
 
 import torch
 
 from bench.notebook import NotebookTrainer
-from training.args import parser as train_parser
+from training import args as options, rules
+from wordrnn.cli import Parser, positive_float, positive_int, quiet_known_warnings
 from training.data import Corpus
-from training.distributed import Process, use_bf16
+from training.distributed import Process
+from training.precision import cpu_summary, native_bf16
 from training.evaluate import evaluate
 from training.loop import Loop
 from wordrnn import Vocabulary, tokenize
@@ -66,9 +68,15 @@ def time_to_targets(step, accuracy, budget: float, check_every: float) -> tuple[
     return reached, steps, trained
 
 
+# The trainer's defaults before the plain command's rules: the model of these tables.
+FIXED = dict(embedding_size=256, hidden_sizes=[512, 512], dropout=0.2, input_dropout=None, embedding_dropout=0.0,
+             weight_dropout=0.0, activation_penalty=0.0, temporal_penalty=0.0, adaptive_cutoffs=[],
+             tie_weights=True, average_epochs=0.0, warmup=100, epochs=rules.EPOCHS)
+
+
 def our_loop(corpus: Corpus, out: Path, **overrides) -> Loop:
-    args = train_parser().parse_args(["--text", "-", "--out", str(out), "--no-progress"])
-    for name, value in overrides.items():
+    args = options.parse(["--text", __file__, "--out", str(out), "--no-progress"])
+    for name, value in {**FIXED, **overrides}.items():
         setattr(args, name, value)
     return Loop(args, corpus, Process(), out)
 
@@ -100,7 +108,7 @@ def notebook_part(text: Path, budget: float, ours_budget: float, out: Path) -> l
     return rows
 
 
-def throughput_part(data: Path, steps: int, out: Path) -> list[str]:
+def throughput_part(data: Path, steps: int, out: Path, bf16: bool) -> list[str]:
     train_words, valid_words = (tokenize((data / f).read_text(encoding="utf-8")) for f in ("train.txt", "valid.txt"))
     vocab = Vocabulary.build(train_words)
     corpus = Corpus(vocab, torch.tensor(vocab.encode(train_words)), torch.tensor(vocab.encode(valid_words)))
@@ -112,6 +120,11 @@ def throughput_part(data: Path, steps: int, out: Path) -> list[str]:
         "adaptive softmax [2000, 6000], float32": dict(adaptive, precision="fp32"),
         "adaptive softmax [2000, 6000], bf16 autocast": dict(adaptive, precision="bf16"),
     }
+    if not bf16:
+        skipped = [name for name, o in configs.items() if o["precision"] == "bf16"]
+        configs = {name: o for name, o in configs.items() if o["precision"] != "bf16"}
+        logging.info("skipped (this CPU has no native bfloat16, so PyTorch's LSTM refuses it): %s",
+                     "; ".join(skipped))
     rows = [f"KJV train split, vocabulary {len(vocab)}, batch 32 x 64, {steps} steps "
             f"({steps * 32 * 64:,} tokens) each.", "",
             "| output layer | tokens/s | speed vs baseline | valid perplexity |", "|---|---|---|---|"]
@@ -131,25 +144,32 @@ def throughput_part(data: Path, steps: int, out: Path) -> list[str]:
     return rows
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", type=Path, default=Path("data/kjv"))
+def main(argv: list[str] | None = None) -> int:
+    p = Parser("bench.training", description=__doc__)
+    p.add_argument("--data", type=Path, default=Path("data/kjv"), help="folder with train.txt and valid.txt")
     p.add_argument("--part", choices=["notebook", "throughput", "both"], default="both")
-    p.add_argument("--notebook-budget", type=float, default=300.0, help="seconds for the notebook")
-    p.add_argument("--ours-budget", type=float, default=120.0)
-    p.add_argument("--steps", type=int, default=120, help="training steps per throughput config")
+    p.add_argument("--notebook-budget", type=positive_float, default=300.0, help="seconds for the notebook")
+    p.add_argument("--ours-budget", type=positive_float, default=120.0, help="seconds for ours")
+    p.add_argument("--steps", type=positive_int, default=120, help="training steps per throughput config")
     p.add_argument("--out", type=Path, default=Path("runs/bench-training"))
-    args = p.parse_args()
+    args = p.parse_args(argv)
+    for name in ("train.txt", "valid.txt"):
+        if not (args.data / name).is_file():
+            p.error(f"{args.data / name} does not exist; prepare it with python -m training.corpus kjv "
+                    f"--out {args.data}")
+    quiet_known_warnings()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    native = use_bf16("auto", torch.device("cpu"))
-    rows = [f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU "
-            f"{'multiplies bfloat16 natively' if native else 'has no native bfloat16 (auto: float32)'}", ""]
+    native = native_bf16(torch.device("cpu"))
+    features = cpu_summary()
+    rows = [f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU features: {features}; "
+            f"{'multiplies bfloat16 natively' if native else 'no native bfloat16 (bf16 rows skipped)'}", ""]
     if args.part in ("notebook", "both"):
         rows += notebook_part(args.data / "train.txt", args.notebook_budget, args.ours_budget, args.out) + [""]
     if args.part in ("throughput", "both"):
-        rows += throughput_part(args.data, args.steps, args.out)
+        rows += throughput_part(args.data, args.steps, args.out, native)
     print("\n".join(rows))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -13,14 +13,14 @@ TOOLS = {"wordrnn.generate": generate.main, "wordrnn.push": push.main, "wordrnn.
          "training.release": release.main}
 
 BAD = [
-    ("wordrnn.generate", ["and god", "--words", "0"], "--words: 0 is not between 1 and 500"),
+    ("wordrnn.generate", ["and god", "--words", "0"], "--words: '0' is not a whole number from 1 to 500"),
     ("wordrnn.generate", ["and god", "--words", "many"], "'many' is not a whole number"),
-    ("wordrnn.generate", ["and god", "--k", "0"], "--k: 0 is less than 1"),
-    ("wordrnn.generate", ["and god", "--temperature", "0"], "--temperature: 0 is not in (0, inf]"),
-    ("wordrnn.generate", ["and god", "--temperature", "nan"], "--temperature: nan is not in"),
-    ("wordrnn.generate", ["and god", "--top-p", "1.5"], "--top-p: 1.5 is not in (0, 1]"),
-    ("wordrnn.generate", ["and god", "--seed", "-1"], "--seed: -1 is less than 0"),
-    ("wordrnn.generate", ["and god", "--no-repeat-ngram", "-2"], "--no-repeat-ngram: -2 is less than 0"),
+    ("wordrnn.generate", ["and god", "--k", "0"], "--k: '0' is not a whole number of at least 1"),
+    ("wordrnn.generate", ["and god", "--temperature", "0"], "--temperature: '0' is not a number above 0"),
+    ("wordrnn.generate", ["and god", "--temperature", "nan"], "--temperature: 'nan' is not a number above 0"),
+    ("wordrnn.generate", ["and god", "--top-p", "1.5"], "--top-p: '1.5' is not a number in (0, 1]"),
+    ("wordrnn.generate", ["and god", "--seed", "-1"], "--seed: '-1' is not a whole number of at least 0"),
+    ("wordrnn.generate", ["and god", "--no-repeat-ngram", "-2"], "--no-repeat-ngram: '-2' is not a whole number of at least 0"),
     ("wordrnn.generate", ["and god", "--mode", "beam"], "invalid choice: 'beam'"),
     ("wordrnn.generate", ["and god", "--modle", "x"], "unrecognized arguments: --modle x"),
     ("wordrnn.generate", [], "give seed words"),

@@ -260,7 +260,7 @@ def test_an_unknown_device_is_refused(tiny_checkpoint, device):
 def test_cli_bad_settings_exit_2_before_loading(capsys):
     with pytest.raises(SystemExit) as exit_:
         generate.main(["and god", "--mode", "top-p", "--top-p", "2", "--model", "/nowhere"])
-    assert exit_.value.code == 2 and "--top-p: 2 is not in (0, 1]" in capsys.readouterr().err
+    assert exit_.value.code == 2 and "--top-p: '2' is not a number in (0, 1]" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exit_:
         generate.main(["and god", "--words", "0"])
     assert exit_.value.code == 2

@@ -1,79 +1,80 @@
 """Command-line options of `python -m training.train`, grouped as data / model / optimization /
-output. On `--resume` the saved options are used, except those in RUN_CONTROL."""
+output, each checked where it is parsed. Options that default to "by the rule" are None here and
+chosen from the corpus and the budget by training/rules.py. On `--resume` the saved options are
+merged over the parser's defaults once (`resumed`), except those in RUN_CONTROL."""
 
 from __future__ import annotations
 
 import argparse
-import re
+from typing import Any
 
-# Options that may change between a run and its resumption: they stop or publish the run but do
-# not change what it computes (the learning-rate schedule follows --epochs, not --max-steps).
-RUN_CONTROL = ("max_steps", "time_budget", "push_to_hub", "private", "progress", "threads", "resume")
+from wordrnn.cli import (Parser, UsageError, duration, existing_file, non_negative_float, positive_float,
+                  positive_int, rate)
 
-
-def duration(text: str) -> float:
-    """'90', '90s', '15m', '1.5h' -> seconds."""
-    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([smh]?)\s*", text)
-    if not match:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 90s, 15m or 1.5h")
-    return float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[match.group(2)]
+# Options that may change between a run and its resumption: they stop, show or publish the run
+# but do not change what it computes. `threads` and `device` come from the saved run unless given.
+RUN_CONTROL = ("max_steps", "time_budget", "push_to_hub", "private", "progress", "threads", "device",
+               "resume", "save_interval")
+_SAVED_UNLESS_GIVEN = ("threads", "device")
+# Runs saved before these options existed resume with them off.
+OFF_IN_OLD_RUNS = {"activation_penalty": 0.0, "temporal_penalty": 0.0, "embedding_dropout": 0.0,
+                   "weight_dropout": 0.0, "average_epochs": 0.0}
+BY_RULE = "default: by the rule, printed at the start"
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m training.train",
-        description="Train a word-level LSTM on a text file and save a Hub-ready checkpoint.",
-        epilog="Example: python -m training.train --text data/kjv/train.txt "
-        "--valid data/kjv/valid.txt --out runs/kjv --time-budget 60m",
+    p = Parser("training.train", description="Train a word-level LSTM on a text file and save a Hub-ready checkpoint.",
+        epilog="Example: python -m training.train --text my.txt --out runs/mine --time-budget 30m",
     )
     data = p.add_argument_group("data")
-    data.add_argument("--text", help="UTF-8 training text (required unless --resume)")
-    data.add_argument("--valid", help="UTF-8 validation text (default: hold out 5%% of --text)")
-    data.add_argument("--test", help="UTF-8 test text, scored once at the end for the model card")
-    data.add_argument("--min-count", type=int, default=1, help="drop rarer words to <unk> (default 1)")
-    data.add_argument("--max-vocab", type=int, help="keep at most this many tokens, <unk> included")
-    model = p.add_argument_group("model")
-    model.add_argument("--embedding-size", type=int, default=256)
-    model.add_argument("--hidden-sizes", type=int, nargs="+", default=[512, 512],
-                       help="one LSTM layer per size, e.g. 1024 512 (default 512 512)")
-    model.add_argument("--dropout", type=float, default=0.2,
-                       help="variational dropout between layers and on the output (default 0.2)")
-    model.add_argument("--input-dropout", type=float,
-                       help="variational dropout on the embeddings (default: --dropout)")
-    model.add_argument("--embedding-dropout", type=float, default=0.0,
-                       help="drop whole words from the embedding matrix (AWD-LSTM: 0.1)")
-    model.add_argument("--weight-dropout", type=float, default=0.0,
-                       help="DropConnect on the hidden-to-hidden weights (AWD-LSTM: 0.5)")
-    model.add_argument("--activation-penalty", type=float, default=0.0,
-                       help="AR: penalty on the last layer's squared outputs (AWD-LSTM: 2)")
-    model.add_argument("--temporal-penalty", type=float, default=0.0,
-                       help="TAR: penalty on their squared step-to-step changes (AWD-LSTM: 1)")
-    model.add_argument("--no-tie", dest="tie_weights", action="store_false",
+    data.add_argument("--text", type=existing_file, help="UTF-8 training text (required unless --resume)")
+    data.add_argument("--valid", type=existing_file, help="UTF-8 validation text (default: hold out 5%% of --text)")
+    data.add_argument("--test", type=existing_file, help="UTF-8 test text, scored once at the end for the model card")
+    data.add_argument("--min-count", type=positive_int, default=1, help="drop rarer words to <unk>")
+    data.add_argument("--max-vocab", type=positive_int, help="keep at most this many tokens, <unk> included")
+    model = p.add_argument_group("model (every default: by the rule, printed at the start)")
+    model.add_argument("--embedding-size", type=positive_int, help="width of the word vectors")
+    model.add_argument("--hidden-sizes", type=positive_int, nargs="+", help="one LSTM layer per size, e.g. 1024 512")
+    model.add_argument("--dropout", type=rate, help="variational dropout between layers and on the output")
+    model.add_argument("--input-dropout", type=rate, help="variational dropout on the embeddings (with --dropout given: the same)")
+    model.add_argument("--embedding-dropout", type=rate, help="drop whole words from the embedding matrix")
+    model.add_argument("--weight-dropout", type=rate, help="DropConnect on the hidden-to-hidden weights")
+    model.add_argument("--activation-penalty", type=non_negative_float,
+                       help="AR: penalty on the last layer's squared outputs")
+    model.add_argument("--temporal-penalty", type=non_negative_float,
+                       help="TAR: penalty on their squared step-to-step changes")
+    model.add_argument("--no-tie", dest="tie_weights", action="store_false", default=None,
                        help="do not share the embedding with the output layer")
-    model.add_argument("--adaptive-cutoffs", type=int, nargs="*", default=[],
-                       help="adaptive softmax cluster boundaries, e.g. 2000 6000 (implies --no-tie)")
+    model.add_argument("--adaptive-cutoffs", type=positive_int, nargs="*",
+                       help="adaptive softmax cluster boundaries, e.g. 2000 6000 (implies --no-tie); "
+                       "give none for a full softmax")
     opt = p.add_argument_group("optimization")
-    opt.add_argument("--batch-size", type=int, default=32, help="parallel streams B (default 32)")
-    opt.add_argument("--seq-len", type=int, default=64, help="truncated-BPTT length T (default 64)")
-    opt.add_argument("--lr", type=float, default=3e-3, help="peak AdamW learning rate (default 3e-3)")
-    opt.add_argument("--weight-decay", type=float, default=0.01)
-    opt.add_argument("--warmup", type=int, default=100, help="linear warm-up steps (default 100)")
-    opt.add_argument("--clip", type=float, default=0.5, help="gradient norm clipping (default 0.5)")
-    opt.add_argument("--epochs", type=float, default=10, help="length of the schedule (default 10)")
-    opt.add_argument("--average-epochs", type=float, default=0.0,
-                     help="hold the learning rate at its floor for the last N of --epochs and keep "
-                     "the mean of their weights (default 0: no averaging)")
-    opt.add_argument("--max-steps", type=int, help="stop after this many steps")
-    opt.add_argument("--time-budget", type=duration, help="stop after this long, e.g. 15m")
-    opt.add_argument("--seed", type=int, default=0)
+    opt.add_argument("--batch-size", type=positive_int, default=32, help="parallel streams B")
+    opt.add_argument("--seq-len", type=positive_int, default=64, help="truncated-BPTT length T")
+    opt.add_argument("--lr", type=positive_float, default=3e-3, help="peak AdamW learning rate")
+    opt.add_argument("--weight-decay", type=non_negative_float, default=0.01, help="AdamW's decoupled weight decay")
+    opt.add_argument("--warmup", type=positive_int, help=f"linear warm-up steps ({BY_RULE})")
+    opt.add_argument("--clip", type=positive_float, default=0.5, help="gradient norm clipping")
+    opt.add_argument("--epochs", type=positive_float,
+                     help="length of the schedule (default: 10, or what --time-budget fits)")
+    opt.add_argument("--average-epochs", type=non_negative_float,
+                     help="hold the learning rate at its floor for the last N epochs and keep the "
+                     f"mean of their weights (0: no averaging; {BY_RULE})")
+    opt.add_argument("--max-steps", type=positive_int, help="stop after this many steps")
+    opt.add_argument("--time-budget", type=duration,
+                     help="e.g. 15m: the schedule is sized to end when the budget does")
+    opt.add_argument("--seed", type=int, default=0, help="random seed of the initial weights and the dropout masks")
     opt.add_argument("--device", help="cpu, cuda, cuda:1 or mps (default: the best available)")
-    opt.add_argument("--threads", type=int, help="CPU threads per process")
-    opt.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
-                     help="bf16 autocast, fp32, or auto: bf16 where the GPU or CPU (AVX-512 BF16, "
-                     "AMX) multiplies it natively (default auto)")
+    opt.add_argument("--threads", type=positive_int, help="CPU threads per process (default: torch's; "
+                     "a resumed run: the saved run's)")
+    opt.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"], default="auto",
+                     help="autocast: auto is bf16 where the GPU or CPU multiplies it natively, "
+                     "fp16 with a gradient scaler on CUDA GPUs without bf16, else fp32")
     out = p.add_argument_group("output")
     out.add_argument("--out", required=True, help="run folder: model/, training_state/, metrics.jsonl")
-    out.add_argument("--eval-interval", type=int, default=500, help="validate every N steps")
+    out.add_argument("--eval-interval", type=positive_int, default=500, help="validate every N steps")
+    out.add_argument("--save-interval", type=duration, default=300.0,
+                     help="also save the training state this often, e.g. 5m (seconds)")
     out.add_argument("--resume", action="store_true", help="continue the run saved in --out")
     out.add_argument("--push-to-hub", metavar="REPO_ID", help="push the best checkpoint at the end")
     out.add_argument("--private", action="store_true", help="create the Hub repo as private")
@@ -87,11 +88,38 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     if not args.resume and not args.text:
         p.error("--text is required (or --resume to continue a run)")
     if args.adaptive_cutoffs:
+        if args.tie_weights:
+            p.error("an adaptive softmax cannot be tied")
         args.tie_weights = False
-    if not 0 <= args.average_epochs < args.epochs:
-        p.error(f"--average-epochs must be at least 0 and less than --epochs ({args.epochs}), "
-                f"got {args.average_epochs}")
-    for name in ("activation_penalty", "temporal_penalty"):
-        if getattr(args, name) < 0:
-            p.error(f"--{name.replace('_', '-')} must not be negative")
+    if args.average_epochs is not None and args.epochs is not None and args.average_epochs >= args.epochs:
+        p.error(f"--average-epochs must be less than --epochs ({args.epochs}), got {args.average_epochs}")
     return args
+
+
+def defaults() -> dict[str, Any]:
+    """Every option's default, as a run without flags would have it."""
+    p = parser()
+    return {a.dest: a.default for a in p._actions if a.dest != "help"}  # noqa: SLF001 (argparse has no public list)
+
+
+def resumed(args: argparse.Namespace, saved: dict[str, Any]) -> argparse.Namespace:
+    """The saved run's options over the parser's defaults, with this command's RUN_CONTROL."""
+    merged = {**defaults(), **OFF_IN_OLD_RUNS}
+    merged.update({k: v for k, v in saved.items() if k in merged})
+    for name in RUN_CONTROL:
+        value = getattr(args, name)
+        if name not in _SAVED_UNLESS_GIVEN or value is not None:
+            merged[name] = value
+    return argparse.Namespace(**merged)
+
+
+def check_resumable(saved: dict[str, Any], world_size: int, device_type: str) -> None:
+    """Refuse a resumption that could not continue the saved run exactly."""
+    if saved.get("world_size", 1) != world_size:
+        n = saved.get("world_size", 1)
+        how = f"torchrun --nproc_per_node {n} -m training.train" if n > 1 else "python -m training.train"
+        raise UsageError(f"this run was trained by {n} process(es) and cannot continue exactly with "
+                         f"{world_size}; resume it with `{how} --out ... --resume`")
+    if saved.get("device_type", device_type) != device_type:
+        raise UsageError(f"this run was trained on {saved['device_type']} and cannot continue exactly on "
+                         f"{device_type}; pass --device {saved['device_type']}")

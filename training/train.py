@@ -1,67 +1,103 @@
 """Train a word-level LSTM on a text file; save the best model as a Hub-ready checkpoint.
 
-    python -m training.train --text my.txt --out runs/mine                  # 5% held out
+    python -m training.train --text my.txt --out runs/mine --time-budget 30m    # 5% held out
     python -m training.train --text data/kjv/train.txt --valid data/kjv/valid.txt \\
         --test data/kjv/test.txt --out runs/kjv --time-budget 60m
-    python -m training.train --out runs/kjv --resume                         # after Ctrl-C
+    python -m training.train --out runs/kjv --resume                           # after a stop
     torchrun --nproc_per_node 2 -m training.train --text my.txt --out runs/ddp
 
 The run folder holds model/ (the best checkpoint by validation perplexity: config.json,
 model.safetensors, vocab.json, README.md, loss_curve.png), training_state/ (what --resume
-needs) and metrics.jsonl. Ctrl-C or SIGTERM saves and exits; a NaN loss stops the run and keeps
-the last good checkpoint.
+needs, written at each validation and every --save-interval) and metrics.jsonl. Ctrl-C or
+SIGTERM saves and exits with status 130 / 143; a NaN loss stops the run and keeps the last
+good checkpoint.
+
+The story of a run: options -> config (rules.py fills what was not given) -> Loop.train ->
+finish.complete (test scores, samples, loss curve) -> finish.push (the folder just written).
 """
 
 from __future__ import annotations
 
+import argparse
 import logging
 import math
+import os
 import signal
 import sys
-import time
 from pathlib import Path
 
-
-from . import args as options, distributed
+from . import args as options, distributed, finish, rules, state
+from wordrnn import cli
 from .data import DataError, check_size, load_corpus
 from .loop import Loop, Stop
-from wordrnn import HubError, WordRNNError
+from .precision import autocast_dtype
+from wordrnn import Vocabulary, WordRNNError
 
 log = logging.getLogger("training")
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = options.parse(argv)
-    process = distributed.setup(args.device, args.threads)
-    logging.basicConfig(
-        level=logging.INFO if process.is_main else logging.WARNING,
-        format="%(message)s", stream=sys.stderr,
-    )
-    stop = _catch_signals()
+    cli.quiet_known_warnings()
     try:
-        return run(args, process, stop)
-    except (DataError, WordRNNError) as err:
+        args = options.parse(argv)
+    except SystemExit as exit:  # --help (0) or a bad flag (2, after its one-line error)
+        return int(exit.code or 0)
+    logging.basicConfig(level=logging.INFO if os.environ.get("RANK", "0") == "0" else logging.WARNING,
+                        format="%(message)s", stream=sys.stderr)
+    process = None
+    try:
+        args, meta = _resolved(args)
+        process = distributed.setup(args.device, args.threads)
+        stop = _catch_signals()
+        return run(args, meta, process, stop)
+    except (DataError, cli.UsageError, WordRNNError) as err:
+        log.error("error: %s", " ".join(str(err).split()))
+        return 2
+    except OSError as err:  # e.g. an --out that cannot be written
         log.error("error: %s", err)
         return 2
     finally:
-        distributed.teardown(process)
+        if process is not None:
+            distributed.teardown(process)
 
 
-def run(args, process: distributed.Process, stop: list[bool]) -> int:
+def _resolved(args: argparse.Namespace) -> tuple[argparse.Namespace, dict | None]:
+    """This run's options: as given, or, with --resume, the saved run's (checked to be resumable
+    exactly here) under this command's RUN_CONTROL."""
+    folder = Path(args.out) / "training_state"
+    if not args.resume:
+        if (folder / state.META).exists():
+            raise DataError(f"{args.out} already holds a run; pass --resume to continue it or pick another --out")
+        return args, None
+    if not (folder / state.META).exists():
+        raise DataError(f"nothing to resume: {folder} does not exist; start a run without --resume")
+    meta = state.read_meta(folder)
+    resumed = options.resumed(args, meta["args"])
+    if resumed.threads is None:
+        resumed.threads = meta.get("threads")  # the same count, for the same floating-point sums
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    options.check_resumable(meta, world_size, distributed.pick_device(resumed.device).type)
+    return resumed, meta
+
+
+def run(args: argparse.Namespace, meta: dict | None, process: distributed.Process, stop: list[int]) -> int:
     out = Path(args.out)
-    state_dir = out / "training_state"
-    if args.resume:
-        args = _resumed_args(args, state_dir)
-    elif (state_dir / "state.json").exists():
-        raise DataError(f"{out} already holds a run; pass --resume to continue it or pick another --out")
-    corpus = load_corpus(args.text, args.valid, args.min_count, args.max_vocab,
-                         vocab=_saved_vocab(state_dir) if args.resume else None)
+    autocast_dtype(args.precision, process.device)  # refuse before any work
+    vocab = Vocabulary.from_json(meta["vocab"]) if meta else None
+    corpus = load_corpus(args.text, args.valid, args.min_count, args.max_vocab, vocab=vocab)
     check_size(corpus, args.batch_size, process.world_size)
-    loop = Loop(args, corpus, process, out)
-    if args.resume:
-        loop.resume(state_dir)
-    budget_end = time.monotonic() + args.time_budget if args.time_budget else math.inf
-    reason = loop.train(should_stop=lambda: stop[0] or time.monotonic() > budget_end)
+    if not meta:
+        args, chosen = rules.choose(args, corpus.train.numel(), len(corpus.vocab))
+        for line in chosen:
+            log.info("by the rule: %s", line)
+    try:
+        loop = Loop(args, corpus, process, out)
+    except ValueError as err:  # options that do not fit together or this vocabulary
+        raise cli.UsageError(str(err)) from None
+    if meta:
+        loop.resume(out / "training_state")
+    reason = loop.train(interrupted=lambda: bool(stop[0]))
+    loop.report.close()
     if reason is Stop.NAN:
         return 1
     if not distributed.same_on_all_ranks(process, list(loop.model.parameters())):
@@ -70,54 +106,26 @@ def run(args, process: distributed.Process, stop: list[bool]) -> int:
         log.info("parameters identical on all %d ranks", process.world_size)
     distributed.barrier(process)
     if not process.is_main:
-        return 0
-    folder = loop.finish(test_path=args.test)
+        return 128 + stop[0] if reason is Stop.INTERRUPTED else 0
+    folder = out / "model"
+    finish.complete(folder, corpus, loop.report.path, args.test)
+    log.info("best checkpoint: %s (validation perplexity %.2f)", folder, math.exp(min(loop.best, 50)))
     if reason is Stop.INTERRUPTED:
         log.info("interrupted at step %d; continue with: python -m training.train --out %s --resume",
                  loop.step, out)
-    if args.push_to_hub:
-        return _push(folder, args.push_to_hub, args.private)
-    return 0
+        return 128 + stop[0]
+    return finish.push(folder, args.push_to_hub, args.private) if args.push_to_hub else 0
 
 
-def _push(folder: Path, repo_id: str, private: bool) -> int:
-    from wordrnn import Checkpoint
-
-    try:
-        url = Checkpoint.from_pretrained(folder).push_to_hub(repo_id, private=private)
-    except HubError as err:
-        log.error("error: %s\nThe checkpoint is safe in %s.", err, folder)
-        return 1
-    log.info("pushed to %s", url)
-    return 0
-
-
-def _resumed_args(args, state_dir: Path):
-    from . import state
-
-    if not (state_dir / "state.json").exists():
-        raise DataError(f"nothing to resume: {state_dir} does not exist; start a run without --resume")
-    saved = state.read_meta(state_dir)["args"]
-    for name in options.RUN_CONTROL:
-        saved[name] = getattr(args, name)
-    return type(args)(**saved)
-
-
-def _saved_vocab(state_dir: Path):
-    from . import state
-    from wordrnn import Vocabulary
-
-    return Vocabulary.from_json(state.read_meta(state_dir)["vocab"])
-
-
-def _catch_signals() -> list[bool]:
-    """First Ctrl-C / SIGTERM asks the loop to save and stop; a second one stops at once."""
-    stop = [False]
+def _catch_signals() -> list[int]:
+    """First Ctrl-C / SIGTERM asks the loop to save and stop (the list holds its number); a
+    second one stops at once."""
+    stop = [0]
 
     def handler(signum, frame):
         if stop[0]:
             raise KeyboardInterrupt
-        stop[0] = True
+        stop[0] = signum
         log.warning("\n%s received: saving and stopping (press Ctrl-C again to abort)",
                     signal.Signals(signum).name)
 

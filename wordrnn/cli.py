@@ -1,7 +1,9 @@
-"""What every wordrnn command line shares: one-line errors, usage as invoked, checked flags.
+"""What every wordrnn command line shares (library, training and benchmarks alike).
 
-A user's mistake ends in one line `error: ...` on stderr and exit status 2 (argparse's own
-convention, without its usage dump); `--help` shows each flag's default.
+A user's mistake ends in one line `error: ... (see TOOL --help)` on stderr and exit status 2
+(argparse's convention, without its usage dump); `usage:` names the tool as it was invoked
+(`wordrnn-train`, or `python -m training.train`); `--help` shows each flag's default. The
+argparse types below check values where they are parsed.
 """
 
 from __future__ import annotations
@@ -9,33 +11,51 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
 import sys
+import warnings
 from pathlib import Path
-from typing import NoReturn
+from typing import Callable, NoReturn
 
 from wordrnn.hub import is_repo_id
 
 
-class Parser(argparse.ArgumentParser):
-    """argparse with one-line errors; `prog` says how the tool was invoked (module or script)."""
+class UsageError(ValueError):
+    """A flag's value cannot be used here (bf16 on a CPU without it, say); the message says
+    what to pass instead."""
 
-    def __init__(self, module: str, description: str) -> None:
-        script = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
-        invoked_as_module = script in ("", "-c", "__main__.py") or script.endswith(".py")
-        super().__init__(prog=f"python -m {module}" if invoked_as_module else script, description=description,
-                         formatter_class=_Help)
+
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors. `module` is how the tool runs in a checkout
+    ("training.train"); an installed console script shows its own name instead."""
+
+    def __init__(self, module: str | None = None, description: str = "", **kwargs) -> None:
+        kwargs.setdefault("formatter_class", _Help)
+        if module is not None:  # None: a subcommand's parser, whose prog argparse gives
+            kwargs["prog"] = invoked_as(module)
+        super().__init__(description=description, **kwargs)
 
     def error(self, message: str) -> NoReturn:
-        fail(message)
+        fail(f"{message} (see {self.prog} --help)")
 
 
-class _Help(argparse.ArgumentDefaultsHelpFormatter):
-    """Shows a flag's default unless it has none (None, False) or its help already says it."""
+def invoked_as(module: str) -> str:
+    """`python -m MODULE`, or the console script's name when run as one."""
+    script = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    as_module = script in ("", "-c", "__main__.py", "-m") or script.endswith(".py") or script.startswith("pytest")
+    return f"python -m {module}" if as_module else script
+
+
+class _Help(argparse.RawDescriptionHelpFormatter):
+    """Shows "(default: X)" after each option that has a default worth showing."""
 
     def _get_help_string(self, action: argparse.Action) -> str:
-        if action.default in (None, False, argparse.SUPPRESS) or "default" in (action.help or ""):
-            return action.help or ""
-        return super()._get_help_string(action)
+        text = action.help or ""
+        default = action.default
+        shown = not (default is None or isinstance(default, bool) or default == [] or default is argparse.SUPPRESS)
+        if shown and "default" not in text and action.option_strings:
+            text += f" (default: {' '.join(map(str, default)) if isinstance(default, list) else '%(default)s'})"
+        return text
 
 
 def fail(message: str) -> NoReturn:
@@ -44,31 +64,55 @@ def fail(message: str) -> NoReturn:
     sys.exit(2)
 
 
+def _checked(kind: Callable[[str], float], test: Callable[[float], bool], wanted: str):
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {wanted}") from None
+        if not test(value):
+            raise argparse.ArgumentTypeError(f"{text!r} is not {wanted}")
+        return value
+
+    parse.__name__ = wanted  # argparse names the type in some messages
+    return parse
+
+
 def integer(low: int, high: int | None = None):
     """An argparse type: a whole number in [low, high]."""
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-        if value < low or (high is not None and value > high):
-            raise argparse.ArgumentTypeError(f"{value} is not between {low} and {high}" if high is not None
-                                             else f"{value} is less than {low}")
-        return value
-    return parse
+    wanted = f"a whole number from {low} to {high}" if high is not None else f"a whole number of at least {low}"
+    return _checked(int, lambda v: v >= low and (high is None or v <= high), wanted)
 
 
-def number(low: float, high: float, low_open: bool = False):
-    """An argparse type: a finite number in [low, high], or (low, high] with `low_open`."""
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-        if not math.isfinite(value) or value > high or value < low or (low_open and value == low):
-            raise argparse.ArgumentTypeError(f"{text} is not in {'(' if low_open else '['}{low:g}, {high:g}]")
-        return value
-    return parse
+def number(low: float, high: float = math.inf, low_open: bool = False, high_open: bool = False):
+    """An argparse type: a finite number between low and high (each end closed unless open)."""
+    def test(v: float) -> bool:
+        return (math.isfinite(v) and (v > low if low_open else v >= low)
+                and (v < high if high_open else v <= high))
+    span = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+    return _checked(float, test, f"a number in {span}" if math.isfinite(high) else
+                    f"a number {'above' if low_open else 'of at least'} {low:g}")
+
+
+positive_int = integer(1)
+non_negative_int = integer(0)
+positive_float = number(0, low_open=True)
+non_negative_float = number(0)
+rate = number(0, 1, high_open=True)
+
+
+def file(text: str) -> Path:
+    """An argparse type: an existing file."""
+    path = Path(text).expanduser()
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"there is no file {text}")
+    return path
+
+
+def existing_file(text: str) -> str:
+    """`file`, kept as the text given: training saves its arguments as JSON."""
+    file(text)
+    return text
 
 
 def folder(text: str) -> Path:
@@ -79,16 +123,22 @@ def folder(text: str) -> Path:
     return path
 
 
-def file(text: str) -> Path:
-    """An argparse type: an existing, readable file."""
-    path = Path(text).expanduser()
-    if not path.is_file():
-        raise argparse.ArgumentTypeError(f"there is no file {text}")
-    return path
-
-
 def repo_id(text: str) -> str:
     """An argparse type: a Hub repo id owner/name."""
     if "/" not in text or not is_repo_id(text):
         raise argparse.ArgumentTypeError(f"{text!r} is not a Hub repo id: use owner/name, e.g. me/wordrnn-kjv")
     return text
+
+
+def duration(text: str) -> float:
+    """'90', '90s', '15m', '1.5h' -> seconds (above 0)."""
+    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([smh]?)\s*", text)
+    if not match or float(match.group(1)) <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 90s, 15m or 1.5h")
+    return float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[match.group(2)]
+
+
+def quiet_known_warnings() -> None:
+    """Hide PyTorch's notice that LSTMs with projections skip oneDNN: it is expected (a tied model
+    projects its last layer) and a user can do nothing about it."""
+    warnings.filterwarnings("ignore", message="LSTM with projections is not supported with oneDNN")

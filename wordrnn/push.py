@@ -34,6 +34,15 @@ def files_for(folder: Path, repo_id: str) -> dict[str, Path | bytes]:
     return files
 
 
+def publish(folder: Path, repo_id: str, *, private: bool = False,
+            commit_message: str = "Upload wordrnn checkpoint") -> str:
+    """Upload the checkpoint folder to `repo_id` in one commit; returns the commit URL. A HubError
+    names the command that retries (this module's, on the same folder)."""
+    retry = shlex.join(["python", "-m", "wordrnn.push", str(folder), repo_id] + ["--private"] * private)
+    return hub.upload(files_for(folder, repo_id), repo_id, retry=retry, private=private or None,
+                      commit_message=commit_message)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = cli.Parser("wordrnn.push", __doc__.splitlines()[0])
     parser.add_argument("folder", type=cli.folder, help="a checkpoint folder saved by wordrnn")
@@ -42,10 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--message", default="Upload wordrnn checkpoint", help="the commit message")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    retry = shlex.join(["python", "-m", "wordrnn.push", str(args.folder), args.repo_id] + ["--private"] * args.private)
     try:
-        url = hub.upload(files_for(args.folder, args.repo_id), args.repo_id, retry=retry,
-                         private=args.private or None, commit_message=args.message)
+        url = publish(args.folder, args.repo_id, private=args.private, commit_message=args.message)
     except WordRNNError as err:
         cli.fail(str(err))
     print(url)

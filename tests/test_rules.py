@@ -1,0 +1,67 @@
+"""training/rules.py: the plain command's defaults on small and large corpora, short and long
+budgets; the KJV recipe comes back on KJV; a flag always wins over its rule."""
+
+from __future__ import annotations
+
+import pytest
+
+from training import args as options
+from training.rules import AVERAGE_FRACTION, KJV_REGULARIZERS, averaged_steps, choose, warmup_steps
+from wordrnn import ModelConfig
+
+
+def chosen(*flags: str, tokens: int, vocab: int, budget: str | None = None):
+    argv = ["--text", __file__, "--out", "x", *flags, *(["--time-budget", budget] if budget else [])]
+    return choose(options.parse(argv), tokens, vocab)
+
+
+def test_kjv_with_an_hour_gets_the_recipe_of_the_default_model():
+    args, said = chosen(tokens=849_828, vocab=12_383, budget="60m")
+    recipe = dict(hidden_sizes=[512, 512], embedding_size=256, adaptive_cutoffs=[2000, 6000], tie_weights=False,
+                  dropout=0.3, input_dropout=0.4, embedding_dropout=0.1, weight_dropout=0.3,
+                  activation_penalty=2.0, temporal_penalty=1.0)
+    assert {name: getattr(args, name) for name in recipe} == recipe
+    assert len(said) >= len(recipe) and all(line.strip() for line in said)
+    ModelConfig(12_383, args.embedding_size, args.hidden_sizes, args.dropout, args.tie_weights,
+                args.adaptive_cutoffs)  # a valid model
+
+
+def test_a_short_text_and_budget_gets_a_small_tied_model_still_regularized():
+    args, _ = chosen(tokens=15_000, vocab=2_200, budget="90s")  # Genesis 1-20 in 90 s
+    assert args.hidden_sizes == [128, 128] and args.adaptive_cutoffs == [] and args.tie_weights
+    assert args.embedding_size == 128  # as wide as the last layer: no projection
+    assert args.dropout == KJV_REGULARIZERS["dropout"]  # it sees the text many times
+
+
+def test_a_large_text_with_little_time_gets_lighter_dropout_and_a_smaller_model():
+    args, said = chosen(tokens=5_000_000, vocab=60_000, budget="5m")
+    assert args.hidden_sizes == [256, 256]  # one size down for a budget under 10 minutes
+    assert args.adaptive_cutoffs == [2000, 6000, 20000]
+    assert args.dropout < KJV_REGULARIZERS["dropout"] and args.weight_dropout < KJV_REGULARIZERS["weight_dropout"]
+    assert args.dropout >= KJV_REGULARIZERS["dropout"] / 3
+    assert any("epochs" in line for line in said)
+
+
+@pytest.mark.parametrize("tokens, vocab, budget", [(5_000, 300, "1m"), (400_000, 9_000, None),
+                                                   (20_000_000, 200_000, "8h")])
+def test_every_choice_is_a_valid_model(tokens, vocab, budget):
+    args, _ = chosen(tokens=tokens, vocab=vocab, budget=budget)
+    ModelConfig(vocab, args.embedding_size, args.hidden_sizes, args.dropout, args.tie_weights,
+                args.adaptive_cutoffs, args.input_dropout, args.embedding_dropout, args.weight_dropout)
+
+
+def test_flags_win_over_the_rules():
+    args, said = chosen("--hidden-sizes", "300", "--dropout", "0.5", "--adaptive-cutoffs",
+                        "--weight-dropout", "0", "--activation-penalty", "0", tokens=849_828, vocab=12_383)
+    assert args.hidden_sizes == [300] and args.dropout == 0.5 and args.weight_dropout == 0
+    assert args.adaptive_cutoffs == [] and args.tie_weights  # an explicit full softmax is tied
+    assert args.input_dropout is None  # the same as the given --dropout
+    assert args.activation_penalty == 0 and not any(line.startswith("dropout") for line in said)
+
+
+def test_schedule_rules_warmup_and_averaging():
+    assert warmup_steps(10_000, None) == 100 and warmup_steps(400, None) == 20 and warmup_steps(5, None) == 1
+    assert warmup_steps(400, 77) == 77
+    assert averaged_steps(800, 100, None) == round(800 * AVERAGE_FRACTION)
+    assert averaged_steps(800, 100, 2.0) == 200 and averaged_steps(800, 100, 0.0) == 0
+    assert averaged_steps(10, 100, 4.0) == 9  # at least one step decays

@@ -1,0 +1,124 @@
+"""The plain command's defaults, chosen from the corpus and the budget by written-down rules.
+
+They start from the recipe that made the default KJV model (models/kjv-lstm/README.md: 850k
+training tokens, 12k words, an hour on 2 cores) and scale down:
+
+- size: LSTM 2 x 512 (ModelConfig's default) from 300k training tokens, 2 x 256 from 60k,
+  2 x 128 below; one size smaller when the budget is under 10 minutes, so a short run still
+  sees the text several times.
+- output layer: adaptive softmax with cutoffs at 2,000, 6,000, 20,000 and 60,000 words, as many as
+  fit in half the vocabulary (KJV's 12,383 words: 2,000 and 6,000), untied, embedding 256 or
+  half the hidden size; a vocabulary under 4,000 words gets a full softmax tied to an embedding as
+  wide as the last layer (no projection, so the LSTM keeps oneDNN's fast kernel).
+- regularizers: AWD-LSTM's as in the KJV recipe (variational dropout 0.3 between layers, 0.4 on
+  the embeddings, 10% of words dropped, DropConnect 0.3, AR 2, TAR 1), scaled by the epochs the
+  run can expect (`min(1, epochs / 8)`, at least a third): dropout slows learning, and a run that
+  sees the text twice needs speed more than protection from over-fitting. AR and TAR always
+  (they helped from the first steps and cost nothing).
+- schedule: 10 epochs without a budget; with one, what the budget fits (training/loop.py
+  measures the speed); warm-up 100 steps but at most 5% of the schedule; the last 1/8 of the
+  steps at the learning rate's floor with their weights averaged (KJV: 4 of 32 epochs).
+
+Expected epochs = budget x tokens/s / training tokens, with the tokens/s of each size on 2 CPU
+cores (SPEED, measured roughly; only the regularizers' strength depends on it).
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import MISSING, fields
+
+from wordrnn.model import ModelConfig
+
+EPOCHS = 10.0
+AVERAGE_FRACTION = 1 / 8
+WARMUP, WARMUP_FRACTION = 100, 0.05
+SHORT_BUDGET = 600.0  # seconds
+CUTOFFS, MIN_ADAPTIVE_VOCAB = (2000, 6000, 20000, 60000), 4000
+FULL_EPOCHS = 8.0  # expected epochs from which the KJV regularizers apply in full
+KJV_REGULARIZERS = {"dropout": 0.3, "input_dropout": 0.4, "embedding_dropout": 0.1, "weight_dropout": 0.3}
+PENALTIES = {"activation_penalty": 2.0, "temporal_penalty": 1.0}
+
+
+def _model_default(name: str):
+    field = next(f for f in fields(ModelConfig) if f.name == name)
+    return field.default_factory() if field.default is MISSING else field.default
+
+
+LARGE = _model_default("hidden_sizes")  # [512, 512]
+SIZES = ((300_000, LARGE), (60_000, [s // 2 for s in LARGE]), (0, [s // 4 for s in LARGE]))
+SPEED = {LARGE[-1]: 8_000, LARGE[-1] // 2: 25_000, LARGE[-1] // 4: 60_000}  # tokens/s, 2 cores
+
+
+def hidden_sizes(train_tokens: int, budget: float | None) -> list[int]:
+    index = next(i for i, (least, _) in enumerate(SIZES) if train_tokens >= least)
+    if budget is not None and budget < SHORT_BUDGET:
+        index = min(index + 1, len(SIZES) - 1)
+    return list(SIZES[index][1])
+
+
+def cutoffs(vocab_size: int) -> list[int]:
+    if vocab_size < MIN_ADAPTIVE_VOCAB:
+        return []
+    return [c for c in CUTOFFS if c <= vocab_size // 2]
+
+
+def expected_epochs(train_tokens: int, budget: float | None, hidden: list[int], epochs: float | None) -> float:
+    if budget is None:
+        return epochs or EPOCHS
+    fits = budget * SPEED.get(hidden[-1], SPEED[LARGE[-1]]) / max(1, train_tokens)
+    return min(fits, epochs) if epochs else fits
+
+
+def regularizers(epochs: float) -> dict[str, float]:
+    scale = min(1.0, max(1 / 3, epochs / FULL_EPOCHS))
+    return {name: round(rate * scale, 3) for name, rate in KJV_REGULARIZERS.items()}
+
+
+def warmup_steps(total: int, flag: int | None) -> int:
+    return flag if flag is not None else max(1, min(WARMUP, int(total * WARMUP_FRACTION)))
+
+
+def averaged_steps(total: int, per_epoch: int, flag: float | None) -> int:
+    """Steps at the end of the schedule whose weights are averaged (fewer than `total`)."""
+    steps = round(flag * per_epoch) if flag is not None else round(total * AVERAGE_FRACTION)
+    return min(steps, total - 1)
+
+
+def choose(args: argparse.Namespace, train_tokens: int, vocab_size: int) -> tuple[argparse.Namespace, list[str]]:
+    """A copy of `args` with every None model option chosen by the rules, and one line per choice."""
+    out, said = argparse.Namespace(**vars(args)), []
+
+    def pick(name: str, value, why: str) -> None:
+        if getattr(out, name) is None:
+            setattr(out, name, value)
+            said.append(f"{name.replace('_', '-')} {_show(value)} ({why})")
+
+    budget = args.time_budget
+    size_why = f"{train_tokens:,} training tokens" + (", short budget" if budget and budget < SHORT_BUDGET else "")
+    pick("hidden_sizes", hidden_sizes(train_tokens, budget), size_why)
+    pick("adaptive_cutoffs", cutoffs(vocab_size), f"vocabulary {vocab_size:,}")
+    pick("tie_weights", not out.adaptive_cutoffs, "a full softmax" if not out.adaptive_cutoffs else "adaptive softmax")
+    width = out.hidden_sizes[-1] if out.tie_weights else min(_model_default("embedding_size"), out.hidden_sizes[-1] // 2)
+    pick("embedding_size", width, "as the last layer: no projection" if out.tie_weights else "as KJV's, at most half the last layer")
+    epochs = expected_epochs(train_tokens, budget, out.hidden_sizes, args.epochs)
+    for name, value in regularizers(epochs).items():
+        if name == "input_dropout" and args.dropout is not None:
+            continue  # None: the same as the --dropout given (ModelConfig's meaning)
+        pick(name, value, f"KJV's {KJV_REGULARIZERS[name]} x {min(1.0, max(1 / 3, epochs / FULL_EPOCHS)):.2f} "
+                          f"for about {epochs:.1f} epochs")
+    for name, value in PENALTIES.items():
+        pick(name, value, "AWD-LSTM, as KJV")
+    if args.average_epochs is None:
+        said.append(f"average the last {AVERAGE_FRACTION:.3g} of the schedule at the learning rate's floor")
+    if args.warmup is None:
+        said.append(f"warm-up {WARMUP} steps, at most {WARMUP_FRACTION:.0%} of the schedule")
+    if args.epochs is None:
+        said.append("schedule: what the budget fits" if budget else f"schedule: {EPOCHS:g} epochs")
+    return out, said
+
+
+def _show(value) -> str:
+    if isinstance(value, list):
+        return " ".join(map(str, value)) if value else "none"
+    return str(value)
