@@ -61,8 +61,8 @@ class _Stream:
 class _Tokens(Iterator[str]):
     """The consumer's end of a stream. Closing it, or dropping it, frees the stream's slot."""
 
-    def __init__(self, stream: _Stream, tokens: list[str]) -> None:
-        self._stream, self._tokens, self._done = stream, tokens, False
+    def __init__(self, stream: _Stream, tokens: list[str], release: Callable[[_Stream], None]) -> None:
+        self._stream, self._tokens, self._release, self._done = stream, tokens, release, False
 
     def __next__(self) -> str:
         if self._done:
@@ -76,11 +76,12 @@ class _Tokens(Iterator[str]):
         return self._tokens[item]
 
     def close(self) -> None:
-        self._done = True
-        self._stream.cancelled = True
+        if not self._done:
+            self._done = True
+            self._release(self._stream)
 
     def __del__(self) -> None:
-        self._stream.cancelled = True
+        self._stream.cancelled = True  # no lock here: the scheduler's thread drops it next tick
 
 
 class Scheduler:
@@ -111,7 +112,7 @@ class Scheduler:
         prompt, sampler = self.generator.request(prompt, words, mode, k, temperature, top_p, seed, no_repeat_ngram)
         stream = _Stream(self.generator.context(prompt.ids), words, sampler)
         self._submit(stream)
-        return _Tokens(stream, self.vocab.tokens)
+        return _Tokens(stream, self.vocab.tokens, self._release)
 
     def text(self, prompt: str | Prompt, words: int = 128, **options: Any) -> str:
         """The prompt and `words` generated words as text; options as for `stream`."""
@@ -142,6 +143,14 @@ class Scheduler:
                 raise Busy()
             self._waiting.append(item)
             self._wake.notify()
+
+    def _release(self, stream: _Stream) -> None:
+        """Free a stream's slot (or its place in the queue) now."""
+        with self._wake:
+            stream.cancelled = True
+            self._active = [s for s in self._active if s is not stream]
+            if stream in self._waiting:
+                self._waiting.remove(stream)
 
     def _run(self) -> None:
         with torch.inference_mode():
