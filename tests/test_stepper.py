@@ -1,4 +1,6 @@
 """Tests for the fast CPU stepper's output layers: what it may leave out never changes a choice."""
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -114,3 +116,46 @@ def test_the_fast_prompt_pass_matches_the_exact_one():
     for (h, c), (fast_h, fast_c) in zip(exact_state, fast_state):
         torch.testing.assert_close(fast_h, h.reshape(-1), atol=0.02, rtol=0)
         torch.testing.assert_close(fast_c, c.reshape(-1), atol=0.05, rtol=0)
+
+
+MODES_AND_GUARDS = [dict(mode=m, no_repeat_ngram=n) for m in ("greedy", "top-k", "top-p") for n in (0, 2)]
+
+
+@pytest.mark.parametrize("settings", MODES_AND_GUARDS)
+def test_every_decoding_mode_chooses_alike_through_the_exact_and_the_fast_stepper(adaptive, settings):
+    """From the same state, each stepper's logits go to a sampler of the same seed: the exact
+    and the fast path choose the same word (int8 rounding may flip a rare close call)."""
+    checkpoint = adaptive
+    gen = Generator(checkpoint, device="cpu")
+    options = dict(k=4, temperature=1.5, top_p=0.8, seed=3, never=[checkpoint.vocab.unk_id], **settings)
+    on_exact, on_fast = Sampler(**options), Sampler(**options)
+    same = total = 0
+    with torch.inference_mode():
+        for token, state in steps(checkpoint):
+            exact, _ = gen.exact_stepper.step(token, state, on_exact.candidates())
+            fast, _ = gen.stepper.step(token, state, on_fast.candidates())
+            assert fast.covers(on_fast.candidates())
+            a, b = on_exact.choose(exact), on_fast.choose(fast)
+            same += a == b
+            total += 1
+            if a != b:  # keep both samplers' histories alike: each has seen the exact path's word
+                on_fast.ngrams, on_fast.generator = _copy_history(on_exact)
+    assert same / total >= 0.95
+
+
+def _copy_history(sampler):
+    generator = torch.Generator()
+    generator.set_state(sampler.generator.get_state())
+    return copy.deepcopy(sampler.ngrams), generator
+
+
+def test_a_sampler_refuses_logits_that_do_not_cover_its_candidates():
+    from wordrnn.sampling import Logits
+
+    scores = torch.arange(10.0)
+    assert Sampler("greedy").choose(Logits(scores, exact=1)) == 9
+    with pytest.raises(RuntimeError, match="top-k needs 5 exact words, the stepper gave 1"):
+        Sampler("top-k", k=5, seed=0).choose(Logits(scores, exact=1))
+    with pytest.raises(RuntimeError, match="top-p needs all exact words"):
+        Sampler("top-p", seed=0).choose(Logits(scores, exact=64))
+    assert Sampler("top-p", seed=0).choose(Logits(scores)) in range(10)
