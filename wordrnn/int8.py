@@ -3,9 +3,8 @@
 Every matrix is int8 with one scale per row: 4x less to read than float32, which is what a
 step at batch size 1 is limited by. Inputs are quantized per stream to whole numbers, so
 products are exact integer sums (wordrnn.kernels): a stream's numbers are the same whichever
-streams share its batch. Small batches take numba's integer loops; larger ones a float32 GEMM
-through torch, which is exact too because every partial sum is a whole number below 2**24
-(each input is split into two halves of `_bits(K)` bits for that).
+streams share its batch. Small batches take numba's integer loops; larger ones torch's int8
+GEMM (each input split into two int8 halves), which gives the same sums.
 
 int8 weights blur close logits, so the output layer's int8 scores only shortlist words: the
 best `max(RESCORE, candidates)` of each stream are scored again in float32 with the model's own
@@ -29,7 +28,7 @@ TABLE_BYTES = 64 * 2**20  # the largest first-layer input table (bfloat16, V x 4
 SKETCH_RANK = 128  # rank of the output layer's sketch (FastLinear)
 SKETCH_TOP = 8  # the sketch serves streams whose candidates are at most this many words
 PARALLEL_BYTES = 2**19  # smaller matrices take less time than handing work to a second thread
-GEMM_ROWS = 8  # from this many streams on, torch's float32 GEMM beats the integer loops
+GEMM_ROWS = 4  # from this many streams on, torch's GEMM beats the integer loops
 _parallel = threading.Lock()
 
 
@@ -57,12 +56,13 @@ class Int8Matrix:
         self.scale = scale.numpy()
         self.bits = _bits(self.weight.shape[1])
         self.levels = 2 ** (2 * self.bits - 1) - 1  # |x| in whole numbers: two halves of `bits`
-        self._float: torch.Tensor | None = None  # the int8 values as float32, for the GEMM path
+        self._int8 = torch.from_numpy(self.weight)
+        self._float: torch.Tensor | None = None  # the int8 values as float32, without _int_mm
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """x (B, K) -> x W^T (B, N)."""
         xq, x_scale = kernels.quantize(np.ascontiguousarray(x, np.float32), self.levels)
-        sums = self._gemm(xq) if len(xq) >= GEMM_ROWS and _exact_gemm() else self._loops(xq)
+        sums = self._gemm(xq) if len(xq) >= GEMM_ROWS and (_INT_MM or _exact_gemm()) else self._loops(xq)
         sums *= self.scale
         sums *= x_scale[:, None]
         return sums
@@ -75,14 +75,29 @@ class Int8Matrix:
             return kernels.int_products_parallel(self.weight, xq, threads)
 
     def _gemm(self, xq: np.ndarray) -> np.ndarray:
+        """The same exact sums through torch: int8 halves of the inputs times the int8 weights
+        (torch._int_mm, int32 sums), or where that is missing, float32 GEMM on the halves (every
+        partial sum a whole number below 2**24)."""
+        split = kernels.halves(xq, self.bits)  # (2B, K) int8
+        if _INT_MM:
+            sums = torch._int_mm(torch.from_numpy(split), self._int8.t())  # (2B, N) int32
+            return kernels.joined(sums.numpy(), self.bits)
         if self._float is None:
             self._float = torch.from_numpy(self.weight).float()  # (N, K)
-        whole = torch.from_numpy(xq.astype(np.int32))
-        high = whole >> self.bits  # (B, K), the low half in [0, 2**bits)
-        halves = torch.cat([high, whole - (high << self.bits)]).float()  # (2B, K)
-        sums = halves @ self._float.t()  # (2B, N), whole numbers below 2**24: exact
+        sums = torch.from_numpy(split).float() @ self._float.t()  # whole numbers below 2**24: exact
         rows = len(xq)
         return torch.add(sums[rows:], sums[:rows], alpha=2**self.bits).numpy()  # one rounding
+
+
+def _int_mm_works() -> bool:
+    try:
+        probe = torch._int_mm(torch.ones(32, 8, dtype=torch.int8), torch.ones(8, 8, dtype=torch.int8))
+        return bool((probe == 8).all())
+    except (AttributeError, RuntimeError, NotImplementedError):
+        return False
+
+
+_INT_MM = _int_mm_works()
 
 
 def _exact_gemm() -> bool:

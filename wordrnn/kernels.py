@@ -65,6 +65,30 @@ def quantize(x, levels):
 
 
 @njit(**_EXACT)
+def halves(xq, bits):
+    """xq (B, K) as int8 (2B, K): the high halves (xq >> bits) of all rows, then the low ones."""
+    rows, width = xq.shape
+    out = np.empty((2 * rows, width), np.int8)
+    for b in range(rows):
+        for k in range(width):
+            high = np.int32(xq[b, k]) >> bits
+            out[b, k] = high
+            out[rows + b, k] = np.int32(xq[b, k]) - (high << bits)
+    return out
+
+
+@njit(**_EXACT)
+def joined(sums, bits):
+    """The int32 sums (2B, N) of `halves` times a matrix, put back together: (B, N) float32."""
+    rows = sums.shape[0] // 2
+    out = np.empty((rows, sums.shape[1]), np.float32)
+    for b in range(rows):
+        for n in range(sums.shape[1]):
+            out[b, n] = np.float32((np.int64(sums[b, n]) << bits) + sums[rows + b, n])
+    return out
+
+
+@njit(**_EXACT)
 def _products_into(weight, xq, out, start, stop):
     for n in range(start, stop):
         row = weight[n]

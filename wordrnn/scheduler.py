@@ -33,8 +33,9 @@ from wordrnn.tokenizer import detokenize
 
 log = logging.getLogger(__name__)
 
-# Sized with bench/crowd.py on 2 CPU cores: at 64 streams a tick still makes every stream's words
-# faster than a reader reads them, and a full queue drains within a few seconds.
+# Sized with `python -m bench.generation --batches` on 2 CPU cores (figures in the README): words
+# per second in all stop growing beyond about 64 streams, where each stream still gets its words
+# faster than anyone reads; a full queue waits about one generation's time.
 MAX_BATCH = 64
 MAX_QUEUE = 64
 _END = object()
