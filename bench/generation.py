@@ -15,7 +15,9 @@ method measured in the same run, and the greedy agreement of fast with exact on 
   per step  both paths are fed the exact path's words; how often their next words agree
   free run  each path generates on its own; the share of positions with the same word
 Random weights make agreement meaningless, so without --model it is also measured on a small
-model trained on the spot (tests/tiny.py, a few seconds). Compare ratios, not seconds.
+model trained on the spot (tests/tiny.py, a few seconds). Then the scheduler's tick
+(wordrnn.scheduler) for --batches streams at once: one batched fast step and each stream's
+top-k choice, with words per second per stream and in all. Compare ratios, not seconds.
 """
 
 from __future__ import annotations

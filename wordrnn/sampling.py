@@ -98,7 +98,7 @@ class Sampler:
         banned = self.ngrams.banned() if self.ngrams is not None else []
         if self.mode == "greedy":
             # The best word, unless it is refused: then the masked path below (rarely taken).
-            token = int(logits.numpy().argmax())  # the first best, as torch's; 10x less overhead
+            token = int(logits.numpy().argmax())  # the first best, as torch's, with less overhead
             if token not in self.refused and token not in banned:
                 self.observe([token])
                 return token

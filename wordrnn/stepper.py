@@ -34,14 +34,14 @@ from wordrnn.sampling import Logits
 
 try:  # numba compiles the fast path's loops; without it every step takes the exact path
     from wordrnn import kernels as KERNELS
-    from wordrnn.int8 import FastLayer
+    from wordrnn.int8 import GEMM_ROWS, FastLayer
     from wordrnn.output import FastAdaptive, FastLinear
 except ImportError as error:  # pragma: no cover - numba is in requirements.txt
     KERNELS = None
     logging.getLogger(__name__).warning("no CPU fast path (%s): pip install numba", error)
 
-# oneDNN's LSTM kernel is 3-4x slower than PyTorch's own for a single step. Its switch is
-# global to the process: exact CPU steps turn it off, one at a time under this lock, and put it
+# oneDNN's LSTM kernel is slower than PyTorch's own for a single step. Its switch is global
+# to the process: exact CPU steps turn it off, one at a time under this lock, and put it
 # back, so other threads running torch at that moment run without oneDNN too.
 _onednn_switch = threading.Lock()
 CUDA_ROWS = 64  # every CUDA batch is padded to this many streams: one kernel shape, one result
@@ -153,9 +153,12 @@ class FastStepper(_Stepper):
         self.embedding = None if self.layers[0].table is not None else embedding.float().clone().numpy()
         self.output = (FastLinear if isinstance(model.output, nn.Linear) else FastAdaptive)(model.output)
         self.exact = ExactStepper(copy.deepcopy(model).float())  # for candidates None: every word exact
-        # Compile the kernels (or load them from numba's cache) now, not at the first request.
+        # Compile the kernels (or load them from numba's cache) now, not at the first request:
+        # one stream, and a batch large enough for the GEMM path.
         for candidates in (1, 10, None):
             self.start([0, 0], candidates)
+        features, _ = self.advance([0] * GEMM_ROWS, [None] * GEMM_ROWS)
+        self.logits(features, [1, 10] * (GEMM_ROWS // 2))
 
     @staticmethod
     def supports(model: WordRNN) -> bool:
