@@ -15,7 +15,9 @@ method measured in the same run, and the greedy agreement of fast with exact on 
   per step  both paths are fed the exact path's words; how often their next words agree
   free run  each path generates on its own; the share of positions with the same word
 Random weights make agreement meaningless, so without --model it is also measured on a small
-model trained on the spot (tests/tiny.py, a few seconds). Compare ratios, not seconds.
+model trained on the spot (tests/tiny.py, a few seconds). Then the scheduler's tick
+(wordrnn.scheduler) for --batches streams at once: one batched fast step and each stream's
+top-k choice, with words per second per stream and in all. Compare ratios, not seconds.
 """
 
 from __future__ import annotations
@@ -80,13 +82,14 @@ def time_methods(methods: dict[str, Callable[[], object]], repeats: int) -> dict
 def greedy(stepper, ids: list[int], forced: list[int] | None, unk: int) -> list[int]:
     """Greedy words from `stepper` after the prompt (which it reads too), as the generator asks
     for them (the best word, <unk> refused); with `forced`, feed those words instead."""
-    picked, needs = [], Sampler("greedy", never=[unk]).needs()
+    picked, candidates = [], Sampler("greedy", never=[unk]).candidates()
     with torch.inference_mode():
-        logits, state = stepper.start(ids, top=needs)
+        logits, state = stepper.start(ids, candidates)
         for n in range(WORDS):
-            logits[unk] = -float("inf")
-            picked.append(int(logits.argmax()))
-            logits, state = stepper.step(forced[n] if forced else picked[-1], state, top=needs)
+            scores = logits.values.clone()
+            scores[unk] = -float("inf")
+            picked.append(int(scores.argmax()))
+            logits, state = stepper.step(forced[n] if forced else picked[-1], state, candidates)
     return picked
 
 
@@ -142,6 +145,29 @@ def speed_table(checkpoint: Checkpoint, prompts: list[list[int]], repeats: int) 
     return rows
 
 
+def batch_table(checkpoint: Checkpoint, sizes: list[int], ticks: int = 20) -> list[str]:
+    """One tick of the scheduler's work (a batched step, each stream's top-k choice) for B
+    streams: the time per tick, and words per second per stream and in all."""
+    gen = Generator(checkpoint, "cpu")
+    rows = ["| streams | ms per tick | words/s per stream | words/s in all | vs 1 stream |", "|---:|---:|---:|---:|---:|"]
+    base = None
+    with torch.inference_mode():
+        for size in sizes:
+            samplers = [Sampler("top-k", seed=n, never=[checkpoint.vocab.unk_id]) for n in range(size)]
+            tokens, states = [(checkpoint.vocab.unk_id + 1) % len(checkpoint.vocab)] * size, [None] * size
+            times = []
+            for tick in range(ticks + 2):
+                began = time.perf_counter()
+                features, states = gen.stepper.advance(tokens, states)
+                logits = gen.stepper.logits(features, [s.candidates() for s in samplers])
+                tokens = [s.choose(scores) for s, scores in zip(samplers, logits)]
+                times.append(time.perf_counter() - began)
+            tick = statistics.median(times[2:])
+            base = base or size / tick
+            rows.append(f"| {size} | {1000 * tick:.1f} | {1 / tick:.0f} | {size / tick:.0f} | {size / tick / base:.1f}x |")
+    return rows
+
+
 def describe(checkpoint: Checkpoint) -> str:
     config = checkpoint.model.config
     output = "adaptive" if config.adaptive_cutoffs else "tied" if config.tie_weights else "full"
@@ -161,6 +187,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--prompts", type=int, default=20, help="held-out prompts for agreement")
     p.add_argument("--text", type=Path, default=HELD_OUT, help="held-out text for prompts")
     p.add_argument("--threads", type=int, help="torch threads (default: PyTorch's choice)")
+    p.add_argument("--batches", type=int, nargs="*", default=[1, 4, 16, 64, 128],
+                   help="stream counts for the batched-tick table (none: skip it)")
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -169,6 +197,9 @@ def main(argv: list[str] | None = None) -> int:
     prompts = held_out_prompts(checkpoint.vocab, args.timed_prompts, args.text)
     print(f"Times over {args.repeats} runs, taking {args.timed_prompts} held-out prompts in turn.\n")
     print("\n".join(speed_table(checkpoint, prompts, args.repeats)))
+    if args.batches:
+        print(f"\nThe scheduler's tick (fast path, top-k, k 10), {torch.get_num_threads()} threads:\n")
+        print("\n".join(batch_table(checkpoint, args.batches)))
     models = [(args.model or "random weights (meaningless)", checkpoint)]
     if not args.model:
         sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))

@@ -34,12 +34,13 @@ def fast(tiny_checkpoint):
 def greedy_ids(gen, stepper, prompt, forced=None, words=40):
     """Greedy choices along a generation; with `forced`, the stepper is fed those words."""
     logits, state = gen.exact_stepper.start(gen.context(gen.prompt(prompt).ids))
-    picked, needs = [], Sampler("greedy", never=[gen.vocab.unk_id]).needs()  # as greedy asks
+    picked, candidates = [], Sampler("greedy", never=[gen.vocab.unk_id]).candidates()  # as greedy asks
     with torch.inference_mode():
         for n in range(words):
+            logits = logits.values.clone()
             logits[gen.vocab.unk_id] = -float("inf")
             picked.append(int(logits.argmax()))
-            logits, state = stepper.step(forced[n] if forced else picked[-1], state, top=needs)
+            logits, state = stepper.step(forced[n] if forced else picked[-1], state, candidates)
     return picked
 
 
@@ -54,11 +55,11 @@ def test_greedy_is_deterministic_and_starts_with_the_prompt(exact, fast):
 def test_steps_from_the_carried_state_match_the_full_forward(tiny_checkpoint, exact):
     ids = exact.prompt("and god said , let there be light : and there was light").ids
     logits, state = exact.exact_stepper.start(ids[:3])
-    stepped = [logits]
+    stepped = [logits.values]
     with torch.inference_mode():
         for token in ids[3:]:
             logits, state = exact.exact_stepper.step(token, state)
-            stepped.append(logits)
+            stepped.append(logits.values)
         full, _ = tiny_checkpoint.model(torch.tensor([ids]))  # (1, T, V)
     torch.testing.assert_close(torch.stack(stepped), full[0, 2:], atol=1e-5, rtol=0)
 
@@ -111,7 +112,8 @@ def test_fast_path_next_word_probabilities_are_close(exact, fast):
     with torch.inference_mode():
         for token in ids[1:]:
             logits, state = exact.stepper.step(token, state)
-            fast_logits, fast_state = fast.stepper.step(token, fast_state)
+            fast_logits, fast_state = fast.stepper.step(token, fast_state, 10**6)
+            logits, fast_logits = logits.values, fast_logits.values
             assert (fast_logits.softmax(-1) - logits.softmax(-1)).abs().max() < 0.02
 
 
@@ -131,8 +133,9 @@ def test_fast_path_follows_every_architecture(config):
     _, state = gen.exact_stepper.start([1, 2, 3])
     with torch.inference_mode():
         for token in range(4, 30):  # one step each, from the same state: int8 rounding only
-            fast_logits, _ = gen.stepper.step(token, state)
+            fast_logits, _ = gen.stepper.step(token, state, 10**6)
             logits, state = ExactStepper(model).step(token, state)
+            fast_logits, logits = fast_logits.values, logits.values
             spread = (logits.max() - logits.min()).item()
             torch.testing.assert_close(fast_logits, logits, atol=0.04 * spread, rtol=0)
             assert (fast_logits.softmax(-1) - logits.softmax(-1)).abs().max() < 0.05

@@ -1,78 +1,139 @@
-"""Tests for wordrnn.kernels, the compiled loops of the fast path, against numpy and PyTorch."""
+"""Tests for wordrnn.kernels and wordrnn.int8, the compiled loops of the fast path."""
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 
-from wordrnn import kernels
+from wordrnn import int8, kernels
 from wordrnn.int8 import Int8Matrix
 
 rng = np.random.default_rng(0)
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_tanh_and_sigmoid_are_within_float32_rounding():
     x = np.linspace(-20, 20, 40_001, dtype=np.float32)
-    cell = kernels.lstm_cell  # the gates go through _tanh and _sigmoid; check them through it
-    size = x.size
-    gates = np.zeros(4 * size, np.float32)
-    gates[2 * size : 3 * size] = x  # g = tanh(x); i = f = o = sigmoid(0) = 0.5
-    h, c = cell(gates, np.zeros_like(gates), np.zeros(size, np.float32))
-    np.testing.assert_allclose(c, 0.5 * np.tanh(x), atol=3e-7, rtol=0)
+    size = x.size  # the gates go through _tanh and _sigmoid; check them through the cell
+    gates = np.zeros((1, 4 * size), np.float32)
+    gates[0, 2 * size : 3 * size] = x  # g = tanh(x); i = f = o = sigmoid(0) = 0.5
+    h, c = kernels.lstm_cells(gates, np.zeros_like(gates), np.zeros((1, size), np.float32))
+    np.testing.assert_allclose(c[0], 0.5 * np.tanh(x), atol=3e-7, rtol=0)
     gates[:] = 0
-    gates[:size] = x  # i = sigmoid(x), and g = tanh(50) = 1 through `pre`
+    gates[0, :size] = x  # i = sigmoid(x), and g = tanh(50) = 1 through `pre`
     pre = np.zeros_like(gates)
-    pre[2 * size : 3 * size] = 50.0
-    _, c = cell(gates, pre, np.zeros(size, np.float32))
-    # sigmoid = (1 + tanh(x / 2)) / 2: absolute errors of a few float32 steps near 1
-    np.testing.assert_allclose(c, 1 / (1 + np.exp(-x.astype(np.float64))), atol=1e-6, rtol=0)
+    pre[0, 2 * size : 3 * size] = 50.0
+    _, c = kernels.lstm_cells(gates, pre, np.zeros((1, size), np.float32))
+    np.testing.assert_allclose(c[0], 1 / (1 + np.exp(-x.astype(np.float64))), atol=1e-6, rtol=0)
 
 
-def test_lstm_cell_matches_torch():
+def test_lstm_cells_match_torch():
     hidden, inputs = 24, 10
     torch.manual_seed(0)
     cell = torch.nn.LSTMCell(inputs, hidden)
-    x, h, c = torch.randn(1, inputs), torch.randn(1, hidden), torch.randn(1, hidden)
+    x, h, c = torch.randn(3, inputs), torch.randn(3, hidden), torch.randn(3, hidden)
     with torch.no_grad():
         want_h, want_c = cell(x, (h, c))
-        gates = (torch.cat([x, h], 1) @ torch.cat([cell.weight_ih, cell.weight_hh], 1).t())[0]
-        got_h, got_c = kernels.lstm_cell(gates.numpy(), (cell.bias_ih + cell.bias_hh).numpy(), c[0].numpy())
-    np.testing.assert_allclose(got_h, want_h[0].numpy(), atol=1e-6)
-    np.testing.assert_allclose(got_c, want_c[0].numpy(), atol=1e-6)
+        gates = torch.cat([x, h], 1) @ torch.cat([cell.weight_ih, cell.weight_hh], 1).t()
+        pre = (cell.bias_ih + cell.bias_hh).expand(3, -1).contiguous()
+        got_h, got_c = kernels.lstm_cells(gates.numpy(), pre.numpy(), c.numpy())
+    np.testing.assert_allclose(got_h, want_h.numpy(), atol=1e-6)
+    np.testing.assert_allclose(got_c, want_c.numpy(), atol=1e-6)
 
 
-@pytest.mark.parametrize("shape", [(1, 1), (7, 33), (2048, 512), (97, 1024)])
-def test_int8_products_are_the_quantized_matrix_times_x_on_any_thread_count(shape):
+@pytest.mark.parametrize("shape", [(1, 1), (7, 33), (2048, 512), (97, 1024), (300, 3000)])
+def test_int8_products_are_the_quantized_matrix_times_x(shape):
     weight = torch.from_numpy(rng.standard_normal(shape, dtype=np.float32))
     matrix = Int8Matrix(weight)
-    x = rng.standard_normal(shape[1], dtype=np.float32)
-    want = (matrix.weight.astype(np.float64) * matrix.scale[:, None]) @ x
-    for threads in (1, 2, 3):
-        got = kernels.matvec_parallel(matrix.weight, matrix.scale, x, threads)
-        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-4)
-    np.testing.assert_allclose(kernels.matvec(matrix.weight, matrix.scale, x), want, rtol=1e-5, atol=1e-4)
+    x = rng.standard_normal((5, shape[1]), dtype=np.float32)
+    xq, scale = kernels.quantize(x, matrix.levels)
+    assert np.abs(xq).max() <= matrix.levels
+    np.testing.assert_allclose(xq * scale[:, None], x, atol=float(scale.max()) / 2 * 1.001, rtol=0)
+    want = x.astype(np.float64) @ (matrix.weight.astype(np.float64) * matrix.scale[:, None]).T
+    tolerance = np.abs(x).max(1, keepdims=True) / matrix.levels * np.abs(matrix.weight * matrix.scale[:, None]).sum(1)
+    assert (np.abs(matrix(x) - want) <= tolerance + 1e-4).all()
     # int8 with one scale per row: within half a step of each weight
     assert np.abs(matrix.weight * matrix.scale[:, None] - weight.numpy()).max() <= matrix.scale.max() / 2 + 1e-6
+
+
+@pytest.mark.parametrize("shape", [(513, 1024), (2000, 32), (64, 1040), (50, 5000)])
+def test_every_way_of_multiplying_gives_the_same_bits(shape, monkeypatch):
+    """The integer loops (one thread or several) and the split float32 GEMM are all exact, so a
+    row's numbers never depend on the kernel or on the other rows of the batch."""
+    matrix = Int8Matrix(torch.from_numpy(rng.standard_normal(shape, dtype=np.float32)))
+    x = rng.standard_normal((40, shape[1]), dtype=np.float32)
+    x[3] *= 1000  # rows of any size share a batch
+    x[5] = 0
+    xq, _ = kernels.quantize(x, matrix.levels)
+    loops = kernels.int_products(matrix.weight, xq)
+    np.testing.assert_array_equal(kernels.int_products_parallel(matrix.weight, xq, 3), loops)
+    np.testing.assert_array_equal(matrix._gemm(xq), loops)
+    alone = np.concatenate([matrix(x[b : b + 1]) for b in range(len(x))])
+    np.testing.assert_array_equal(matrix(x), alone)  # the GEMM path against the loops at B=1
+    monkeypatch.setattr(int8, "GEMM_ROWS", 10**6)
+    np.testing.assert_array_equal(matrix(x), alone)
 
 
 def test_rescored_scores_are_exact_for_the_best_rows_and_minus_inf_elsewhere():
     weight = rng.standard_normal((500, 16), dtype=np.float32)
     bias = rng.standard_normal(500, dtype=np.float32)
-    x = rng.standard_normal(16, dtype=np.float32)
-    exact = weight @ x + bias
-    approximate = (exact + rng.normal(0, 0.01, 500)).astype(np.float32)
+    x = rng.standard_normal((1, 16), dtype=np.float32)
+    exact = weight @ x[0] + bias
+    approximate = (exact + rng.normal(0, 0.01, 500)).astype(np.float32)[None]
     always = np.array([3, 499])
-    scores = kernels.rescored(approximate.copy(), weight, bias, x, 10, always, -np.inf)
-    finite = np.flatnonzero(np.isfinite(scores))
-    assert set(np.argsort(-approximate)[:10]) | {3, 499} == set(finite)
-    np.testing.assert_allclose(scores[finite], exact[finite], rtol=1e-5, atol=1e-5)
-    kept = kernels.rescored(approximate.copy(), weight, bias, x, 10, always, np.nan)
+    counts = np.array([10])
+    scores = kernels.rescored(approximate.copy(), weight, bias, x, counts, always, np.array([-np.inf], np.float32))
+    finite = np.flatnonzero(np.isfinite(scores[0]))
+    assert set(np.argsort(-approximate[0])[:10]) | {3, 499} == set(finite)
+    np.testing.assert_allclose(scores[0, finite], exact[finite], rtol=1e-5, atol=1e-5)
+    kept = kernels.rescored(approximate.copy(), weight, bias, x, counts, always, np.array([np.nan], np.float32))
     rest = np.setdiff1d(np.arange(500), finite)
-    np.testing.assert_array_equal(kept[rest], approximate[rest])
+    np.testing.assert_array_equal(kept[0, rest], approximate[0, rest])
 
 
 def test_log_softmax_ignores_minus_inf_and_matches_torch():
-    x = rng.standard_normal(300, dtype=np.float32) * 5
-    x[::3] = -np.inf
+    x = rng.standard_normal((2, 300), dtype=np.float32) * 5
+    x[:, ::3] = -np.inf
     want = torch.from_numpy(x).log_softmax(-1).numpy()
     got = kernels.log_softmax(x.copy())
     np.testing.assert_allclose(got, want, atol=1e-5)
-    assert np.isneginf(got[::3]).all()
+    assert np.isneginf(got[:, ::3]).all()
+
+
+RUN_KERNELS = """
+import numpy as np
+from wordrnn import kernels
+from numba.core.registry import CPUDispatcher
+x = np.ones((1, 8), np.float32)
+xq, _ = kernels.quantize(x, 100)
+kernels.int_products(np.ones((3, 8), np.int8), xq)
+kernels.lstm_cells(np.zeros((1, 8), np.float32), np.zeros((1, 8), np.float32), np.zeros((1, 2), np.float32))
+stats = [f.stats for f in (kernels.quantize, kernels.int_products, kernels.lstm_cells)]
+print(sum(sum(s.cache_hits.values()) for s in stats), sum(sum(s.cache_misses.values()) for s in stats))
+"""
+
+
+def test_a_read_only_fresh_copy_of_the_package_compiles_once(tmp_path):
+    """As on a Space: the package folder cannot be written and its files are new copies; the
+    second start loads the kernels from the per-user cache instead of compiling them again."""
+    copy = tmp_path / "app"
+    shutil.copytree(ROOT / "wordrnn", copy / "wordrnn", ignore=shutil.ignore_patterns("__pycache__", "models"))
+    for path in sorted(copy.rglob("*"), reverse=True):
+        path.chmod(0o555 if path.is_dir() else 0o444)
+    env = {**os.environ, "HF_HOME": str(tmp_path / "hf"), "PYTHONPATH": str(copy), "PYTHONDONTWRITEBYTECODE": "1"}
+    env.pop("NUMBA_CACHE_DIR", None)
+    runs = []
+    for _ in range(2):
+        run = subprocess.run([sys.executable, "-c", RUN_KERNELS], env=env, cwd=tmp_path, capture_output=True,
+                             text=True, timeout=300)
+        assert run.returncode == 0, run.stderr
+        runs.append([int(n) for n in run.stdout.split()])
+        os.utime(copy / "wordrnn" / "kernels.py")  # a fresh copy: same contents, a new time
+    assert runs[0] == [0, 3]  # compiled...
+    assert runs[1] == [3, 0]  # ...then found
+    assert any((tmp_path / "hf" / "wordrnn-numba").rglob("*.nbi"))
+    assert not any(copy.rglob("*.nbi"))

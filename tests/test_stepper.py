@@ -1,4 +1,7 @@
 """Tests for the fast CPU stepper's output layers: what it may leave out never changes a choice."""
+import copy
+
+import numpy as np
 import pytest
 import torch
 
@@ -6,7 +9,7 @@ from tiny import TEXT, train_tiny
 from wordrnn import Generator, tokenize
 from wordrnn.sampling import Sampler
 from wordrnn import int8
-from wordrnn.int8 import FastLinear
+from wordrnn.output import FastLinear
 from wordrnn.stepper import FastStepper
 
 
@@ -35,8 +38,9 @@ def test_skipped_clusters_never_hold_a_top_word(adaptive, top):
     skipped = 0
     with torch.inference_mode():
         for token, state in steps(adaptive):
-            full, _ = stepper.step(token, state)
-            pruned, _ = stepper.step(token, state, top=top)
+            full, _ = stepper.step(token, state, 10**6)  # the whole shortlist rescored
+            pruned, _ = stepper.step(token, state, top)
+            full, pruned = full.values, pruned.values
             assert torch.isfinite(full).all()
             best = full.topk(top)
             torch.testing.assert_close(pruned.topk(top).values, best.values, rtol=0, atol=0)
@@ -53,18 +57,18 @@ def test_greedy_and_top_k_texts_are_the_same_with_and_without_skipping(adaptive,
     options = [dict(mode="greedy"), dict(mode="top-k", k=4, seed=1, temperature=1.5),
                dict(mode="greedy", no_repeat_ngram=2)]
     pruned = [gen.text("and god said", 40, **o) for o in options]
-    monkeypatch.setattr(Sampler, "needs", lambda self: None)
+    monkeypatch.setattr(Sampler, "candidates", lambda self: 10**6)  # every cluster, whole head rescored
     assert [gen.text("and god said", 40, **o) for o in options] == pruned
 
 
 def test_sampler_says_how_many_words_it_can_pick_from():
-    assert Sampler("greedy").needs() == 1
-    assert Sampler("greedy", never=[0]).needs() == 2
-    assert Sampler("top-k", k=5, never=[0]).needs() == 6
-    assert Sampler("top-p").needs() is None
+    assert Sampler("greedy").candidates() == 1
+    assert Sampler("greedy", never=[0]).candidates() == 2
+    assert Sampler("top-k", k=5, never=[0]).candidates() == 6
+    assert Sampler("top-p").candidates() is None
     blocked = Sampler("greedy", no_repeat_ngram=2, never=[0])
     blocked.observe([3, 4, 3])  # the bigram (3, 4) was seen: after 3, word 4 is refused
-    assert blocked.needs() == 3
+    assert blocked.candidates() == 3
 
 
 def test_the_first_layer_table_matches_the_product_it_replaces(monkeypatch):
@@ -75,8 +79,9 @@ def test_the_first_layer_table_matches_the_product_it_replaces(monkeypatch):
     assert with_table.layers[0].table is not None and without.layers[0].table is None
     with torch.inference_mode():
         for token, state in steps(checkpoint):
-            a, (first, _) = with_table.step(token, state)
-            b, (other, _) = without.step(token, state)
+            a, (first, _) = with_table.step(token, state, 10**6)
+            b, (other, _) = without.step(token, state, 10**6)
+            a, b = a.values, b.values
             spread = float(b.max() - b.min())
             torch.testing.assert_close(a, b, atol=0.02 * spread, rtol=0)
             torch.testing.assert_close(first[1], other[1], atol=0.02, rtol=0)  # the cell state c
@@ -92,7 +97,7 @@ def test_the_sketch_shortlists_the_best_word_for_greedy_decoding():
     for _ in range(50):
         x = torch.randn(512).tanh()
         exact = linear(x)
-        greedy, full = (torch.from_numpy(layer(x.numpy(), top=t)) for t in (2, None))
+        greedy, full = (torch.from_numpy(layer(x.numpy()[None], np.array([t]))[0]) for t in (2, 10**6))
         assert int(greedy.argmax()) == int(full.argmax()) == int(exact.argmax())
         torch.testing.assert_close(greedy.max(), exact.max(), rtol=0, atol=1e-4)
         assert torch.isfinite(full).all() and int(torch.isfinite(greedy).sum()) == int8.RESCORE
@@ -104,9 +109,53 @@ def test_the_fast_prompt_pass_matches_the_exact_one():
     ids = checkpoint.vocab.encode(tokenize(TEXT))[:12]
     with torch.inference_mode():
         exact, exact_state = gen.exact_stepper.start(ids)
-        fast, fast_state = gen.stepper.start(ids)
+        fast, fast_state = gen.stepper.start(ids, 10**6)
+        exact, fast = exact.values, fast.values
     spread = float(exact.max() - exact.min())
     torch.testing.assert_close(fast, exact, atol=0.02 * spread, rtol=0)
     for (h, c), (fast_h, fast_c) in zip(exact_state, fast_state):
         torch.testing.assert_close(fast_h, h.reshape(-1), atol=0.02, rtol=0)
         torch.testing.assert_close(fast_c, c.reshape(-1), atol=0.05, rtol=0)
+
+
+MODES_AND_GUARDS = [dict(mode=m, no_repeat_ngram=n) for m in ("greedy", "top-k", "top-p") for n in (0, 2)]
+
+
+@pytest.mark.parametrize("settings", MODES_AND_GUARDS)
+def test_every_decoding_mode_chooses_alike_through_the_exact_and_the_fast_stepper(adaptive, settings):
+    """From the same state, each stepper's logits go to a sampler of the same seed: the exact
+    and the fast path choose the same word (int8 rounding may flip a rare close call)."""
+    checkpoint = adaptive
+    gen = Generator(checkpoint, device="cpu")
+    options = dict(k=4, temperature=1.5, top_p=0.8, seed=3, never=[checkpoint.vocab.unk_id], **settings)
+    on_exact, on_fast = Sampler(**options), Sampler(**options)
+    same = total = 0
+    with torch.inference_mode():
+        for token, state in steps(checkpoint):
+            exact, _ = gen.exact_stepper.step(token, state, on_exact.candidates())
+            fast, _ = gen.stepper.step(token, state, on_fast.candidates())
+            assert fast.covers(on_fast.candidates())
+            a, b = on_exact.choose(exact), on_fast.choose(fast)
+            same += a == b
+            total += 1
+            if a != b:  # keep both samplers' histories alike: each has seen the exact path's word
+                on_fast.ngrams, on_fast.generator = _copy_history(on_exact)
+    assert same / total >= 0.95
+
+
+def _copy_history(sampler):
+    generator = torch.Generator()
+    generator.set_state(sampler.generator.get_state())
+    return copy.deepcopy(sampler.ngrams), generator
+
+
+def test_a_sampler_refuses_logits_that_do_not_cover_its_candidates():
+    from wordrnn.sampling import Logits
+
+    scores = torch.arange(10.0)
+    assert Sampler("greedy").choose(Logits(scores, exact=1)) == 9
+    with pytest.raises(RuntimeError, match="top-k needs 5 exact words, the stepper gave 1"):
+        Sampler("top-k", k=5, seed=0).choose(Logits(scores, exact=1))
+    with pytest.raises(RuntimeError, match="top-p needs all exact words"):
+        Sampler("top-p", seed=0).choose(Logits(scores, exact=64))
+    assert Sampler("top-p", seed=0).choose(Logits(scores)) in range(10)

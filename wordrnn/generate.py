@@ -7,8 +7,9 @@ all use it.
     gen.next_words("and god said", n=10)                      # [("let", 0.41), ...]
 
 The prompt runs through the LSTM once; after that each new word is one LSTM step from the
-carried state (the teaching notebook re-ran a 7-word window for every word). On the CPU, steps
-take the int8 fast path of `wordrnn.stepper` unless `exact=True`.
+carried state (the teaching notebook re-ran a 7-word window for every word). On the CPU the
+prompt and the steps take the int8 fast path of `wordrnn.stepper` unless `exact=True`;
+`next_words` always uses the exact model. For many visitors at once, see wordrnn.scheduler.
 
     python -m wordrnn.generate "in the beginning god created the heaven and" --words 64
     python -m wordrnn.generate --interactive --mode top-p --seed 0
@@ -50,7 +51,7 @@ class Generator:
         self.device = _device(device)
         self.model = checkpoint.model.to(self.device)
         self.vocab = checkpoint.vocab
-        self.exact_stepper = ExactStepper(self.model)  # the prompt always goes through this one
+        self.exact_stepper = ExactStepper(self.model)  # next_words, and every step unless fast
         self.fast = not exact and self.device.type == "cpu" and FastStepper.supports(self.model)
         self.stepper = FastStepper(self.model) if self.fast else self.exact_stepper
         log.info("generating on %s, %s path", self.device, "int8 fast" if self.fast else "exact")
@@ -65,21 +66,29 @@ class Generator:
     ) -> Iterator[str]:
         """Yield `words` generated tokens (strings; "<eol>" is a line break). Checks the prompt
         and settings now, so errors come from this call rather than from the first word."""
+        prompt, sampler = self.request(prompt, words, mode, k, temperature, top_p, seed, no_repeat_ngram)
+        return self._generate(prompt.ids, words, sampler)
+
+    def request(
+        self, prompt: str | Prompt, words: int, mode: str, k: int, temperature: float, top_p: float,
+        seed: int | None, no_repeat_ngram: int,
+    ) -> tuple[Prompt, Sampler]:
+        """The checked prompt and a sampler that has read it: what `stream` starts from."""
         prompt = prompt if isinstance(prompt, Prompt) else self.prompt(prompt)
         if not isinstance(words, int) or not 1 <= words <= MAX_WORDS:
             raise ValueError(f"words must be a whole number between 1 and {MAX_WORDS}, got {words!r}")
         sampler = Sampler(mode, k, temperature, top_p, seed, no_repeat_ngram, never=[self.vocab.unk_id])
         sampler.observe(prompt.ids)
-        return self._generate(prompt.ids, words, sampler)
+        return prompt, sampler
 
     @torch.inference_mode()  # on a generator function it applies to each step, not across yields
     def _generate(self, ids: list[int], words: int, sampler: Sampler) -> Iterator[str]:
-        logits, state = self.stepper.start(self.context(ids), top=sampler.needs())
+        logits, state = self.stepper.start(self.context(ids), sampler.candidates())
         for n in range(words):
             token = sampler.choose(logits)
             yield self.vocab.tokens[token]
             if n + 1 < words:
-                logits, state = self.stepper.step(token, state, top=sampler.needs())
+                logits, state = self.stepper.step(token, state, sampler.candidates())
 
     def text(self, prompt: str | Prompt, words: int = 128, **options: Any) -> str:
         """The prompt and `words` generated words as text; options as for `stream`."""
@@ -93,8 +102,7 @@ class Generator:
         prompt = prompt if isinstance(prompt, Prompt) else self.prompt(prompt)
         if n < 1:
             raise ValueError(f"n must be at least 1, got {n}")
-        logits, _ = self.exact_stepper.start(self.context(prompt.ids))
-        logits = logits.float().cpu()
+        logits = self.exact_stepper.start(self.context(prompt.ids))[0].values.float().cpu()
         logits[self.vocab.unk_id] = -float("inf")
         probs, ids = logits.softmax(-1).topk(min(n, len(self.vocab) - 1))
         return [(self.vocab.tokens[i], p) for i, p in zip(ids.tolist(), probs.tolist())]

@@ -12,16 +12,36 @@ Draws come from the sampler's own `torch.Generator`, so a seed makes a text repr
 nothing touches, or is disturbed by, the global RNG that training uses. `<unk>` is never picked.
 `no_repeat_ngram=n` forbids any word that would repeat an n-word sequence already in the text,
 which breaks the loops greedy decoding falls into.
+
+The contract with the steppers: a sampler says how many of the most likely words it may pick
+from (`candidates()`, None for every word); a stepper returns `Logits` that say how many of the
+most likely words it got right (`exact`, None for every word); `choose` refuses logits that
+do not cover its candidates. A new decoding rule that reads more of the logits must say so in
+`candidates`, or it fails loudly instead of reading approximate scores.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Iterable
 
 import torch
 
 MODES = ("greedy", "top-k", "top-p")
+
+
+@dataclass(frozen=True)
+class Logits:
+    """Scores (V,) for the next word. The `exact` most likely words are scored right and ranked
+    right; the others may be approximate or -inf. None: every word is right."""
+
+    values: torch.Tensor
+    exact: int | None = None
+
+    def covers(self, candidates: int | None) -> bool:
+        """Whether a sampler that picks among `candidates` words (None: all) may use these."""
+        return self.exact is None or (candidates is not None and candidates <= self.exact)
 
 
 class Sampler:
@@ -57,7 +77,7 @@ class Sampler:
             for i in ids:
                 self.ngrams.add(i)
 
-    def needs(self) -> int | None:
+    def candidates(self) -> int | None:
         """How many of the most likely next words the next `choose` can pick from, counting the
         words it will refuse: a stepper must get those right and may leave out the rest. None
         means every word (top-p)."""
@@ -66,13 +86,19 @@ class Sampler:
         banned = len(self.ngrams.banned()) if self.ngrams is not None else 0
         return (1 if self.mode == "greedy" else self.k) + self.never.numel() + banned
 
-    def choose(self, logits: torch.Tensor) -> int:
-        """The id of the next word, given the logits (V,) for it; remembers the choice."""
+    def choose(self, logits: Logits | torch.Tensor) -> int:
+        """The id of the next word, given the logits (V,) for it (a tensor: all exact);
+        remembers the choice."""
+        if isinstance(logits, Logits):
+            if not logits.covers(self.candidates()):
+                raise RuntimeError(f"{self.mode} needs {self.candidates() or 'all'} exact words, "
+                                   f"the stepper gave {logits.exact}")
+            logits = logits.values
         logits = logits.float().cpu()  # (V,) on the CPU: one RNG stream whatever the device
         banned = self.ngrams.banned() if self.ngrams is not None else []
         if self.mode == "greedy":
             # The best word, unless it is refused: then the masked path below (rarely taken).
-            token = int(logits.numpy().argmax())  # the first best, as torch's; 10x less overhead
+            token = int(logits.numpy().argmax())  # the first best, as torch's, with less overhead
             if token not in self.refused and token not in banned:
                 self.observe([token])
                 return token

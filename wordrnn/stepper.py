@@ -1,17 +1,25 @@
-"""Steppers: advance a WordRNN by one word at a time from the state it carries.
+"""Steppers: advance a WordRNN one word at a time, for one stream or B streams at once.
 
-    logits, state = stepper.start(prompt_ids)   # (V,), the state after the prompt
-    logits, state = stepper.step(word_id, state)  # ExactStepper or FastStepper
+    logits, state = stepper.start(prompt_ids, candidates)   # Logits for the next word, the state
+    logits, state = stepper.step(word_id, state, candidates)
+    features, states = stepper.advance(words, states)        # B streams: one word each
+    logits = stepper.logits(features, candidates)            # a Logits per stream
 
-`ExactStepper` runs the model's own forward pass, on any device, a prompt in one call.
-`FastStepper` is the fast CPU path for the prompt and the steps after it: int8 weights
-multiplied by compiled loops (wordrnn/kernels.py), a lookup table for the first layer's input,
-and an output layer that computes only what the sampler can choose from (wordrnn/int8.py says
-how). Its weights are copied when it is made: make a new one after training on.
+`candidates` is how many of the most likely words must come out right (Sampler.candidates();
+None: all); each `Logits` says what it covers. `ExactStepper` runs the model's own forward pass
+on any device. `FastStepper` is the fast CPU path: int8 weights multiplied by compiled loops
+(wordrnn.kernels, wordrnn.int8), a lookup table for the first layer's input, and an output layer
+that scores exactly only what each sampler can choose from (wordrnn.output). Its weights are
+copied when it is made: make a new one after training on.
+
+A stream's numbers do not depend on which other streams share its batch: the fast path's sums
+are exact integers, and the exact path steps each stream on its own on the CPU and pads every
+batch to the same size on CUDA.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
 from contextlib import contextmanager, nullcontext
@@ -22,40 +30,94 @@ import torch
 from torch import nn
 
 from wordrnn.model import State, WordRNN
+from wordrnn.sampling import Logits
 
 try:  # numba compiles the fast path's loops; without it every step takes the exact path
     from wordrnn import kernels as KERNELS
-    from wordrnn.int8 import FastAdaptive, FastLayer, FastLinear
+    from wordrnn.int8 import GEMM_ROWS, FastLayer
+    from wordrnn.output import FastAdaptive, FastLinear
 except ImportError as error:  # pragma: no cover - numba is in requirements.txt
     KERNELS = None
     logging.getLogger(__name__).warning("no CPU fast path (%s): pip install numba", error)
 
-# oneDNN's LSTM kernel is 3-4x slower than PyTorch's own for a single step. Its switch is global,
-# so exact CPU calls turn it off one at a time and put it back.
+# oneDNN's LSTM kernel is slower than PyTorch's own for a single step. Its switch is global
+# to the process: exact CPU steps turn it off, one at a time under this lock, and put it
+# back, so other threads running torch at that moment run without oneDNN too.
 _onednn_switch = threading.Lock()
+CUDA_ROWS = 64  # every CUDA batch is padded to this many streams: one kernel shape, one result
 
 
-class ExactStepper:
+class _Stepper:
+    """start and step for one stream, on top of a batched advance and logits."""
+
+    def start(self, ids: list[int], candidates: int | None = None) -> tuple[Logits, State]:
+        """Logits for the word after `ids` (read one word at a time), and the state after them."""
+        state = None
+        for token in ids[:-1]:
+            _, (state,) = self.advance([token], [state])
+        return self.step(ids[-1], state, candidates)
+
+    def step(self, token: int, state: State | None, candidates: int | None = None) -> tuple[Logits, State]:
+        """Logits for the word after `token`, and the new state."""
+        features, (state,) = self.advance([token], [state])
+        return self.logits(features, [candidates])[0], state
+
+    def advance(self, tokens: list[int], states: list[State | None]) -> tuple[object, list[State]]:
+        raise NotImplementedError
+
+    def logits(self, features: object, candidates: list[int | None]) -> list[Logits]:
+        raise NotImplementedError
+
+
+class ExactStepper(_Stepper):
     """The model's own forward pass, carrying the LSTM state from word to word."""
 
     def __init__(self, model: WordRNN) -> None:
         self.model = model
         self.device = next(model.parameters()).device
 
-    def start(self, ids: list[int], top: int | None = None) -> tuple[torch.Tensor, State]:
-        """Logits (V,) for the word after `ids`, and the state after them (all exact)."""
-        return self._run(torch.tensor([ids], device=self.device), None)
+    def advance(self, tokens: list[int], states: list[State | None]) -> tuple[torch.Tensor, list[State]]:
+        """One word per stream -> features (B, O) and each stream's new state."""
+        if self.device.type == "cpu":  # no batching: a stream's sums are its own
+            pairs = [self._run([t], [s]) for t, s in zip(tokens, states)]
+            return torch.cat([f for f, _ in pairs]), [s for _, (s,) in pairs]
+        features, new = [], []
+        for start in range(0, len(tokens), CUDA_ROWS):
+            f, s = self._run(tokens[start : start + CUDA_ROWS], states[start : start + CUDA_ROWS])
+            features.append(f)
+            new.extend(s)
+        return torch.cat(features), new
 
-    def step(self, token: int, state: State, top: int | None = None) -> tuple[torch.Tensor, State]:
-        """Logits (V,) for the word after `token`, and the new state; all of them exact (`top`
-        is there for the FastStepper's interface)."""
-        return self._run(torch.tensor([[token]], device=self.device), state)
-
-    def _run(self, ids: torch.Tensor, state: State | None) -> tuple[torch.Tensor, State]:
+    def _run(self, tokens: list[int], states: list[State | None]) -> tuple[torch.Tensor, list[State]]:
+        rows = len(tokens) if self.device.type == "cpu" else CUDA_ROWS
+        ids = torch.zeros(rows, 1, dtype=torch.long, device=self.device)
+        ids[: len(tokens), 0] = torch.tensor(tokens, device=self.device)
+        blank = self._blank()
+        states = [blank if s is None else s for s in states] + [blank] * (rows - len(tokens))
+        stacked = [tuple(torch.cat([s[i][j] for s in states], 1) for j in range(2)) for i in range(len(blank))]
         kernels = _without_onednn() if self.device.type == "cpu" else nullcontext()
-        with kernels, _evaluating(self.model):
-            features, state = self.model.features(ids, state)  # (1, T, O)
-            return self.model.logits(features[0, -1]), state  # (V,)
+        with kernels, _evaluating(self.model), torch.inference_mode():
+            features, state = self.model.features(ids, stacked)  # (rows, 1, O)
+        split = [[(h[:, b : b + 1], c[:, b : b + 1]) for h, c in state] for b in range(len(tokens))]
+        return features[: len(tokens), 0], split
+
+    def _blank(self) -> State:
+        """The state before any word: zeros, (1, 1, O) and (1, 1, H) per layer."""
+        like = next(self.model.parameters())
+        return [(like.new_zeros(1, 1, lstm.proj_size or lstm.hidden_size), like.new_zeros(1, 1, lstm.hidden_size))
+                for lstm in self.model.layers]
+
+    def logits(self, features: torch.Tensor, candidates: list[int | None]) -> list[Logits]:
+        """Every word exact, whatever the candidates."""
+        with _evaluating(self.model), torch.inference_mode():
+            if self.device.type == "cpu":
+                values = [self.model.logits(f[None])[0] for f in features]
+            else:
+                padded = torch.zeros(-(-len(features) // CUDA_ROWS) * CUDA_ROWS, features.size(1),
+                                     device=self.device, dtype=features.dtype)
+                padded[: len(features)] = features
+                values = list(self.model.logits(padded)[: len(features)])
+        return [Logits(v) for v in values]
 
 
 @contextmanager
@@ -80,21 +142,23 @@ def _evaluating(model: torch.nn.Module) -> Iterator[None]:
         model.train(training)
 
 
-class FastStepper:
-    """Advances a WordRNN one word at a time on the CPU. `step` takes the model's state (from
-    the prompt) or its own (1-D tensors over numpy arrays) and returns logits (V,) and its own
-    state."""
+class FastStepper(_Stepper):
+    """Advances a WordRNN on the CPU with int8 weights. Takes the model's states (from
+    ExactStepper) or its own (1-D tensors over numpy arrays) and returns its own."""
 
     def __init__(self, model: WordRNN) -> None:
         assert self.supports(model), "check FastStepper.supports(model) first"
         embedding = model.embedding.weight.detach()  # (V, E)
         self.layers = [FastLayer(lstm, embedding if i == 0 else None) for i, lstm in enumerate(model.layers)]
         self.embedding = None if self.layers[0].table is not None else embedding.float().clone().numpy()
-        linear = isinstance(model.output, nn.Linear)
-        self.output = FastLinear(model.output) if linear else FastAdaptive(model.output)
-        # Compile the kernels (or load them from numba's cache) now, not at the first request.
-        self.start([0], top=1)
-        self.start([0])
+        self.output = (FastLinear if isinstance(model.output, nn.Linear) else FastAdaptive)(model.output)
+        self.exact = ExactStepper(copy.deepcopy(model).float())  # for candidates None: every word exact
+        # Compile the kernels (or load them from numba's cache) now, not at the first request:
+        # one stream, and a batch large enough for the GEMM path.
+        for candidates in (1, 10, None):
+            self.start([0, 0], candidates)
+        features, _ = self.advance([0] * GEMM_ROWS, [None] * GEMM_ROWS)
+        self.logits(features, [1, 10] * (GEMM_ROWS // 2))
 
     @staticmethod
     def supports(model: WordRNN) -> bool:
@@ -111,31 +175,32 @@ class FastStepper:
             )
         )
 
-    def start(self, ids: list[int], top: int | None = None) -> tuple[torch.Tensor, State]:
-        """As ExactStepper.start, one step per word from a blank state; the output layer runs
-        after the last word only. A prompt's state costs a step per word either way: this way
-        reads int8 weights rather than float32 ones."""
-        state: State = [
-            (torch.zeros(layer.output_size), torch.zeros(layer.hidden_size))
-            for layer in self.layers
-        ]
-        for token in ids[:-1]:
-            _, state = self._layers(token, state)
-        return self.step(ids[-1], state, top)
+    def advance(self, tokens: list[int], states: list[State | None]) -> tuple[np.ndarray, list[State]]:
+        """One word per stream -> features (B, O) and each stream's new state."""
+        words = np.array(tokens, np.int64)
+        x = words if self.embedding is None else self.embedding[words]  # (B,) or (B, E)
+        new: list[State] = [[] for _ in tokens]
+        for i, layer in enumerate(self.layers):
+            h = np.stack([_vector(s[i][0]) if s else np.zeros(layer.output_size, np.float32) for s in states])
+            c = np.stack([_vector(s[i][1]) if s else np.zeros(layer.hidden_size, np.float32) for s in states])
+            x, c = layer(x, h, c)  # (B, O), (B, H)
+            for b, state in enumerate(new):
+                state.append((torch.from_numpy(x[b]), torch.from_numpy(c[b])))
+        return x, new
 
-    def step(self, token: int, state: State, top: int | None = None) -> tuple[torch.Tensor, State]:
-        """Logits (V,) for the word after `token`, and the new state. With `top`, only the
-        `top` most likely words need to be right (see FastAdaptive); the rest may be -inf."""
-        x, state = self._layers(token, state)
-        return torch.from_numpy(self.output(x, top)), state
-
-    def _layers(self, token: int, state: State) -> tuple[np.ndarray, State]:
-        x = token if self.embedding is None else self.embedding[token]  # (E,)
-        new_state: State = []
-        for layer, (h, c) in zip(self.layers, state):
-            x, c = layer(x, _vector(h), _vector(c))  # (O,), (H,)
-            new_state.append((torch.from_numpy(x), torch.from_numpy(c)))
-        return x, new_state
+    def logits(self, features: np.ndarray, candidates: list[int | None]) -> list[Logits]:
+        """Each stream's Logits, covering its candidates."""
+        out: list[Logits | None] = [None] * len(candidates)
+        fast = [b for b, n in enumerate(candidates) if n is not None]
+        if fast:
+            counts = np.array([candidates[b] for b in fast], np.int64)
+            scores = self.output(features[fast], counts)  # (F, V)
+            for row, b in enumerate(fast):
+                out[b] = Logits(torch.from_numpy(scores[row]), exact=candidates[b])
+        for b, n in enumerate(candidates):
+            if n is None:  # the model's own float32 output layer, one stream at a time
+                out[b] = self.exact.logits(torch.from_numpy(features[b : b + 1]), [None])[0]
+        return out
 
 
 def _vector(t: torch.Tensor) -> np.ndarray:

@@ -1,0 +1,147 @@
+"""A crowd at the app: the per-request path against the batched scheduler, in one run.
+
+    python -m bench.crowd                              # app.py, 1, 16 and 64 clients x 128 words
+    python -m bench.crowd --app /tmp/app_serve.py      # an app file wired to wordrnn.scheduler.serve
+    python -m bench.crowd --clients 1 8 --words 32     # a quick look
+
+Starts the app twice as a host would (`python APP --port P`, Hub offline): with
+WORDRNN_BATCHING=0 (one batch-1 stream per request, as before the scheduler) and with
+WORDRNN_BATCHING=1. For each, every client count sends that many gradio_client /generate calls
+at the same moment (top-k, k 10, distinct seeds), and reports errors, p50 / p95 time to the
+whole text, the burst's time, aggregate words per second, and the batched path's ratios to
+the per-request one. Prints markdown and the CPU it ran on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import torch
+from gradio_client import Client
+
+ROOT = Path(__file__).resolve().parents[1]
+PROMPT = "and god said , let there be light"
+PATHS = {"per-request": "0", "batched": "1"}
+
+
+def generate(client: Client, seed: int, words: int):
+    """One /generate call as the page makes it (top-k, k 10, temperature 1): the only place
+    that knows the endpoint's parameters."""
+    return client.submit(PROMPT, words, "top-k", 10, 1.0, str(seed), api_name="/generate")
+
+
+def start(app: Path, batching: str, model: str | None, log: Path) -> tuple[subprocess.Popen, str]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "WORDRNN_BATCHING": batching, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False",
+           "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost", "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, str(app), "--port", str(port)] + (["--model", model] if model else [])
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    for _ in range(1200):
+        if process.poll() is not None:
+            raise SystemExit(f"error: the app exited with status {process.returncode}; see {log}")
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return process, url
+        except OSError:
+            time.sleep(0.25)
+    process.kill()
+    raise SystemExit(f"error: the app did not answer within 300 s; see {log}")
+
+
+def burst(url: str, clients: int, words: int) -> dict:
+    """`clients` calls at the same moment, each from its own connected client and thread."""
+    connected = [Client(url, verbose=False, download_files=False, analytics_enabled=False) for _ in range(clients)]
+    gate = threading.Barrier(clients + 1)
+    totals: list[float] = []
+    errors: list[str] = []
+
+    def run(n: int) -> None:
+        gate.wait()
+        began = time.monotonic()
+        try:
+            generate(connected[n], 1000 + n, words).result(timeout=600)
+            totals.append(time.monotonic() - began)
+        except Exception as error:  # noqa: BLE001 - counted and shown
+            errors.append(f"{type(error).__name__}: {error}"[:160])
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(clients)]
+    for thread in threads:
+        thread.start()
+    gate.wait()
+    began = time.monotonic()
+    for thread in threads:
+        thread.join()
+    wall = time.monotonic() - began
+    return dict(totals=totals, errors=errors, wall=wall, rate=len(totals) * words / wall)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else float("nan")
+
+
+def cpu() -> str:
+    flags = ""
+    if Path("/proc/cpuinfo").is_file():
+        info = Path("/proc/cpuinfo").read_text()
+        name = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "")
+        found = next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), [])
+        flags = f"{name}; " + " ".join(f for f in ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile") if f in found)
+    return f"{platform.machine()}, {os.cpu_count()} cores, {flags}; torch {torch.__version__}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.crowd", description=__doc__.split("\n\n")[0])
+    p.add_argument("--app", type=Path, default=ROOT / "app.py", help="the app file to start (default: app.py)")
+    p.add_argument("--model", help="checkpoint folder or Hub repo id (default: the app's)")
+    p.add_argument("--clients", type=int, nargs="+", default=[1, 16, 64])
+    p.add_argument("--words", type=int, default=128)
+    args = p.parse_args(argv)
+    if not args.app.is_file():
+        p.error(f"no app file at {args.app}")
+    results: dict[str, dict[int, dict]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for path, batching in PATHS.items():
+            process, url = start(args.app, batching, args.model, Path(tmp) / f"{path}.log")
+            try:
+                burst(url, 1, args.words)  # warm-up: first-call allocations
+                results[path] = {n: burst(url, n, args.words) for n in args.clients}
+            finally:
+                process.terminate()
+                process.wait(timeout=30)
+    print(f"{args.app.name}: {args.words} top-k words per client; {cpu()}\n")
+    print("| path | clients | errors | p50 whole text (s) | p95 whole text (s) | burst (s) | burst / one client | words/s |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for path, rows in results.items():
+        alone = statistics.median(rows[min(rows)]["totals"] or [float("nan")])
+        for n, r in rows.items():
+            print(f"| {path} | {n} | {len(r['errors'])} | {statistics.median(r['totals'] or [float('nan')]):.2f} | "
+                  f"{percentile(r['totals'], 0.95):.2f} | {r['wall']:.2f} | {r['wall'] / alone:.1f}x | {r['rate']:.0f} |")
+    print("\n| clients | words/s batched / per-request | p50 batched / per-request |\n|---:|---:|---:|")
+    for n in args.clients:
+        a, b = results["per-request"][n], results["batched"][n]
+        p50 = statistics.median(b["totals"] or [float("nan")]) / statistics.median(a["totals"] or [float("nan")])
+        print(f"| {n} | {b['rate'] / a['rate']:.2f}x | {p50:.2f}x |")
+    for path, rows in results.items():
+        for n, r in rows.items():
+            for error in r["errors"][:3]:
+                print(f"{path}, {n} clients: {error}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,87 @@
+"""The fast stepper's output layers, for B streams at once, each with its own `candidates`
+(how many of its most likely words must be right; see wordrnn.sampling.Logits).
+
+A linear layer's int8 scores (or, for streams with few candidates, its low-rank sketch's)
+shortlist each stream's best words, which are scored again in float32 (FastLinear). An adaptive
+softmax does the same with its head and computes a cluster only for the streams whose
+candidates it could hold (FastAdaptive). Streams with candidates None are not served here:
+wordrnn.stepper gives them the model's own float32 layer.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from wordrnn import kernels
+from wordrnn.int8 import RESCORE, SKETCH_RANK, SKETCH_TOP, Int8Matrix, _array
+
+
+class FastLinear:
+    """A linear output layer: approximate scores for every word, each stream's best
+    max(RESCORE, candidates) (and the `always` rows) again in float32.
+
+    The approximate scores come from the int8 matrix, or, for a stream with at most SKETCH_TOP
+    candidates, from a rank-SKETCH_RANK sketch of it (the truncated SVD, in int8): less to
+    read. On the sketch's path the words it does not shortlist are -inf."""
+
+    def __init__(self, linear: nn.Linear, always: list[int] = ()) -> None:
+        weight = linear.weight.detach().float()
+        self.weight = _array(weight)  # (V, O)
+        self.bias = _array(linear.bias) if linear.bias is not None else np.zeros(len(weight), np.float32)
+        self.scores = Int8Matrix(weight)
+        self.always = np.array(always, dtype=np.int64)  # rows rescored at every call
+        self.sketch = None
+        words, width = weight.shape
+        if SKETCH_RANK * (words + width) * 2 <= words * width:  # half the bytes or less
+            u, s, vh = torch.linalg.svd(weight, full_matrices=False)
+            self.sketch = (Int8Matrix(vh[:SKETCH_RANK]), Int8Matrix(u[:, :SKETCH_RANK] * s[:SKETCH_RANK]))
+
+    def __call__(self, x: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+        """x (B, O), candidates (B,) -> scores (B, V)."""
+        sketching = (candidates <= SKETCH_TOP) if self.sketch is not None else np.zeros(len(x), bool)
+        approximate = np.empty((len(x), len(self.bias)), np.float32)
+        if sketching.any():
+            down, up = self.sketch
+            approximate[sketching] = up(down(x[sketching]))
+        if not sketching.all():
+            approximate[~sketching] = self.scores(x[~sketching])
+        approximate += self.bias
+        others = np.where(sketching, -np.inf, np.nan).astype(np.float32)  # NaN: keep the int8 scores
+        counts = np.maximum(candidates, RESCORE)
+        return kernels.rescored(approximate, self.weight, self.bias, x, counts, self.always, others)
+
+
+class FastAdaptive:
+    """An adaptive softmax (as nn.AdaptiveLogSoftmaxWithLoss.log_prob) in int8, the head's best
+    words and its cluster scores rescored in float32.
+
+    A word of cluster i has log p = log p(cluster i) + log p(word | cluster i) <= log p(cluster i).
+    So when a stream's candidates many head words already beat log p(cluster i), no word of that
+    cluster can be among its candidates: the cluster is not computed for it, its words -inf."""
+
+    def __init__(self, output: nn.AdaptiveLogSoftmaxWithLoss) -> None:
+        self.shortlist = output.shortlist_size
+        self.head = FastLinear(output.head, always=list(range(self.shortlist, output.head.out_features)))
+        self.tails = [(Int8Matrix(tail[0].weight), Int8Matrix(tail[1].weight)) for tail in output.tail]
+        self.words = self.shortlist + sum(up.weight.shape[0] for _, up in self.tails)
+
+    def __call__(self, x: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+        """x (B, O), candidates (B,) -> log-probabilities (B, V); words of skipped clusters are
+        -inf. On the head's sketch path they are normalized over the shortlisted words only: all
+        shifted by one constant, which no choice among the candidates depends on."""
+        head = kernels.log_softmax(self.head(x, candidates))  # (B, shortlist + clusters)
+        out = np.full((len(x), self.words), -np.inf, np.float32)
+        out[:, : self.shortlist] = head[:, : self.shortlist]
+        threshold = kernels.thresholds(head, self.shortlist, candidates)  # (B,)
+        start = self.shortlist
+        for i, (down, up) in enumerate(self.tails):
+            cluster = head[:, self.shortlist + i]  # (B,)
+            rows = np.flatnonzero(cluster > threshold)
+            size = up.weight.shape[0]
+            if len(rows):
+                inner = kernels.log_softmax(up(down(x[rows])))  # (R, size)
+                out[rows, start : start + size] = inner + cluster[rows, None]
+            start += size
+        return out

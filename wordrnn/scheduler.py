@@ -1,0 +1,224 @@
+"""A scheduler: one thread owns the model and steps every active stream together.
+
+    scheduler = serve(Generator(checkpoint))     # or the Generator itself if WORDRNN_BATCHING=0
+    for word in scheduler.stream("and god said", 64, mode="top-k", seed=1): ...
+    scheduler.next_words("and god said", 10)
+
+Requests join and leave at any step (continuous batching). Each tick the thread admits waiting
+requests in arrival order up to `max_batch` streams, feeds every active stream one word (the
+next of its prompt, or the word it chose last) through one batched step, and lets each stream
+whose prompt is read choose its next word with its own sampler (mode, seed, no-repeat guard).
+Words reach their consumer as they are made. A stream that has its words, or whose consumer
+stops iterating or closes it, leaves at once. Requests beyond `max_batch` active and
+`max_queue` waiting get `Busy`. A stream writes the same words alone or in a crowd: its numbers
+never depend on the other streams (see wordrnn.stepper).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+from collections import deque
+from concurrent.futures import Future
+from typing import Any, Callable, Iterator
+
+import torch
+
+from wordrnn.errors import WordRNNError
+from wordrnn.generate import Generator, Prompt
+from wordrnn.sampling import Sampler
+from wordrnn.tokenizer import detokenize
+
+log = logging.getLogger(__name__)
+
+# Sized with `python -m bench.generation --batches` on 2 CPU cores (figures in the README): words
+# per second in all stop growing beyond about 64 streams, where each stream still gets its words
+# faster than anyone reads; a full queue waits about one generation's time.
+MAX_BATCH = 64
+MAX_QUEUE = 64
+_END = object()
+
+
+class Busy(WordRNNError):
+    """Every slot and every place in the queue is taken."""
+
+    def __init__(self) -> None:
+        super().__init__("busy, try again in a moment")
+
+
+class _Stream:
+    """One request's text: the words still to read, its sampler, its state and its outbox."""
+
+    def __init__(self, context: list[int], words: int, sampler: Sampler) -> None:
+        self.inputs = deque(context)  # the prompt as the model reads it, then each chosen word
+        self.words, self.made, self.sampler = words, 0, sampler
+        self.state = None
+        self.outbox: queue.SimpleQueue = queue.SimpleQueue()
+        self.cancelled = False
+
+
+class _Tokens(Iterator[str]):
+    """The consumer's end of a stream. Closing it, or dropping it, frees the stream's slot."""
+
+    def __init__(self, stream: _Stream, tokens: list[str], release: Callable[[_Stream], None]) -> None:
+        self._stream, self._tokens, self._release, self._done = stream, tokens, release, False
+
+    def __next__(self) -> str:
+        if self._done:
+            raise StopIteration
+        item = self._stream.outbox.get()
+        if item is _END or isinstance(item, BaseException):
+            self.close()
+            if item is _END:
+                raise StopIteration
+            raise item
+        return self._tokens[item]
+
+    def close(self) -> None:
+        if not self._done:
+            self._done = True
+            self._release(self._stream)
+
+    def __del__(self) -> None:
+        self._stream.cancelled = True  # no lock here: the scheduler's thread drops it next tick
+
+
+class Scheduler:
+    """Serves many requests from one Generator with one batched step per tick; same methods as
+    the Generator for the app: prompt, stream, next_words, vocab, device."""
+
+    def __init__(self, generator: Generator, max_batch: int = MAX_BATCH, max_queue: int = MAX_QUEUE) -> None:
+        if max_batch < 1 or max_queue < 0:
+            raise ValueError(f"max_batch must be at least 1 and max_queue at least 0, got {max_batch}, {max_queue}")
+        self.generator, self.vocab, self.device = generator, generator.vocab, generator.device
+        self.max_batch, self.max_queue = max_batch, max_queue
+        self.concurrency = max_batch + max_queue  # requests the app may hand over at once
+        self._waiting: deque[_Stream | tuple[Callable[[], Any], Future]] = deque()
+        self._active: list[_Stream] = []
+        self._wake = threading.Condition()
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="wordrnn-scheduler", daemon=True)
+        self._thread.start()
+
+    def prompt(self, text: str | None) -> Prompt:
+        return self.generator.prompt(text)
+
+    def stream(
+        self, prompt: str | Prompt, words: int = 128, mode: str = "greedy", k: int = 10,
+        temperature: float = 1.0, top_p: float = 0.9, seed: int | None = None, no_repeat_ngram: int = 0,
+    ) -> Iterator[str]:
+        """As Generator.stream; raises Busy at once when there is no room."""
+        prompt, sampler = self.generator.request(prompt, words, mode, k, temperature, top_p, seed, no_repeat_ngram)
+        stream = _Stream(self.generator.context(prompt.ids), words, sampler)
+        self._submit(stream)
+        return _Tokens(stream, self.vocab.tokens, self._release)
+
+    def text(self, prompt: str | Prompt, words: int = 128, **options: Any) -> str:
+        """The prompt and `words` generated words as text; options as for `stream`."""
+        prompt = prompt if isinstance(prompt, Prompt) else self.prompt(prompt)
+        return detokenize(prompt.words + list(self.stream(prompt, words, **options)))
+
+    def next_words(self, prompt: str | Prompt, n: int = 10) -> list[tuple[str, float]]:
+        """As Generator.next_words, run by the scheduler's thread between two ticks."""
+        prompt = prompt if isinstance(prompt, Prompt) else self.prompt(prompt)
+        if n < 1:
+            raise ValueError(f"n must be at least 1, got {n}")
+        done: Future = Future()
+        self._submit((lambda: self.generator.next_words(prompt, n), done))
+        return done.result()
+
+    def close(self) -> None:
+        """Stop the thread; streams still running end with an error."""
+        with self._wake:
+            self._closed = True
+            self._wake.notify()
+        self._thread.join()
+
+    def _submit(self, item: _Stream | tuple[Callable[[], Any], Future]) -> None:
+        with self._wake:
+            if self._closed:
+                raise WordRNNError("the scheduler is closed")
+            if len(self._waiting) >= self.max_queue + max(0, self.max_batch - len(self._active)):
+                raise Busy()
+            self._waiting.append(item)
+            self._wake.notify()
+
+    def _release(self, stream: _Stream) -> None:
+        """Free a stream's slot (or its place in the queue) now."""
+        with self._wake:
+            stream.cancelled = True
+            self._active = [s for s in self._active if s is not stream]
+            if stream in self._waiting:
+                self._waiting.remove(stream)
+
+    def _run(self) -> None:
+        with torch.inference_mode():
+            while True:
+                with self._wake:
+                    self._active = [s for s in self._active if not s.cancelled]
+                    while not self._closed and not self._active and not self._waiting:
+                        self._wake.wait()
+                    if self._closed:
+                        break
+                    jobs = self._admit()
+                for job, done in jobs:
+                    _settle(done, job)
+                if self._active:
+                    self._tick(list(self._active))
+        for stream in [*self._active, *(s for s in self._waiting if isinstance(s, _Stream))]:
+            stream.outbox.put(WordRNNError("the scheduler was closed"))
+
+    def _admit(self) -> list[tuple[Callable[[], Any], Future]]:
+        """Move waiting requests in arrival order into free slots; return the jobs among them."""
+        jobs = []
+        while self._waiting and (not isinstance(self._waiting[0], _Stream) or len(self._active) < self.max_batch):
+            item = self._waiting.popleft()
+            if isinstance(item, _Stream):
+                if not item.cancelled:
+                    self._active.append(item)
+            else:
+                jobs.append(item)
+        return jobs
+
+    def _tick(self, batch: list[_Stream]) -> None:
+        """One word in for every stream; one word out for each whose prompt is read."""
+        stepper = self.generator.stepper
+        try:
+            features, states = stepper.advance([s.inputs.popleft() for s in batch], [s.state for s in batch])
+            ready = [i for i, s in enumerate(batch) if not s.inputs]
+            logits = stepper.logits(features[ready], [batch[i].sampler.candidates() for i in ready]) if ready else []
+        except Exception as error:  # the model failed: every stream in the step ends with the error
+            log.exception("a batched step failed")
+            for stream in batch:
+                stream.outbox.put(error)
+                stream.cancelled = True
+            return
+        for stream, state in zip(batch, states):
+            stream.state = state
+        for i, scores in zip(ready, logits):
+            stream = batch[i]
+            token = stream.sampler.choose(scores)
+            stream.outbox.put(token)
+            stream.made += 1
+            if stream.made == stream.words:
+                stream.outbox.put(_END)
+                stream.cancelled = True  # done: leaves at the next tick
+            else:
+                stream.inputs.append(token)
+
+
+def _settle(done: Future, job: Callable[[], Any]) -> None:
+    try:
+        done.set_result(job())
+    except Exception as error:  # the caller's thread raises it
+        done.set_exception(error)
+
+
+def serve(generator: Generator, **limits: int) -> Scheduler | Generator:
+    """What the app should call for its requests: a Scheduler over `generator`, or the
+    generator itself (one batch-1 stream per request) when WORDRNN_BATCHING=0."""
+    if os.environ.get("WORDRNN_BATCHING", "1").strip() == "0":
+        return generator
+    return Scheduler(generator, **limits)
