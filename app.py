@@ -35,11 +35,12 @@ from wordrnn import EOL, PromptError, controls, detokenize, page, source
 from wordrnn.controls import K, LENGTH, NO_REPEAT, TEMPERATURE, TOP_P
 from wordrnn.errors import CheckpointError
 from wordrnn.generate import MAX_PROMPT_CHARS, MODES, SEED_WORDS, Generator, Prompt
+from wordrnn.scheduler import Busy, serve
 
 logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
 
-CONCURRENCY = 2  # generations at once: a free CPU Space has 2 vCPUs, one generation keeps one busy
+CONCURRENCY = 2  # generations at once without the scheduler (WORDRNN_BATCHING=0); with it, its own limit
 QUEUE_SIZE = 64  # each Generate click queues 2 events (text, chart): 32 visitors waiting at most
 STREAM_EVERY = 0.05  # s between text updates: ~20 a second reads as word by word, costs little CPU
 TOP_WORDS = 10
@@ -63,9 +64,13 @@ try:
     SOURCE = source.resolve(SETTINGS.model, SETTINGS.revision)
 except CheckpointError as err:  # a message for the host, not a traceback
     raise SystemExit(f"wordrnn app cannot start: {err}") from None
-GEN = Generator(SOURCE.checkpoint)  # CUDA when available; loaded once, shared by every request
+# Loaded once; every request goes through one scheduler that steps all active texts together
+# (WORDRNN_BATCHING=0: one stream per request, at most CONCURRENCY at once). CUDA when available.
+GEN = serve(Generator(SOURCE.checkpoint))
 if GEN.device.type == "cpu":
-    torch.set_num_threads(1)  # batch-1 steps are too small to split; requests run side by side
+    torch.set_num_threads(1)  # the scheduler's steps stay small: one core for them, one for Gradio
+CONCURRENCY = getattr(GEN, "concurrency", CONCURRENCY)
+QUEUE_SIZE = max(QUEUE_SIZE, CONCURRENCY)
 VOCAB = GEN.vocab
 EXAMPLES = page.examples(VOCAB, SOURCE.checkpoint.info)
 HELD_OUT = page.held_out(VOCAB, SOURCE.checkpoint.info)
@@ -106,7 +111,11 @@ def _length(length: Any) -> int:
 
 @gpu
 def _tokens(prompt: Prompt, length: int, options: dict[str, Any]) -> Iterator[str]:
-    yield from GEN.stream(prompt, length, **options)  # the only GPU work of a generation
+    try:
+        tokens = GEN.stream(prompt, length, **options)  # the only GPU work of a generation
+    except Busy as err:
+        raise _error(f"The app is {err}: every place is taken.", title="Busy") from None
+    yield from tokens
 
 
 @gpu
@@ -294,4 +303,6 @@ with gr.Blocks(title="wordrnn") as demo:
 demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=CONCURRENCY)
 
 if __name__ == "__main__":
-    demo.launch(server_name=SETTINGS.host, server_port=SETTINGS.port, css=CSS, mcp_server=MCP)
+    # Each waiting or streaming request holds one of Gradio's worker threads (40 by default).
+    demo.launch(server_name=SETTINGS.host, server_port=SETTINGS.port, css=CSS, mcp_server=MCP,
+                max_threads=max(40, CONCURRENCY + 8))
