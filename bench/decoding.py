@@ -103,7 +103,7 @@ def log_probs(gen: Generator, checkpoint: Checkpoint, tokens: list[str], start: 
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = Parser("bench.decoding", description=__doc__.split("\n\n")[0])
+    p = Parser("bench.decoding", __doc__)
     p.add_argument("--model", default=str(DEFAULT_MODEL), help="checkpoint folder or Hub repo id")
     p.add_argument("--data", type=Path, default=Path("data/kjv"), help="folder with test.txt")
     p.add_argument("--prompts", type=positive_int, default=20)

@@ -18,7 +18,6 @@ Context crosses line boundaries. Perplexity = exp(mean negative log-probability)
 
 from __future__ import annotations
 
-import argparse
 import logging
 import math
 import random
@@ -31,6 +30,7 @@ import numpy as np
 
 from training.evaluate import evaluate, stream
 from wordrnn import Checkpoint, Vocabulary, tokenize
+from wordrnn.cli import Parser, fail, folder, integer, positive_int
 from wordrnn.source import resolve
 
 log = logging.getLogger(__name__)
@@ -138,8 +138,12 @@ def encode(text: str, vocab: Vocabulary) -> list[int]:
     return stream(text, vocab).tolist()
 
 
-def _read(folder: Path, split: str) -> str:
-    return (folder / f"{split}.txt").read_text(encoding="utf-8")
+def _read(data: Path, split: str) -> str:
+    path = data / f"{split}.txt"
+    if not path.is_file():
+        fail(f"{path} is missing: --data needs train.txt, valid.txt and test.txt "
+             "(python -m training.corpus kjv --out data/kjv makes them)")
+    return path.read_text(encoding="utf-8")
 
 
 def _lstm_perplexity(checkpoint: Checkpoint, text: str, batch: int, seq_len: int) -> tuple[float, float]:
@@ -149,14 +153,14 @@ def _lstm_perplexity(checkpoint: Checkpoint, text: str, batch: int, seq_len: int
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", required=True, help="folder with train.txt, valid.txt, test.txt")
-    parser.add_argument("--orders", type=int, nargs="+", default=[3, 4, 5])
+    parser = Parser("bench.ngram", __doc__)
+    parser.add_argument("--data", required=True, type=folder, help="folder with train.txt, valid.txt, test.txt")
+    parser.add_argument("--orders", type=integer(1, 9), nargs="+", default=[3, 4, 5])
     parser.add_argument("--model", help="LSTM checkpoint: use its vocabulary and score it too")
-    parser.add_argument("--min-count", type=int, default=1, help="vocabulary cut without --model")
+    parser.add_argument("--min-count", type=positive_int, default=1, help="vocabulary cut without --model")
     parser.add_argument("--plain", action="store_true", help="one discount per order, not three")
-    parser.add_argument("--batch-size", type=int, default=1, help="LSTM columns (1: full context)")
-    parser.add_argument("--seq-len", type=int, default=256, help="LSTM steps per batch")
+    parser.add_argument("--batch-size", type=positive_int, default=1, help="LSTM columns (1: full context)")
+    parser.add_argument("--seq-len", type=positive_int, default=256, help="LSTM steps per batch")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     data = Path(args.data)

@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     from wordrnn import WordRNNError
 
     quiet_known_warnings()
-    parser = Parser("training.evaluate", description=__doc__.split("\n\n")[0])
+    parser = Parser("training.evaluate", __doc__)
     parser.add_argument("--model", required=True, help="checkpoint folder or Hub repo id")
     parser.add_argument("--text", required=True, type=existing_file, help="UTF-8 text file to score")
     parser.add_argument("--batch-size", type=positive_int, default=1,

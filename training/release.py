@@ -106,7 +106,7 @@ def release(args) -> None:
 
 
 def _parser() -> cli.Parser:
-    p = cli.Parser("training.release", __doc__.splitlines()[0])
+    p = cli.Parser("training.release", __doc__)
     p.add_argument("source", help="the trained checkpoint: a folder or a Hub repo id")
     p.add_argument("target", type=Path, help="where to write the release checkpoint")
     p.add_argument("--dtype", choices=["float32", "float16"], default="float16", help="storage precision")

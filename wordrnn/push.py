@@ -44,7 +44,7 @@ def publish(folder: Path, repo_id: str, *, private: bool = False,
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = cli.Parser("wordrnn.push", __doc__.splitlines()[0])
+    parser = cli.Parser("wordrnn.push", __doc__)
     parser.add_argument("folder", type=cli.folder, help="a checkpoint folder saved by wordrnn")
     parser.add_argument("repo_id", type=cli.repo_id, help="the Hub repo to create or update, as owner/name")
     parser.add_argument("--private", action="store_true", help="create the repo as private")

@@ -48,7 +48,7 @@ def deploy(repo_id: str, *, private: bool | None = None, token: str | None = Non
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = cli.Parser("wordrnn.space", __doc__.splitlines()[0])
+    parser = cli.Parser("wordrnn.space", __doc__)
     parser.add_argument("repo_id", type=cli.repo_id, help="the Space to create or update, as owner/name")
     parser.add_argument("--private", action="store_true", help="create the Space as private")
     parser.add_argument("--message", default="Deploy the wordrnn app", help="the commit message")
