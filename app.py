@@ -54,7 +54,9 @@ CSS = """
 #output .textfield { display: block; word-break: normal; overflow-wrap: anywhere; line-height: 1.8; }
 #output .token-container, #output .token { display: inline; }
 #output .line-break { display: block; }
-#output .token { cursor: pointer; }
+#output .token, #output .token-container, #output .text { margin: 0; padding: 1px 0; cursor: pointer; }
+#output .textfield, #output .token-container, #output .token { font-size: 0; text-align: left; }  /* no gaps between words */
+#output .text { font-size: var(--text-lg); background-color: inherit; border-radius: 3px; }  /* the label colour of its token */
 """
 URL_JS = "(query) => { if (query) window.history.replaceState(null, '', query); }"
 COPY_JS = "(runs) => navigator.clipboard.writeText((runs || []).map(r => r.token ?? r[0]).join(''))"
@@ -301,10 +303,16 @@ def from_url(request: gr.Request) -> list[Any]:
 # ------------------------------------------------------------------ the page's text: explain, branch, go back
 
 
-def _view(text: Text, shade: bool, selected: int | None = None) -> list[tuple[str, str | None]]:
+def _colors(shade: bool) -> dict[str, str]:
+    """The legend: the probability bands only while the text is shaded."""
+    return {"seed": "blue", "unknown": "red", "selected": "#93c5fd", **({b: c for _, b, c in page.BANDS} if shade else {})}
+
+
+def _view(text: Text, shade: bool, selected: int | None = None) -> Any:
     words, _ = _explained(text)
     probabilities = [w.probability for w in words] if shade else None
-    return page.word_runs(text.seed.words, text.seed.unknown, [w.word for w in words], probabilities, selected)
+    runs = page.word_runs(text.seed.words, text.seed.unknown, [w.word for w in words], probabilities, selected)
+    return gr.update(value=runs, color_map=_colors(shade))
 
 
 def _shown(text: Text, shade: bool, history: list[str], note: Any = gr.skip()) -> list[Any]:
@@ -416,8 +424,7 @@ with gr.Blocks(title="wordrnn") as demo:
                 stop = gr.Button("Stop", variant="stop", elem_id="stop")
         with gr.Column(scale=3):  # after the button on a phone, where the columns stack
             copy = gr.Button("Copy text", size="sm", elem_id="copy")
-            colors = {"seed": "blue", "unknown": "red", "selected": "#93c5fd", **{b: c for _, b, c in page.BANDS}}
-            output = gr.HighlightedText(label="Text (click a word: what else it could have been)", color_map=colors,
+            output = gr.HighlightedText(label="Text (click a word: what else it could have been)", color_map=_colors(False),
                                         show_legend=True, elem_id="output", buttons=[copy])
             with gr.Row():
                 shade = gr.Checkbox(label="Shade words by probability", elem_id="shade")
