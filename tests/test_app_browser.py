@@ -235,6 +235,8 @@ def branch_at(page, index: int) -> tuple[list[str], str]:
 
 
 def test_a_word_is_explained_and_branched_from(page):
+    page.locator("#length input[type=number]").fill("40")  # an earlier test left 3
+    page.locator("#length input[type=number]").press("Enter")
     generate(page, "and god said , let there be light")
     expect(page.locator("#next-words")).to_contain_text("after the text")  # the chart: after the last word
     first = pieces(page)
