@@ -5,7 +5,9 @@
     python app.py --host 0.0.0.0 --port 8080        # or GRADIO_SERVER_NAME / GRADIO_SERVER_PORT
 
 API (see the README for a gradio_client example): /generate_text returns the text as a string,
-/next_words the 10 most likely next words, /generate streams the text as the page shows it. With
+/next_words the 10 most likely next words, /generate streams the text as the page shows it,
+/generate_words gives every word's probability, rank and alternatives, /branch rewrites a text
+from one of its words (wordrnn/trace.py keeps the texts and their states). With
 the `mcp` package installed the app is also an MCP server (/gradio_api/mcp/). Which model: the
 resolver in wordrnn/source.py; control ranges and defaults: wordrnn/controls.py; page helpers:
 wordrnn/page.py.
@@ -33,9 +35,10 @@ import torch
 
 from wordrnn import EOL, PromptError, controls, detokenize, page, source
 from wordrnn.controls import K, LENGTH, NO_REPEAT, TEMPERATURE, TOP_P
-from wordrnn.errors import CheckpointError
+from wordrnn.errors import CheckpointError, WordRNNError
 from wordrnn.generate import MAX_PROMPT_CHARS, MODES, SEED_WORDS, Generator, Prompt
 from wordrnn.scheduler import Busy, serve
+from wordrnn.trace import Text, Texts
 
 logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
@@ -51,6 +54,9 @@ CSS = """
 #output .textfield { display: block; word-break: normal; overflow-wrap: anywhere; line-height: 1.8; }
 #output .token-container, #output .token { display: inline; }
 #output .line-break { display: block; }
+#output .token, #output .token-container, #output .text { margin: 0; padding: 1px 0; cursor: pointer; }
+#output .textfield, #output .token-container, #output .token { font-size: 0; text-align: left; }  /* no gaps between words */
+#output .text { font-size: var(--text-lg); background-color: inherit; border-radius: 3px; }  /* the label colour of its token */
 """
 URL_JS = "(query) => { if (query) window.history.replaceState(null, '', query); }"
 COPY_JS = "(runs) => navigator.clipboard.writeText((runs || []).map(r => r.token ?? r[0]).join(''))"
@@ -72,6 +78,7 @@ if GEN.device.type == "cpu":
 CONCURRENCY = getattr(GEN, "concurrency", CONCURRENCY)
 QUEUE_SIZE = max(QUEUE_SIZE, CONCURRENCY)
 VOCAB = GEN.vocab
+TEXTS = Texts(GEN)  # every page text with a known rng seed, to explain and branch from
 EXAMPLES = page.examples(VOCAB, SOURCE.checkpoint.info)
 HELD_OUT = page.held_out(VOCAB, SOURCE.checkpoint.info)
 DEFAULTS = controls.defaults()
@@ -109,13 +116,34 @@ def _length(length: Any) -> int:
     return count
 
 
+def _busy(err: Busy) -> gr.Error:
+    return _error(f"The app is {err}: every place is taken.", title="Busy")
+
+
 @gpu
 def _tokens(prompt: Prompt, length: int, options: dict[str, Any]) -> Iterator[str]:
+    # Kept (to explain and branch from) when it can be found again: a known rng seed, or greedy.
+    model = TEXTS if options["seed"] is not None or options["mode"] == "greedy" else GEN
     try:
-        tokens = GEN.stream(prompt, length, **options)  # the only GPU work of a generation
+        tokens = model.stream(prompt, length, **options)  # the only GPU work of a generation
     except Busy as err:
-        raise _error(f"The app is {err}: every place is taken.", title="Busy") from None
+        raise _busy(err) from None
     yield from tokens
+
+
+@gpu
+def _explained(text: Text) -> tuple[list[Any], list[tuple[str, float]]]:
+    return TEXTS.explain(text), TEXTS.after(text)
+
+
+@gpu
+def _branch(text_id: Any, position: int, word: str, options: dict[str, Any], words: int | None = None) -> Text:
+    try:
+        return TEXTS.branch(text_id, position, word, options, words)
+    except Busy as err:
+        raise _busy(err) from None
+    except WordRNNError as err:
+        raise _error(str(err)) from None
 
 
 @gpu
@@ -179,11 +207,54 @@ def next_words(prompt: str) -> dict[str, float]:
     return {("↵ (new line)" if w == EOL else w): p for w, p in _next_words(_prompt(prompt))}
 
 
-def chart_words(prompt: str) -> dict[str, float] | None:
-    """next_words for the page's chart: a bad prompt is already reported by generate."""
+def _described(text: Text) -> dict[str, Any]:
+    words, _ = _explained(text)
+    return {"text_id": text.id, "text": detokenize(text.seed.words + [w.word for w in words]),
+            "words": [w.to_json() for w in words]}
+
+
+def generate_words(
+    prompt: str, length: int = LENGTH.default, mode: str = DEFAULTS["mode"], k: int = K.default,
+    temperature: float = TEMPERATURE.default, top_p: float = TOP_P.default, no_repeat: int = NO_REPEAT.default,
+    rng_seed: str | None = None,
+) -> dict[str, Any]:
+    """Continue seed words and explain every generated word: {"text_id", "text", "words": [{"word",
+    "probability", "rank", "alternatives": [{"word", "probability"}, ...]}, ...]}. A word's
+    probability and rank are the model's (temperature 1) at its position; its alternatives are the
+    10 most likely words there. Arguments as for generate_text (an empty rng seed is drawn);
+    text_id is for /branch."""
+    seed = _options(mode, k, temperature, top_p, no_repeat, rng_seed)["seed"]
+    used = str(controls.draw_seed() if seed is None else seed)
+    generate_text(prompt, length, mode, k, temperature, top_p, no_repeat, used)
+    return _described(_kept(prompt, length, mode, k, temperature, top_p, no_repeat, used))
+
+
+def branch(
+    text_id: str, position: int, word: str, mode: str = DEFAULTS["mode"], k: int = K.default,
+    temperature: float = TEMPERATURE.default, top_p: float = TOP_P.default, no_repeat: int = NO_REPEAT.default,
+    rng_seed: str | None = None,
+) -> dict[str, Any]:
+    """Replace a generated word of a text from /generate_words (or /branch) and write the rest
+    again from there, as many words as followed it; returns what /generate_words returns. The
+    same as generating from the edited text (seed words, the words before `position`, `word`)
+    with the same settings and rng seed.
+
+    Args:
+        text_id: the text's id, from /generate_words or /branch.
+        position: which generated word to replace, 0 for the first after the seed words.
+        word: the word to put there (e.g. one of its alternatives).
+        mode, k, temperature, top_p, no_repeat, rng_seed: as for generate_text.
+    """
+    options = _options(mode, k, temperature, top_p, no_repeat, rng_seed)
+    position = int(position) if isinstance(position, (int, float)) and position == int(position) else position
+    return _described(_branch(text_id, position, page.word(word), options))
+
+
+def _kept(prompt: Any, length: Any, *settings: Any) -> Text | None:
+    """The text that generate wrote with these inputs, if it is kept."""
     try:
-        return next_words(prompt)
-    except gr.Error:
+        return TEXTS.get(Texts.key(_prompt(prompt), LENGTH.clamp(length), _options(*settings)))
+    except (WordRNNError, gr.Error):
         return None
 
 
@@ -229,6 +300,94 @@ def from_url(request: gr.Request) -> list[Any]:
     return [values[name] if values[name] is not None else "" for name in controls.NAMES]
 
 
+# ------------------------------------------------------------------ the page's text: explain, branch, go back
+
+
+def _colors(shade: bool) -> dict[str, str]:
+    """The legend: the probability bands only while the text is shaded."""
+    return {"seed": "blue", "unknown": "red", "selected": "#93c5fd", **({b: c for _, b, c in page.BANDS} if shade else {})}
+
+
+def _view(text: Text, shade: bool, selected: int | None = None) -> Any:
+    words, _ = _explained(text)
+    probabilities = [w.probability for w in words] if shade else None
+    runs = page.word_runs(text.seed.words, text.seed.unknown, [w.word for w in words], probabilities, selected)
+    return gr.update(value=runs, color_map=_colors(shade))
+
+
+def _shown(text: Text, shade: bool, history: list[str], note: Any = gr.skip()) -> list[Any]:
+    """Outputs [output, chart, text_id, history, alternatives, drawn] for a new version."""
+    _, after = _explained(text)
+    return [_view(text, shade), gr.update(value=page.chart(after), label="Most likely next words after the text"),
+            text.id, history, gr.update(visible=False, value=None), note]
+
+
+def show(prompt: Any, length: Any, mode: Any, k: Any, temperature: Any, top_p: Any, no_repeat: Any, used: Any,
+         shade: bool, current: str | None, history: list[str]) -> list[Any]:
+    """After a generation: the text word by word, and the chart after its last word."""
+    text = _kept(prompt, length, mode, k, temperature, top_p, no_repeat, used)
+    if text is None:  # stopped before its end: nothing to explain
+        return [gr.skip()] * 6
+    return _shown(text, shade, history + [current] if current and current != text.id else history)
+
+
+def pick(text_id: str | None, shade: bool, evt: gr.SelectData) -> list[Any]:
+    """A click on a word: its alternatives in the chart and as choices; [output, chart, selected, alternatives]."""
+    try:
+        text = TEXTS.get(text_id)
+    except WordRNNError:
+        return [gr.skip()] * 4
+    words, _ = _explained(text)
+    position = evt.index - len(page.seed_runs(text.seed.words, text.seed.unknown))
+    if not 0 <= position < len(words):  # a seed word (or the text still streaming)
+        return [gr.skip()] * 4
+    chosen = words[position]
+    name = page.NEW_LINE if chosen.word == EOL else chosen.word
+    label = f"Most likely words at word {position + 1} (written: {name}, {chosen.probability:.1%}, rank {chosen.rank})"
+    choices = [(f"{w} {p:.0%}", w) for w, p in page.chart(chosen.alternatives).items()]
+    return [_view(text, shade, position), gr.update(value=page.chart(chosen.alternatives), label=label), position,
+            gr.update(choices=choices, value=None, visible=True, label=f"Rewrite from word {position + 1} with")]
+
+
+def rewrite(text_id: str | None, position: Any, word: Any, words: int | None, shade: bool, history: list[str],
+            *settings: Any) -> list[Any]:
+    """A new version from `position` (an alternative chosen, or Continue) with the current settings."""
+    if word is None or position is None:
+        return [gr.skip()] * 6
+    rng_seed = settings[-1]
+    options = _options(*settings[:-1], str(controls.draw_seed()) if not str(rng_seed or "").strip() else rng_seed)
+    text = _branch(text_id, position, page.word(word), options, words)
+    what = f"continued with {words} words" if words else f"rewritten from word {position + 1}"
+    seed = "" if options["mode"] == "greedy" else f" with rng seed **{options['seed']}**"
+    return _shown(text, shade, history + [text_id], f"{what.capitalize()}{seed} · **Back** returns to the last version")
+
+
+def more(text_id: str | None, length: Any, shade: bool, history: list[str], *settings: Any) -> list[Any]:
+    try:
+        text = TEXTS.get(text_id)
+    except WordRNNError:
+        raise _error("Generate a text first.") from None
+    last = len(text.ids) - text.start - 1  # the last word again, then `length` more
+    return rewrite(text_id, last, VOCAB.tokens[text.ids[-1]], LENGTH.clamp(length), shade, history, *settings)
+
+
+def back(shade: bool, history: list[str]) -> list[Any]:
+    if not history:
+        raise _error("There is no earlier version.", title="Back")
+    try:
+        text = TEXTS.get(history[-1])
+    except WordRNNError as err:
+        raise _error(str(err), title="Back") from None
+    return _shown(text, shade, history[:-1], "Back to the last version")
+
+
+def reshade(text_id: str | None, shade: bool, selected: int | None) -> Any:
+    try:
+        return _view(TEXTS.get(text_id), shade, selected)
+    except WordRNNError:
+        return gr.skip()
+
+
 with gr.Blocks(title="wordrnn") as demo:
     gr.Markdown(
         f"# wordrnn\nType {SEED_WORDS} seed words; a word-level LSTM continues them, one word at a time. "
@@ -265,18 +424,28 @@ with gr.Blocks(title="wordrnn") as demo:
                 stop = gr.Button("Stop", variant="stop", elem_id="stop")
         with gr.Column(scale=3):  # after the button on a phone, where the columns stack
             copy = gr.Button("Copy text", size="sm", elem_id="copy")
-            output = gr.HighlightedText(label="Text", color_map={"seed": "blue", "unknown": "red"}, show_legend=True,
-                                        elem_id="output", buttons=[copy])
+            output = gr.HighlightedText(label="Text (click a word: what else it could have been)", color_map=_colors(False),
+                                        show_legend=True, elem_id="output", buttons=[copy])
+            with gr.Row():
+                shade = gr.Checkbox(label="Shade words by probability", elem_id="shade")
+                more_button = gr.Button("Continue", size="sm", elem_id="continue")
+                back_button = gr.Button("Back", size="sm", elem_id="back")
+            alternatives = gr.Radio([], label="Rewrite from the word with", visible=False, elem_id="alternatives")
             drawn = gr.Markdown(elem_id="drawn")
-            chart = gr.Label(label="Most likely next words after the seed", num_top_classes=TOP_WORDS, elem_id="next-words")
+            chart = gr.Label(label="Most likely next words", num_top_classes=TOP_WORDS, elem_id="next-words")
             with gr.Accordion("Model", open=True):
                 rows = page.summary(SOURCE, GEN.device)
                 gr.Markdown("\n".join(f"- **{name}:** {page.md_escape(value)}" for name, value in rows), elem_id="model")
     # Hidden, not gr.State: /generate's API takes the rng seed that the page passes through `used`.
     used, query = gr.Textbox(visible="hidden", elem_id="used"), gr.Textbox(visible="hidden")
     settings = [length, mode, k, temperature, top_p, no_repeat]
+    # The text on the page (its id in wordrnn.trace), the earlier versions, the word clicked.
+    text_id, history, selected = gr.State(None), gr.State([]), gr.State(None)
+    version = [output, chart, text_id, history, alternatives, drawn]
+    sampling = [mode, k, temperature, top_p, no_repeat, rng_seed]
 
     hidden = dict(queue=False, show_progress="hidden", api_visibility="private")
+    queued = dict(concurrency_id="model", preprocess=False, show_progress="minimal", api_visibility="private")
     prompt.change(describe, prompt, [info, *chips], trigger_mode="always_last", preprocess=False, **hidden)
     for chip in chips:
         chip.click(replace, [prompt, chip], prompt, preprocess=False, **hidden)
@@ -293,10 +462,17 @@ with gr.Blocks(title="wordrnn") as demo:
     start.success(None, query, None, js=URL_JS, **hidden)
     run = start.success(generate, [prompt, *settings, used], output, api_name="generate", concurrency_limit=CONCURRENCY,
                         concurrency_id="model", preprocess=False)
-    start.success(chart_words, prompt, chart, api_visibility="private", concurrency_id="model", preprocess=False,
-                  show_progress="minimal")
+    run.success(show, [prompt, *settings, used, shade, text_id, history], version, **queued)
+    output.select(pick, [text_id, shade], [output, chart, selected, alternatives], **queued)
+    alternatives.input(lambda *a: rewrite(a[0], a[1], a[2], None, *a[3:]),
+                       [text_id, selected, alternatives, shade, history, *sampling], version, **queued)
+    more_button.click(more, [text_id, length, shade, history, *sampling], version, **queued)
+    back_button.click(back, [shade, history], version, **hidden)
+    shade.change(reshade, [text_id, shade, selected], output, **hidden)
     gr.api(generate_text, api_name="generate_text", concurrency_id="model")  # a plain string for clients
     gr.api(next_words, api_name="next_words", concurrency_id="model")  # a plain {word: p} for clients
+    gr.api(generate_words, api_name="generate_words", concurrency_id="model")  # every word explained
+    gr.api(branch, api_name="branch", concurrency_id="model")  # a text rewritten from one of its words
     stop.click(None, cancels=[run], api_visibility="private")
     demo.load(from_url, None, [prompt, *settings, rng_seed], **hidden).then(None, js=REPLAY_JS, **hidden)
 

@@ -14,7 +14,7 @@ from app_server import ROOT, AppServer, app_env, app_model, app_server  # noqa: 
 from gradio_client import Client
 from gradio_client.exceptions import AppError
 
-from wordrnn import controls, tokenize
+from wordrnn import controls, detokenize, tokenize
 
 pytestmark = pytest.mark.slow
 SEED = "and god said , let there be"
@@ -42,8 +42,8 @@ def count(text: str) -> int:
 
 def test_named_endpoints(client):
     endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
-    assert set(endpoints) == {"/generate", "/generate_text", "/next_words"}  # helpers stay private
-    for name in ("/generate", "/generate_text"):  # the page's names and defaults, declared once
+    assert set(endpoints) == {"/generate", "/generate_text", "/next_words", "/generate_words", "/branch"}
+    for name in ("/generate", "/generate_text", "/generate_words"):  # the page's names and defaults, declared once
         parameters = {p["parameter_name"]: p.get("parameter_default") for p in endpoints[name]["parameters"]}
         assert list(parameters) == list(controls.NAMES)
         assert {n: parameters[n] for n in controls.RANGES} == {n: r.default for n, r in controls.RANGES.items()}
@@ -116,6 +116,43 @@ def test_greedy_without_the_guard_is_the_generators_argmax(client, app_model):
     assert generate(client, SEED, 60, "greedy", api_name="/generate_text") == expected
 
 
+def explained(client: Client, mode: str, rng_seed: object = "5", length: int = 40, no_repeat: int = 0) -> dict:
+    return client.predict(SEED, length, mode, 10, 0.8, 0.9, no_repeat, rng_seed, api_name="/generate_words")
+
+
+@pytest.mark.parametrize("mode", ["greedy", "top-k", "top-p"])
+def test_every_word_is_explained(client, mode):
+    result = explained(client, mode)
+    words = result["words"]
+    assert len(words) == 40 and result["text"] == generate(client, SEED, 40, mode, 10, 0.8, "5", api_name="/generate_text")
+    for w in words:
+        alternatives = {a["word"]: a["probability"] for a in w["alternatives"]}
+        assert 0 <= w["probability"] <= 1 and len(alternatives) == 10 and sum(alternatives.values()) <= 1 + 1e-5
+        assert w["rank"] > 10 or alternatives[w["word"]] == w["probability"]  # the chosen word among them
+        assert w["rank"] == 1 + sum(p > w["probability"] for p in alternatives.values()) or w["rank"] > 10
+        if mode == "greedy":
+            assert w["rank"] == 1
+        if mode == "top-k":
+            assert w["rank"] <= 10
+
+
+def test_a_branch_is_a_fresh_generation_from_the_edited_text(client):
+    first = explained(client, "top-p", "11", 30, 4)
+    position = 12
+    word = first["words"][position]["alternatives"][3]["word"]
+    branched = client.predict(first["text_id"], position, word, "top-p", 10, 0.8, 0.9, 4, "11", api_name="/branch")
+    kept = [w["word"] for w in first["words"][:position]]
+    assert [w["word"] for w in branched["words"][: position + 1]] == kept + [word]
+    edited = detokenize(tokenize(SEED, eol=False) + kept + [word])
+    fresh = generate(client, edited, 30 - position - 1, "top-p", 10, 0.8, "11", 0.9, 4, api_name="/generate_text")
+    assert branched["text"] == fresh
+
+
+def test_a_branch_of_an_unknown_text_is_refused_clearly(client):
+    with pytest.raises(AppError, match="no longer kept"):
+        client.predict("nope", 0, "god", api_name="/branch")
+
+
 def test_bad_seed_is_refused_clearly(client):
     for endpoint in ("/generate", "/generate_text"):
         with pytest.raises(AppError, match="rng seed must be a whole number"):
@@ -131,7 +168,7 @@ def test_the_app_lists_its_tools_for_mcp(app_server):
     pytest.importorskip("mcp", reason="gradio's `mcp` extra is not installed: the app runs without an MCP server")
     with urllib.request.urlopen(app_server.url + "gradio_api/mcp/schema", timeout=30) as response:
         tools = {tool["name"]: tool for tool in json.load(response)}
-    assert {"generate_text", "next_words"} <= set(tools)
+    assert {"generate_text", "next_words", "generate_words", "branch"} <= set(tools)
     assert set(tools["generate_text"]["inputSchema"]["properties"]) == set(controls.NAMES)
 
 

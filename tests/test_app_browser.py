@@ -209,6 +209,59 @@ def test_fill_puts_seven_known_words(page, app_model):
     expect(page.locator("#prompt-info")).to_contain_text("7 of 7 words")
 
 
+def pieces(page) -> list[str]:
+    """The text's runs as the page shows them: the seed's, then one per generated word."""
+    return page.locator("#output .token-container").all_inner_texts()
+
+
+def branch_at(page, index: int) -> tuple[list[str], str]:
+    """Click the `index`-th piece after the seed, choose its first alternative other than the
+    word written there; the pieces before, and the word chosen."""
+    before = pieces(page)
+    seed_runs = 1  # the seed words are known: one run
+    page.locator("#output .token-container").nth(seed_runs + index).click()
+    choices = page.locator("#alternatives label")
+    expect(choices).to_have_count(10)
+    expect(page.locator("#next-words")).to_contain_text("Most likely words at word")
+    # A line break is a page element of its own: the word's number as the server counts it.
+    position = int(re.search(r"at word (\d+)", page.locator("#next-words").inner_text()).group(1)) - 1
+    clicked = re.search(r"written: (.+?), ", page.locator("#next-words").inner_text()).group(1).lower()
+    label = next(t for t in choices.all_inner_texts() if t.rsplit(" ", 1)[0].lower() != clicked)
+    word = label.rsplit(" ", 1)[0]
+    choices.filter(has_text=label).first.click()
+    expect(page.locator("#drawn")).to_contain_text(f"Rewritten from word {position + 1}")
+    expect(page.locator("#alternatives")).to_be_hidden()
+    return before[: seed_runs + index], word
+
+
+def test_a_word_is_explained_and_branched_from(page):
+    page.locator("#length input[type=number]").fill("40")  # an earlier test left 3
+    page.locator("#length input[type=number]").press("Enter")
+    generate(page, "and god said , let there be light")
+    expect(page.locator("#next-words")).to_contain_text("after the text")  # the chart: after the last word
+    first = pieces(page)
+    assert len(first) > 10 and "".join(first).startswith("And god said, let there be light")
+    kept, word = branch_at(page, 5)
+    second = pieces(page)
+    assert second[: len(kept)] == kept and second[len(kept)].strip().lower() == word.lower()
+    assert second != first
+    page.locator("#shade label").click()  # shading: each generated word labelled with its band
+    expect(page.locator("#output")).to_contain_text("%")
+    screenshot(page, "app-branch-tiny.png")
+    page.locator("#shade label").click()
+
+    page.locator("#continue").click()
+    expect(page.locator("#drawn")).to_contain_text("Continued with")
+    third = pieces(page)
+    assert len(third) > len(second) and third[: len(second) - 1] == second[:-1]
+    page.locator("#back").click()
+    expect(page.locator("#drawn")).to_contain_text("Back to the last version")
+    assert pieces(page) == second
+    page.locator("#back").click()
+    page.wait_for_function(f"() => document.querySelectorAll('#output .token-container').length == {len(first)}")
+    assert pieces(page) == first
+
+
 # ------------------------------------------------------------------ the default model's text
 
 
@@ -242,6 +295,15 @@ def test_a_shared_link_gives_the_same_text(browser, kjv_page):
         assert text(visitor) == written
     finally:
         visitor.context.close()
+
+
+def test_a_branched_text_for_the_readme(kjv_page):
+    generate(kjv_page, "and god said , let there be light")
+    kept, word = branch_at(kjv_page, 40)
+    assert pieces(kjv_page)[: len(kept)] == kept
+    kjv_page.locator("#output .token-container").nth(len(kept)).click()  # the new word, explained
+    expect(kjv_page.locator("#alternatives label")).to_have_count(10)
+    screenshot(kjv_page, "branch.png")  # docs/branch.png is a copy
 
 
 def test_on_a_phone_the_text_comes_right_after_the_button(browser, kjv_server):

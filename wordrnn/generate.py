@@ -27,6 +27,7 @@ import torch
 from wordrnn.checkpoint import Checkpoint
 from wordrnn.cli import Parser, fail, integer, number
 from wordrnn.errors import PromptError, WordRNNError
+from wordrnn.model import State
 from wordrnn.prompt import MAX_PROMPT_CHARS, MAX_PROMPT_WORDS, SEED_WORDS, Prompt, parse
 from wordrnn.sampling import MODES, Sampler
 from wordrnn.source import DEFAULT_MODEL, resolve
@@ -63,11 +64,18 @@ class Generator:
     def stream(
         self, prompt: str | Prompt, words: int = 128, mode: str = "greedy", k: int = 10,
         temperature: float = 1.0, top_p: float = 0.9, seed: int | None = None, no_repeat_ngram: int = 0,
+        state: State | None = None, trail: list[State] | None = None,
     ) -> Iterator[str]:
         """Yield `words` generated tokens (strings; "<eol>" is a line break). Checks the prompt
-        and settings now, so errors come from this call rather than from the first word."""
+        and settings now, so errors come from this call rather than from the first word.
+
+        `state`: the LSTM state after every prompt word but the last (from a `trail`): only the
+        last is read, the same text as from the whole prompt. `trail`: a list that gets a copy of
+        the state after each word read (the prompt's, then each generated one but the last)."""
         prompt, sampler = self.request(prompt, words, mode, k, temperature, top_p, seed, no_repeat_ngram)
-        return self._generate(prompt.ids, words, sampler)
+        if state is None and trail is None:
+            return self._generate(prompt.ids, words, sampler)
+        return self._traced(self.context(prompt.ids) if state is None else prompt.ids[-1:], words, sampler, state, trail)
 
     def request(
         self, prompt: str | Prompt, words: int, mode: str, k: int, temperature: float, top_p: float,
@@ -89,6 +97,19 @@ class Generator:
             yield self.vocab.tokens[token]
             if n + 1 < words:
                 logits, state = self.stepper.step(token, state, sampler.candidates())
+
+    @torch.inference_mode()
+    def _traced(self, inputs: list[int], words: int, sampler: Sampler, state: State | None,
+                trail: list[State] | None) -> Iterator[str]:
+        """_generate one word at a time, keeping each state: the same numbers (start steps so too)."""
+        for n in range(len(inputs) + words - 1):
+            token = inputs[n] if n < len(inputs) else token
+            features, (state,) = self.stepper.advance([token], [state])
+            if trail is not None:
+                trail.append([(h.clone(), c.clone()) for h, c in state])
+            if n + 1 >= len(inputs):
+                token = sampler.choose(self.stepper.logits(features, [sampler.candidates()])[0])
+                yield self.vocab.tokens[token]
 
     def text(self, prompt: str | Prompt, words: int = 128, **options: Any) -> str:
         """The prompt and `words` generated words as text; options as for `stream`."""

@@ -21,7 +21,7 @@ from wordrnn.tokenizer import EOL, detokenize, tokenize
 from wordrnn.vocab import UNK, Vocabulary
 
 __all__ = ["KJV_EXAMPLES", "SEED_WORDS", "Settings", "examples", "held_out", "is_word", "md_escape",
-           "prompt_info", "replace_word", "seed_runs", "settings", "summary"]
+           "prompt_info", "replace_word", "seed_runs", "settings", "summary", "word_runs", "BANDS", "NEW_LINE", "band", "chart", "word"]
 
 # Seed words in the style of the King James Bible, for the default model; a prompt is offered
 # only when the loaded model knows every one of its words.
@@ -192,3 +192,38 @@ def replace_word(text: str, word: str, replacement: str) -> str:
 def md_escape(text: str) -> str:
     """Plain text (a path, a repo id, a message) inside markdown."""
     return re.sub(r"([\\`*_\[\]<>#|])", r"\\\1", text)
+
+
+NEW_LINE = "↵ (new line)"  # how a line break is named in the chart and the alternatives
+# Probability bands for shading the text, most likely first: (lowest probability, label, colour).
+BANDS = [(0.5, "50% or more", "#bbf7d0"), (0.1, "10-50%", "#fef9c3"), (0.01, "1-10%", "#fed7aa"),
+         (0.0, "under 1%", "#fecaca")]
+
+
+def band(probability: float) -> str:
+    return next(label for low, label, _ in BANDS if probability >= low)
+
+
+def word_runs(seed: list[str], unknown: Mapping[str, Any], words: list[str],
+              probabilities: Sequence[float] | None = None, selected: int | None = None) -> list[tuple[str, str | None]]:
+    """The text as runs: the seed's (seed_runs), then one per generated word, labelled by its
+    probability band when `probabilities` are given, "selected" for word `selected`. Together
+    they are `detokenize(seed + words)`."""
+    runs: list[tuple[str, str | None]] = list(seed_runs(seed, unknown))
+    done = detokenize(seed)
+    for i, word in enumerate(words):
+        text = detokenize([*seed, *words[: i + 1]])  # each prefix is final: the word's own piece
+        label = "selected" if i == selected else band(probabilities[i]) if probabilities is not None else None
+        runs.append((text[len(done) :], label))
+        done = text
+    return runs
+
+
+def word(label: Any) -> str:
+    """A word as the model writes it, from its name in the chart."""
+    return EOL if label == NEW_LINE else str(label)
+
+
+def chart(pairs: Sequence[tuple[str, float]]) -> dict[str, float]:
+    """Words and probabilities as the chart shows them (a line break named)."""
+    return {(NEW_LINE if w == EOL else w): p for w, p in pairs}

@@ -28,6 +28,7 @@ import torch
 
 from wordrnn.errors import WordRNNError
 from wordrnn.generate import Generator, Prompt
+from wordrnn.model import State
 from wordrnn.sampling import Sampler
 from wordrnn.tokenizer import detokenize
 
@@ -51,12 +52,23 @@ class Busy(WordRNNError):
 class _Stream:
     """One request's text: the words still to read, its sampler, its state and its outbox."""
 
-    def __init__(self, context: list[int], words: int, sampler: Sampler) -> None:
+    def __init__(self, context: list[int], words: int, sampler: Sampler, state: State | None = None,
+                 trail: list[State] | None = None) -> None:
         self.inputs = deque(context)  # the prompt as the model reads it, then each chosen word
         self.words, self.made, self.sampler = words, 0, sampler
-        self.state = None
+        self._state, self.trail = state, trail
         self.outbox: queue.SimpleQueue = queue.SimpleQueue()
         self.cancelled = False
+
+    @property
+    def state(self) -> State | None:
+        return self._state
+
+    @state.setter
+    def state(self, state: State) -> None:
+        self._state = state
+        if self.trail is not None:  # a copy: the stepper's states may be views of its batch arrays
+            self.trail.append([(h.clone(), c.clone()) for h, c in state])
 
 
 class _Tokens(Iterator[str]):
@@ -108,10 +120,12 @@ class Scheduler:
     def stream(
         self, prompt: str | Prompt, words: int = 128, mode: str = "greedy", k: int = 10,
         temperature: float = 1.0, top_p: float = 0.9, seed: int | None = None, no_repeat_ngram: int = 0,
+        state: State | None = None, trail: list[State] | None = None,
     ) -> Iterator[str]:
-        """As Generator.stream; raises Busy at once when there is no room."""
+        """As Generator.stream (`state`, `trail` too); raises Busy at once when there is no room."""
         prompt, sampler = self.generator.request(prompt, words, mode, k, temperature, top_p, seed, no_repeat_ngram)
-        stream = _Stream(self.generator.context(prompt.ids), words, sampler)
+        context = self.generator.context(prompt.ids) if state is None else prompt.ids[-1:]
+        stream = _Stream(context, words, sampler, state, trail)
         self._submit(stream)
         return _Tokens(stream, self.vocab.tokens, self._release)
 
