@@ -4,13 +4,9 @@
     python app.py --model owner/name --revision v1  # any wordrnn checkpoint on the Hub (or a folder)
     python app.py --host 0.0.0.0 --port 8080        # or GRADIO_SERVER_NAME / GRADIO_SERVER_PORT
 
-API (see the README for a gradio_client example): /generate_text returns the text as a string,
-/next_words the 10 most likely next words, /generate streams the text as the page shows it,
-/generate_words gives every word's probability, rank and alternatives, /branch rewrites a text
-from one of its words (wordrnn/trace.py keeps the texts and their states). With
-the `mcp` package installed the app is also an MCP server (/gradio_api/mcp/). Which model: the
-resolver in wordrnn/source.py; control ranges and defaults: wordrnn/controls.py; page helpers:
-wordrnn/page.py.
+API (gradio_client example in the README): /generate_text, /next_words, /generate (streams),
+/generate_words (every word explained), /branch; an MCP server too with `mcp` installed. The
+request logic is wordrnn/session.py; ranges and defaults wordrnn/controls.py; page text wordrnn/page.py.
 """
 
 # No `from __future__ import annotations`: gr.api reads the handlers' type hints at run time.
@@ -83,25 +79,16 @@ HELD_OUT = page.held_out(VOCAB, SOURCE.checkpoint.info)
 DEFAULTS = controls.defaults()
 
 
-def _error(err: WordRNNError, title: str | None = None) -> gr.Error:
-    """A library error as the user sees it: its message, titled by its kind."""
-    if isinstance(err, Busy):
-        return gr.Error(f"The app is {err}: every place is taken.", title="Busy", print_exception=False)
-    title = title or ("Seed words" if isinstance(err, PromptError) else "Error")
-    return gr.Error(str(err), title=title, print_exception=False)
-
-
 @contextlib.contextmanager
 def _shown_errors(title: str | None = None) -> Iterator[None]:
+    """A library error as the user sees it: its message, titled by its kind."""
     try:
         yield
+    except Busy as err:
+        raise gr.Error(f"The app is {err}: every place is taken.", title="Busy", print_exception=False) from None
     except WordRNNError as err:
-        raise _error(err, title) from None
-
-
-def _warn(message: str | None, title: str = "Warning") -> None:
-    if message:
-        gr.Warning(message, title=title)
+        title = title or ("Seed words" if isinstance(err, PromptError) else "Error")
+        raise gr.Error(str(err), title=title, print_exception=False) from None
 
 
 @gpu
@@ -131,8 +118,9 @@ def _start(prompt: Any, length: Any, *settings: Any) -> tuple[Prompt, dict[str, 
     with _shown_errors():
         seed_words, options = SESSION.prompt(prompt), session.options(*settings)
     count, warning = session.length(length)
-    _warn(warning)
-    _warn(session.unknown_warning(seed_words), title="Unknown words")
+    for message, title in [(warning, "Warning"), (session.unknown_warning(seed_words), "Unknown words")]:
+        if message:
+            gr.Warning(message, title=title)
     return seed_words, options, count
 
 
@@ -256,16 +244,11 @@ def from_url(request: gr.Request) -> list[Any]:
     return [gr.skip()] * len(controls.NAMES) if values is None else values
 
 
-def _colors(shade: bool) -> dict[str, str]:
-    """The legend: the probability bands only while the text is shaded."""
-    return {"seed": "blue", "unknown": "red", "selected": "#93c5fd", **({b: c for _, b, c in page.BANDS} if shade else {})}
-
-
 def _view(text: Text, shade: bool, selected: int | None = None) -> Any:
     words, _ = _explained(text)
     probabilities = [w.probability for w in words] if shade else None
     runs = page.word_runs(text.seed.words, text.seed.unknown, [w.word for w in words], probabilities, selected)
-    return gr.update(value=runs, color_map=_colors(shade))
+    return gr.update(value=runs, color_map=page.colors(shade))
 
 
 def _shown(text: Text, shade: bool, history: list[str], note: Any = gr.skip()) -> list[Any]:
@@ -364,7 +347,7 @@ with gr.Blocks(title="wordrnn") as demo:
                 stop = gr.Button("Stop", variant="stop", elem_id="stop")
         with gr.Column(scale=3):  # after the button on a phone, where the columns stack
             copy = gr.Button("Copy text", size="sm", elem_id="copy")
-            output = gr.HighlightedText(label="Text (click a word: what else it could have been)", color_map=_colors(False),
+            output = gr.HighlightedText(label="Text (click a word: what else it could have been)", color_map=page.colors(False),
                                         show_legend=True, elem_id="output", buttons=[copy])
             with gr.Row():
                 shade = gr.Checkbox(label="Shade words by probability", elem_id="shade")
