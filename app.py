@@ -4,13 +4,9 @@
     python app.py --model owner/name --revision v1  # any wordrnn checkpoint on the Hub (or a folder)
     python app.py --host 0.0.0.0 --port 8080        # or GRADIO_SERVER_NAME / GRADIO_SERVER_PORT
 
-API (see the README for a gradio_client example): /generate_text returns the text as a string,
-/next_words the 10 most likely next words, /generate streams the text as the page shows it,
-/generate_words gives every word's probability, rank and alternatives, /branch rewrites a text
-from one of its words (wordrnn/trace.py keeps the texts and their states). With
-the `mcp` package installed the app is also an MCP server (/gradio_api/mcp/). Which model: the
-resolver in wordrnn/source.py; control ranges and defaults: wordrnn/controls.py; page helpers:
-wordrnn/page.py.
+API (gradio_client example in the README): /generate_text, /next_words, /generate (streams),
+/generate_words (every word explained), /branch; an MCP server too with `mcp` installed. The
+request logic is wordrnn/session.py; ranges and defaults wordrnn/controls.py; page text wordrnn/page.py.
 """
 
 # No `from __future__ import annotations`: gr.api reads the handlers' type hints at run time.
@@ -22,7 +18,7 @@ except ImportError:
     def gpu(fn):  # type: ignore[no-redef]
         return fn
 
-import functools
+import contextlib
 import importlib.util
 import logging
 import os
@@ -33,12 +29,12 @@ from typing import Any, Iterator
 import gradio as gr
 import torch
 
-from wordrnn import EOL, PromptError, controls, detokenize, page, source
+from wordrnn import PromptError, controls, detokenize, page, session, source
 from wordrnn.controls import K, LENGTH, NO_REPEAT, TEMPERATURE, TOP_P
 from wordrnn.errors import CheckpointError, WordRNNError
 from wordrnn.generate import MAX_PROMPT_CHARS, MODES, SEED_WORDS, Generator, Prompt
 from wordrnn.scheduler import Busy, serve
-from wordrnn.trace import Text, Texts
+from wordrnn.trace import Text
 
 logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
@@ -46,7 +42,6 @@ logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request oth
 CONCURRENCY = 2  # generations at once without the scheduler (WORDRNN_BATCHING=0); with it, its own limit
 QUEUE_SIZE = 64  # each Generate click queues 2 events (text, chart): 32 visitors waiting at most
 STREAM_EVERY = 0.05  # s between text updates: ~20 a second reads as word by word, costs little CPU
-TOP_WORDS = 10
 CHIPS = 9  # suggestion buttons under the prompt: 3 unknown words x 3 suggestions
 MCP = importlib.util.find_spec("mcp") is not None  # gradio[mcp]; without it the app serves the rest
 # HighlightedText lays tokens out as flex items that break anywhere; ours are runs of prose.
@@ -77,78 +72,56 @@ if GEN.device.type == "cpu":
     torch.set_num_threads(1)  # the scheduler's steps stay small: one core for them, one for Gradio
 CONCURRENCY = getattr(GEN, "concurrency", CONCURRENCY)
 QUEUE_SIZE = max(QUEUE_SIZE, CONCURRENCY)
+SESSION = session.Session(GEN)  # the texts it writes, kept to explain and branch from
 VOCAB = GEN.vocab
-TEXTS = Texts(GEN)  # every page text with a known rng seed, to explain and branch from
 EXAMPLES = page.examples(VOCAB, SOURCE.checkpoint.info)
 HELD_OUT = page.held_out(VOCAB, SOURCE.checkpoint.info)
 DEFAULTS = controls.defaults()
 
 
-def _error(message: str, title: str = "Error") -> gr.Error:
-    return gr.Error(message, title=title, print_exception=False)
-
-
-def _prompt(text: Any) -> Prompt:
-    if not isinstance(text, (str, type(None))):
-        raise _error(f"The prompt must be text, not {type(text).__name__}.")
+@contextlib.contextmanager
+def _shown_errors(title: str | None = None) -> Iterator[None]:
+    """A library error as the user sees it: its message, titled by its kind."""
     try:
-        return GEN.prompt(text)
-    except PromptError as err:
-        raise _error(str(err), "Seed words") from None
-
-
-def _options(mode: Any, k: Any, temperature: Any, top_p: Any, no_repeat: Any, rng_seed: Any) -> dict[str, Any]:
-    """The sampler's settings, clamped to the page's ranges (API callers can send anything)."""
-    if mode not in MODES:
-        raise _error(f"mode must be one of {', '.join(MODES)}, not {str(mode)[:40]!r}.")
-    try:
-        seed = controls.rng_seed(rng_seed)
-    except ValueError as err:
-        raise _error(str(err)) from None
-    return dict(mode=mode, k=K.clamp(k), temperature=TEMPERATURE.clamp(temperature), top_p=TOP_P.clamp(top_p),
-                no_repeat_ngram=NO_REPEAT.clamp(no_repeat), seed=seed)
-
-
-def _length(length: Any) -> int:
-    count = LENGTH.clamp(length)
-    if count != length:
-        gr.Warning(f"Length must be a whole number of words from {LENGTH.low} to {LENGTH.high}; using {count}.")
-    return count
-
-
-def _busy(err: Busy) -> gr.Error:
-    return _error(f"The app is {err}: every place is taken.", title="Busy")
+        yield
+    except Busy as err:
+        raise gr.Error(f"The app is {err}: every place is taken.", title="Busy", print_exception=False) from None
+    except WordRNNError as err:
+        title = title or ("Seed words" if isinstance(err, PromptError) else "Error")
+        raise gr.Error(str(err), title=title, print_exception=False) from None
 
 
 @gpu
 def _tokens(prompt: Prompt, length: int, options: dict[str, Any]) -> Iterator[str]:
-    # Kept (to explain and branch from) when it can be found again: a known rng seed, or greedy.
-    model = TEXTS if options["seed"] is not None or options["mode"] == "greedy" else GEN
-    try:
-        tokens = model.stream(prompt, length, **options)  # the only GPU work of a generation
-    except Busy as err:
-        raise _busy(err) from None
+    with _shown_errors():
+        tokens = SESSION.stream(prompt, length, options)  # the only GPU work of a generation
     yield from tokens
 
 
 @gpu
 def _explained(text: Text) -> tuple[list[Any], list[tuple[str, float]]]:
-    return TEXTS.explain(text), TEXTS.after(text)
+    return SESSION.explained(text)
 
 
 @gpu
-def _branch(text_id: Any, position: int, word: str, options: dict[str, Any], words: int | None = None) -> Text:
-    try:
-        return TEXTS.branch(text_id, position, word, options, words)
-    except Busy as err:
-        raise _busy(err) from None
-    except WordRNNError as err:
-        raise _error(str(err)) from None
+def _branch(text_id: Any, position: Any, word: Any, options: dict[str, Any], words: int | None = None) -> Text:
+    with _shown_errors():
+        return SESSION.branch(text_id, position, word, options, words)
 
 
 @gpu
-def _next_words(prompt: Prompt) -> list[tuple[str, float]]:
-    return GEN.next_words(prompt, TOP_WORDS)
+def _next_words(prompt: Prompt) -> dict[str, float]:
+    return SESSION.next_words(prompt)
+
+
+def _start(prompt: Any, length: Any, *settings: Any) -> tuple[Prompt, dict[str, Any], int]:
+    with _shown_errors():
+        seed_words, options = SESSION.prompt(prompt), session.options(*settings)
+    count, warning = session.length(length)
+    for message, title in [(warning, "Warning"), (session.unknown_warning(seed_words), "Unknown words")]:
+        if message:
+            gr.Warning(message, title=title)
+    return seed_words, options, count
 
 
 def generate(
@@ -158,11 +131,7 @@ def generate(
 ) -> Iterator[list[tuple[str, str | None]]]:
     """Continue the seed words, streaming the text so far as (text, label) runs: "seed" and
     "unknown" for the seed words, None for the rest. Arguments as for generate_text."""
-    seed_words, options, count = _prompt(prompt), _options(mode, k, temperature, top_p, no_repeat, rng_seed), _length(length)
-    if seed_words.unknown:
-        close = [f"{w!r}" + (f" (did you mean {', '.join(c)}?)" if c else "") for w, c in seed_words.unknown.items()]
-        # Toasts render HTML: no "<unk>" here, and user words only as quoted single tokens.
-        gr.Warning(f"Not in the vocabulary (read as an unknown word): {'; '.join(close)}", title="Unknown words")
+    seed_words, options, count = _start(prompt, length, mode, k, temperature, top_p, no_repeat, rng_seed)
     head: list[tuple[str, str | None]] = list(page.seed_runs(seed_words.words, seed_words.unknown))
     start = len(detokenize(seed_words.words))
     tokens, shown = list(seed_words.words), time.monotonic()
@@ -204,13 +173,13 @@ def next_words(prompt: str) -> dict[str, float]:
     Args:
         prompt: the seed words (e.g. "and god said , let there be").
     """
-    return {("↵ (new line)" if w == EOL else w): p for w, p in _next_words(_prompt(prompt))}
+    with _shown_errors():
+        seed_words = SESSION.prompt(prompt)
+    return _next_words(seed_words)
 
 
 def _described(text: Text) -> dict[str, Any]:
-    words, _ = _explained(text)
-    return {"text_id": text.id, "text": detokenize(text.seed.words + [w.word for w in words]),
-            "words": [w.to_json() for w in words]}
+    return session.described(text, _explained(text)[0])
 
 
 def generate_words(
@@ -223,10 +192,10 @@ def generate_words(
     probability and rank are the model's (temperature 1) at its position; its alternatives are the
     10 most likely words there. Arguments as for generate_text (an empty rng seed is drawn);
     text_id is for /branch."""
-    seed = _options(mode, k, temperature, top_p, no_repeat, rng_seed)["seed"]
-    used = str(controls.draw_seed() if seed is None else seed)
+    with _shown_errors():
+        used = session.used_seed(session.options(mode, k, temperature, top_p, no_repeat, rng_seed)["seed"])
     generate_text(prompt, length, mode, k, temperature, top_p, no_repeat, used)
-    return _described(_kept(prompt, length, mode, k, temperature, top_p, no_repeat, used))
+    return _described(SESSION.kept(prompt, length, mode, k, temperature, top_p, no_repeat, used))
 
 
 def branch(
@@ -245,27 +214,17 @@ def branch(
         word: the word to put there (e.g. one of its alternatives).
         mode, k, temperature, top_p, no_repeat, rng_seed: as for generate_text.
     """
-    options = _options(mode, k, temperature, top_p, no_repeat, rng_seed)
-    position = int(position) if isinstance(position, (int, float)) and position == int(position) else position
-    return _described(_branch(text_id, position, page.word(word), options))
+    with _shown_errors():
+        options = session.options(mode, k, temperature, top_p, no_repeat, rng_seed)
+    return _described(_branch(text_id, position, word, options))
 
 
-def _kept(prompt: Any, length: Any, *settings: Any) -> Text | None:
-    """The text that generate wrote with these inputs, if it is kept."""
-    try:
-        return TEXTS.get(Texts.key(_prompt(prompt), LENGTH.clamp(length), _options(*settings)))
-    except (WordRNNError, gr.Error):
-        return None
-
-
-@functools.lru_cache(maxsize=4096)
-def _closest(word: str) -> tuple[str, ...]:
-    return tuple(VOCAB.closest(word))  # ~50 ms on a 12k vocabulary: once per word, then cached
+# ------------------------------------------------------------------ the page: prompt help, URL, versions
 
 
 def describe(text: str) -> list[Any]:
     """The word count, the unknown words and a button per suggestion, on each keystroke."""
-    info, pairs = page.prompt_info(text, VOCAB, _closest, MAX_PROMPT_CHARS)
+    info, pairs = page.prompt_info(text, VOCAB, SESSION.closest, MAX_PROMPT_CHARS)
     chips = [gr.update(value=f"{word} → {close}", visible=True) for word, close in pairs[:CHIPS]]
     return [info, *chips, *[gr.update(visible=False)] * (CHIPS - len(chips))]
 
@@ -275,44 +234,21 @@ def replace(text: str, chip: str) -> str:
     return page.replace_word(text or "", word, close)
 
 
-def settle(prompt: str, length: Any, mode: str, k: Any, temperature: Any, top_p: Any, no_repeat: Any,
-           rng_seed: Any) -> tuple[str, str, str]:
-    """Before a page generation: the rng seed to use (drawn when the box is empty), what to say
-    about it, and the URL query that reproduces the text."""
-    try:
-        seed = controls.rng_seed(rng_seed)
-    except ValueError as err:
-        raise _error(str(err)) from None
-    used = controls.draw_seed() if seed is None else seed
-    values = dict(prompt=prompt, length=length, mode=mode, k=k, temperature=temperature, top_p=top_p,
-                  no_repeat=no_repeat, rng_seed=used)
-    note = "" if mode == "greedy" else f"rng seed **{used}**" + (" (drawn)" if seed is None else "")
-    return str(used), note + " · the page's address now reproduces this text", controls.query(values)
+def settle(*values: Any) -> tuple[str, str, str]:
+    with _shown_errors():
+        return session.settle(*values)
 
 
 def from_url(request: gr.Request) -> list[Any]:
-    """The controls as a shared link sets them; nothing changes without one (the visitor may
-    already be typing)."""
-    params = dict(request.query_params)
-    if "prompt" not in params:
-        return [gr.skip()] * len(controls.NAMES)
-    values = controls.from_query(params)
-    return [values[name] if values[name] is not None else "" for name in controls.NAMES]
-
-
-# ------------------------------------------------------------------ the page's text: explain, branch, go back
-
-
-def _colors(shade: bool) -> dict[str, str]:
-    """The legend: the probability bands only while the text is shaded."""
-    return {"seed": "blue", "unknown": "red", "selected": "#93c5fd", **({b: c for _, b, c in page.BANDS} if shade else {})}
+    values = session.from_url(dict(request.query_params))
+    return [gr.skip()] * len(controls.NAMES) if values is None else values
 
 
 def _view(text: Text, shade: bool, selected: int | None = None) -> Any:
     words, _ = _explained(text)
     probabilities = [w.probability for w in words] if shade else None
     runs = page.word_runs(text.seed.words, text.seed.unknown, [w.word for w in words], probabilities, selected)
-    return gr.update(value=runs, color_map=_colors(shade))
+    return gr.update(value=runs, color_map=page.colors(shade))
 
 
 def _shown(text: Text, shade: bool, history: list[str], note: Any = gr.skip()) -> list[Any]:
@@ -322,30 +258,26 @@ def _shown(text: Text, shade: bool, history: list[str], note: Any = gr.skip()) -
             text.id, history, gr.update(visible=False, value=None), note]
 
 
-def show(prompt: Any, length: Any, mode: Any, k: Any, temperature: Any, top_p: Any, no_repeat: Any, used: Any,
-         shade: bool, current: str | None, history: list[str]) -> list[Any]:
+def show(prompt: Any, length: Any, *settings: Any) -> list[Any]:
     """After a generation: the text word by word, and the chart after its last word."""
-    text = _kept(prompt, length, mode, k, temperature, top_p, no_repeat, used)
+    *settings, shade, current, history = settings
+    text = SESSION.kept(prompt, length, *settings)
     if text is None:  # stopped before its end: nothing to explain
         return [gr.skip()] * 6
-    return _shown(text, shade, history + [current] if current and current != text.id else history)
+    return _shown(text, shade, session.history_after(history, current, text.id))
 
 
 def pick(text_id: str | None, shade: bool, evt: gr.SelectData) -> list[Any]:
     """A click on a word: its alternatives in the chart and as choices; [output, chart, selected, alternatives]."""
     try:
-        text = TEXTS.get(text_id)
+        text = SESSION.texts.get(text_id)
     except WordRNNError:
         return [gr.skip()] * 4
-    words, _ = _explained(text)
-    position = evt.index - len(page.seed_runs(text.seed.words, text.seed.unknown))
-    if not 0 <= position < len(words):  # a seed word (or the text still streaming)
+    chosen = session.choice(text, _explained(text)[0], evt.index)
+    if chosen is None:  # a seed word (or the text still streaming)
         return [gr.skip()] * 4
-    chosen = words[position]
-    name = page.NEW_LINE if chosen.word == EOL else chosen.word
-    label = f"Most likely words at word {position + 1} (written: {name}, {chosen.probability:.1%}, rank {chosen.rank})"
-    choices = [(f"{w} {p:.0%}", w) for w, p in page.chart(chosen.alternatives).items()]
-    return [_view(text, shade, position), gr.update(value=page.chart(chosen.alternatives), label=label), position,
+    position, label, chart, choices = chosen
+    return [_view(text, shade, position), gr.update(value=chart, label=label), position,
             gr.update(choices=choices, value=None, visible=True, label=f"Rewrite from word {position + 1} with")]
 
 
@@ -354,36 +286,27 @@ def rewrite(text_id: str | None, position: Any, word: Any, words: int | None, sh
     """A new version from `position` (an alternative chosen, or Continue) with the current settings."""
     if word is None or position is None:
         return [gr.skip()] * 6
-    rng_seed = settings[-1]
-    options = _options(*settings[:-1], str(controls.draw_seed()) if not str(rng_seed or "").strip() else rng_seed)
-    text = _branch(text_id, position, page.word(word), options, words)
-    what = f"continued with {words} words" if words else f"rewritten from word {position + 1}"
-    seed = "" if options["mode"] == "greedy" else f" with rng seed **{options['seed']}**"
-    return _shown(text, shade, history + [text_id], f"{what.capitalize()}{seed} · **Back** returns to the last version")
+    with _shown_errors():
+        options = session.rewrite_options(settings)
+    text = _branch(text_id, position, word, options, words)
+    return _shown(text, shade, history + [text_id], session.continued_note(position, words, options))
 
 
 def more(text_id: str | None, length: Any, shade: bool, history: list[str], *settings: Any) -> list[Any]:
-    try:
-        text = TEXTS.get(text_id)
-    except WordRNNError:
-        raise _error("Generate a text first.") from None
-    last = len(text.ids) - text.start - 1  # the last word again, then `length` more
-    return rewrite(text_id, last, VOCAB.tokens[text.ids[-1]], LENGTH.clamp(length), shade, history, *settings)
+    with _shown_errors():
+        last, word = SESSION.continuation(text_id)
+    return rewrite(text_id, last, word, LENGTH.clamp(length), shade, history, *settings)
 
 
 def back(shade: bool, history: list[str]) -> list[Any]:
-    if not history:
-        raise _error("There is no earlier version.", title="Back")
-    try:
-        text = TEXTS.get(history[-1])
-    except WordRNNError as err:
-        raise _error(str(err), title="Back") from None
+    with _shown_errors(title="Back"):
+        text = SESSION.previous(history)
     return _shown(text, shade, history[:-1], "Back to the last version")
 
 
 def reshade(text_id: str | None, shade: bool, selected: int | None) -> Any:
     try:
-        return _view(TEXTS.get(text_id), shade, selected)
+        return _view(SESSION.texts.get(text_id), shade, selected)
     except WordRNNError:
         return gr.skip()
 
@@ -424,7 +347,7 @@ with gr.Blocks(title="wordrnn") as demo:
                 stop = gr.Button("Stop", variant="stop", elem_id="stop")
         with gr.Column(scale=3):  # after the button on a phone, where the columns stack
             copy = gr.Button("Copy text", size="sm", elem_id="copy")
-            output = gr.HighlightedText(label="Text (click a word: what else it could have been)", color_map=_colors(False),
+            output = gr.HighlightedText(label="Text (click a word: what else it could have been)", color_map=page.colors(False),
                                         show_legend=True, elem_id="output", buttons=[copy])
             with gr.Row():
                 shade = gr.Checkbox(label="Shade words by probability", elem_id="shade")
@@ -432,7 +355,7 @@ with gr.Blocks(title="wordrnn") as demo:
                 back_button = gr.Button("Back", size="sm", elem_id="back")
             alternatives = gr.Radio([], label="Rewrite from the word with", visible=False, elem_id="alternatives")
             drawn = gr.Markdown(elem_id="drawn")
-            chart = gr.Label(label="Most likely next words", num_top_classes=TOP_WORDS, elem_id="next-words")
+            chart = gr.Label(label="Most likely next words", num_top_classes=session.TOP_WORDS, elem_id="next-words")
             with gr.Accordion("Model", open=True):
                 rows = page.summary(SOURCE, GEN.device)
                 gr.Markdown("\n".join(f"- **{name}:** {page.md_escape(value)}" for name, value in rows), elem_id="model")

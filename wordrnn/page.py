@@ -21,7 +21,7 @@ from wordrnn.tokenizer import EOL, detokenize, tokenize
 from wordrnn.vocab import UNK, Vocabulary
 
 __all__ = ["KJV_EXAMPLES", "SEED_WORDS", "Settings", "examples", "held_out", "is_word", "md_escape",
-           "prompt_info", "replace_word", "seed_runs", "settings", "summary", "word_runs", "BANDS", "NEW_LINE", "band", "chart", "word"]
+           "prompt_info", "replace_word", "seed_runs", "settings", "summary", "word_runs", "BANDS", "NEW_LINE", "band", "chart", "colors", "word"]
 
 # Seed words in the style of the King James Bible, for the default model; a prompt is offered
 # only when the loaded model knows every one of its words.
@@ -198,6 +198,11 @@ NEW_LINE = "↵ (new line)"  # how a line break is named in the chart and the al
 # Probability bands for shading the text, most likely first: (lowest probability, label, colour).
 BANDS = [(0.5, "50% or more", "#bbf7d0"), (0.1, "10-50%", "#fef9c3"), (0.01, "1-10%", "#fed7aa"),
          (0.0, "under 1%", "#fecaca")]
+
+
+def colors(shade: bool) -> dict[str, str]:
+    """The text's legend: the probability bands only while the text is shaded."""
+    return {"seed": "blue", "unknown": "red", "selected": "#93c5fd", **({b: c for _, b, c in BANDS} if shade else {})}
 
 
 def band(probability: float) -> str:

@@ -1,0 +1,120 @@
+"""The app's request logic without Gradio (wordrnn.session): input checks, options, the kept
+texts behind explain / branch / continue / back, and the URL state, on a real tiny model."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs
+
+import pytest
+
+from wordrnn import Generator, PromptError, controls, detokenize
+from wordrnn.controls import LENGTH
+from wordrnn.errors import WordRNNError
+from wordrnn.session import (InputError, Session, choice, continued_note, described, from_url, history_after,
+                             length, options, rewrite_options, settle, unknown_warning, used_seed)
+
+SEED = "and god said , let there be"
+SETTINGS = ("top-p", 10, 0.7, 0.9, 4, "3")  # mode, k, temperature, top_p, no_repeat, rng_seed
+
+
+@pytest.fixture(scope="module")
+def session(tiny_checkpoint):
+    return Session(Generator(tiny_checkpoint))
+
+
+def written(session, words=6, settings=SETTINGS):
+    tokens = list(session.stream(session.prompt(SEED), words, options(*settings)))
+    text = session.kept(SEED, words, *settings)
+    assert text is not None
+    return tokens, text
+
+
+def test_options_clamp_and_check():
+    opts = options("top-k", "500", 9, -1, "x", " 12 ")
+    assert opts == dict(mode="top-k", k=100, temperature=2.0, top_p=0.05, no_repeat_ngram=4, seed=12)
+    assert options("greedy", 1, 1, 1, 0, "")["seed"] is None
+    with pytest.raises(InputError, match="mode must be one of greedy, top-k, top-p, not 'beam'"):
+        options("beam", 1, 1, 1, 0, None)
+    with pytest.raises(InputError, match="rng seed must be a whole number"):
+        options("greedy", 1, 1, 1, 0, "abc")
+    assert issubclass(InputError, WordRNNError)
+
+
+def test_length_warns_only_when_changed():
+    assert length(12) == (12, None)
+    count, warning = length(10_000)
+    assert count == LENGTH.high and f"from {LENGTH.low} to {LENGTH.high}; using {LENGTH.high}." in warning
+    assert length("many") == (LENGTH.default, warning.replace(str(LENGTH.high) + ".", f"{LENGTH.default}."))
+
+
+def test_prompt_checks(session):
+    with pytest.raises(InputError, match="The prompt must be text, not int."):
+        session.prompt(7)
+    with pytest.raises(PromptError):
+        session.prompt("")
+    assert unknown_warning(session.prompt(SEED)) is None
+    warning = unknown_warning(session.prompt("and god saiid"))
+    assert warning.startswith("Not in the vocabulary (read as an unknown word): 'saiid'") and "<unk>" not in warning
+
+
+def test_kept_text_is_described_and_found_again(session):
+    tokens, text = written(session)
+    words, after = session.explained(text)
+    result = described(text, words)
+    assert result["text"] == detokenize(session.prompt(SEED).words + tokens)
+    assert [w["word"] for w in result["words"]] == tokens and result["text_id"] == text.id
+    assert len(after) == 10
+    assert session.kept(SEED, 6, *SETTINGS[:-1], "4") is None  # another rng seed: never written
+    assert session.kept(SEED, 6, "beam", *SETTINGS[1:]) is None  # a bad setting finds nothing, raises nothing
+    random = list(session.stream(session.prompt(SEED), 6, options(*SETTINGS[:-1], "")))
+    assert len(random) == 6 and session.kept(SEED, 6, *SETTINGS[:-1], "") is None  # unknown seed: not kept
+
+
+def test_branch_continue_and_back(session):
+    tokens, text = written(session)
+    word = next(w for w, _ in session.explained(text)[0][2].alternatives if w != tokens[2] and w != "<eol>")
+    branched = session.branch(text.id, 2.0, word, options(*SETTINGS))  # a float position from an API client
+    assert session.explained(branched)[0][2].word == word and len(branched.ids) == len(text.ids)
+    last, again = session.continuation(branched.id)
+    assert (last, again) == (5, session.vocab.tokens[branched.ids[-1]])
+    longer = session.branch(branched.id, last, again, options(*SETTINGS), 3)
+    assert len(longer.ids) == len(branched.ids) + 3
+    assert session.previous([text.id, branched.id]) is branched
+    with pytest.raises(InputError, match="There is no earlier version."):
+        session.previous([])
+    with pytest.raises(InputError, match="Generate a text first."):
+        session.continuation(None)
+    with pytest.raises(WordRNNError, match="position must be a whole number from 0 to 5"):
+        session.branch(text.id, 2.5, word, options(*SETTINGS))
+
+
+def test_choice_of_a_clicked_word(session):
+    _, text = written(session)
+    words, _ = session.explained(text)
+    seed_runs = 1  # the seed words are one "seed" run
+    assert choice(text, words, 0) is None and choice(text, words, seed_runs + len(words)) is None
+    position, label, chart, choices = choice(text, words, seed_runs + 1)
+    assert position == 1 and label.startswith("Most likely words at word 2 (written: ")
+    assert [w for _, w in choices] == list(chart) and len(chart) == 10
+
+
+def test_settle_and_url_state():
+    used, note, query = settle(SEED, 12, "top-k", 5, 0.7, 0.9, 4, "")
+    assert 0 <= int(used) < controls.DRAWN_SEEDS and note == f"rng seed **{used}** (drawn) · the page's address now reproduces this text"
+    values = from_url({k: v[0] for k, v in parse_qs(query[1:], keep_blank_values=True).items()})
+    assert values == [SEED, 12, "top-k", 5, 0.7, 0.9, 4, int(used)]
+    assert settle(SEED, 12, "greedy", 5, 0.7, 0.9, 0, "8")[:2] == ("8", " · the page's address now reproduces this text")
+    assert from_url({"length": "3"}) is None
+    with pytest.raises(InputError):
+        settle(SEED, 12, "top-k", 5, 0.7, 0.9, 4, "abc")
+
+
+def test_versions_and_notes():
+    assert history_after(["a"], "b", "c") == ["a", "b"]
+    assert history_after(["a"], "c", "c") == ["a"] and history_after(["a"], None, "c") == ["a"]
+    opts = rewrite_options(("greedy", 10, 0.7, 0.9, 0, " "))
+    assert opts["seed"] is not None  # drawn: the rewritten text can be found again
+    assert continued_note(4, None, opts) == "Rewritten from word 5 · **Back** returns to the last version"
+    assert continued_note(4, 20, {"mode": "top-p", "seed": 9}) == (
+        "Continued with 20 words with rng seed **9** · **Back** returns to the last version")
+    assert used_seed(7) == "7" and 0 <= int(used_seed(None)) < controls.DRAWN_SEEDS
