@@ -28,7 +28,7 @@ import torch
 
 from wordrnn.errors import WordRNNError
 from wordrnn.generate import Generator, Prompt
-from wordrnn.sampling import Sampler
+from wordrnn.sampling import Sampler, choose_all
 from wordrnn.tokenizer import detokenize
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,13 @@ log = logging.getLogger(__name__)
 # faster than anyone reads; a full queue waits about one generation's time.
 MAX_BATCH = 64
 MAX_QUEUE = 64
+# A page update of a streaming text costs the server (Gradio) and the browser about the same
+# whatever it holds, so they are shared out: a lone visitor sees its text every UPDATE_EVERY s
+# (20 a second reads as word by word); with more than SHARE_UPDATES streams at once each one's
+# interval grows with their number, so the server sends about SHARE_UPDATES / UPDATE_EVERY
+# updates a second in all (sized with `python -m bench.crowd`).
+UPDATE_EVERY = 0.05
+SHARE_UPDATES = 4
 _END = object()
 
 
@@ -75,6 +82,11 @@ class _Tokens(Iterator[str]):
                 raise StopIteration
             raise item
         return self._tokens[item]
+
+    @property
+    def streams(self) -> int:
+        """Texts being written or waiting for a slot now."""
+        return len(self._active) + len(self._waiting)
 
     def close(self) -> None:
         if not self._done:
@@ -128,6 +140,11 @@ class Scheduler:
         done: Future = Future()
         self._submit((lambda: self.generator.next_words(prompt, n), done))
         return done.result()
+
+    @property
+    def streams(self) -> int:
+        """Texts being written or waiting for a slot now."""
+        return len(self._active) + len(self._waiting)
 
     def close(self) -> None:
         """Stop the thread; streams still running end with an error."""
@@ -197,9 +214,9 @@ class Scheduler:
             return
         for stream, state in zip(batch, states):
             stream.state = state
-        for i, scores in zip(ready, logits):
+        tokens = choose_all([batch[i].sampler for i in ready], logits) if ready else []
+        for i, token in zip(ready, tokens):
             stream = batch[i]
-            token = stream.sampler.choose(scores)
             stream.outbox.put(token)
             stream.made += 1
             if stream.made == stream.words:
@@ -214,6 +231,13 @@ def _settle(done: Future, job: Callable[[], Any]) -> None:
         done.set_result(job())
     except Exception as error:  # the caller's thread raises it
         done.set_exception(error)
+
+
+def update_every(model: Scheduler | Generator, alone: float = UPDATE_EVERY) -> float:
+    """Seconds between two updates of a streaming text's page, for what `serve` returned: `alone`
+    while few texts stream, longer in a crowd. The one place the app's cadence is decided."""
+    streams = model.streams if isinstance(model, Scheduler) else 1
+    return alone * max(1.0, streams / SHARE_UPDATES)
 
 
 def serve(generator: Generator, **limits: int) -> Scheduler | Generator:
