@@ -8,8 +8,9 @@ Starts the app twice as a host would (`python APP --port P`, Hub offline): with
 WORDRNN_BATCHING=0 (one batch-1 stream per request, as before the scheduler) and with
 WORDRNN_BATCHING=1. For each, every client count sends that many gradio_client /generate calls
 at the same moment (top-k, k 10, distinct seeds), and reports errors, p50 / p95 time to the
-whole text, the burst's time, aggregate words per second, and the batched path's ratios to
-the per-request one. Prints markdown and the CPU it ran on.
+whole text, the burst's time, aggregate words per second, the CPU seconds the app and the
+clients spent in the burst (on one machine they share its cores), and the batched path's
+ratios to the per-request one. Prints markdown and the CPU it ran on.
 """
 
 from __future__ import annotations
@@ -62,8 +63,15 @@ def start(app: Path, batching: str, model: str | None, log: Path) -> tuple[subpr
     raise SystemExit(f"error: the app did not answer within 300 s; see {log}")
 
 
-def burst(url: str, clients: int, words: int) -> dict:
-    """`clients` calls at the same moment, each from its own connected client and thread."""
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def burst(url: str, clients: int, words: int, pid: int) -> dict:
+    """`clients` calls at the same moment, each from its own connected client and thread; with
+    the CPU seconds the app (server) and this process (the clients) spent meanwhile."""
     connected = [Client(url, verbose=False, download_files=False, analytics_enabled=False) for _ in range(clients)]
     gate = threading.Barrier(clients + 1)
     totals: list[float] = []
@@ -82,11 +90,12 @@ def burst(url: str, clients: int, words: int) -> dict:
     for thread in threads:
         thread.start()
     gate.wait()
-    began = time.monotonic()
+    began, server, own = time.monotonic(), cpu_seconds(pid), cpu_seconds(os.getpid())
     for thread in threads:
         thread.join()
     wall = time.monotonic() - began
-    return dict(totals=totals, errors=errors, wall=wall, rate=len(totals) * words / wall)
+    server, own = cpu_seconds(pid) - server, cpu_seconds(os.getpid()) - own
+    return dict(totals=totals, errors=errors, wall=wall, rate=len(totals) * words / wall, server=server, clients=own)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -110,27 +119,33 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", help="checkpoint folder or Hub repo id (default: the app's)")
     p.add_argument("--clients", type=int, nargs="+", default=[1, 16, 64])
     p.add_argument("--words", type=int, default=128)
+    p.add_argument("--paths", nargs="+", choices=list(PATHS), default=list(PATHS), help="default: both")
     args = p.parse_args(argv)
     if not args.app.is_file():
         p.error(f"no app file at {args.app}")
     results: dict[str, dict[int, dict]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for path, batching in PATHS.items():
+        for path in args.paths:
+            batching = PATHS[path]
             process, url = start(args.app, batching, args.model, Path(tmp) / f"{path}.log")
             try:
-                burst(url, 1, args.words)  # warm-up: first-call allocations
-                results[path] = {n: burst(url, n, args.words) for n in args.clients}
+                burst(url, 1, args.words, process.pid)  # warm-up: first-call allocations
+                results[path] = {n: burst(url, n, args.words, process.pid) for n in args.clients}
             finally:
                 process.terminate()
                 process.wait(timeout=30)
     print(f"{args.app.name}: {args.words} top-k words per client; {cpu()}\n")
-    print("| path | clients | errors | p50 whole text (s) | p95 whole text (s) | burst (s) | burst / one client | words/s |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("| path | clients | errors | p50 whole text (s) | p95 whole text (s) | burst (s) | burst / one client | words/s "
+          "| app CPU (s) | clients' CPU (s) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for path, rows in results.items():
         alone = statistics.median(rows[min(rows)]["totals"] or [float("nan")])
         for n, r in rows.items():
             print(f"| {path} | {n} | {len(r['errors'])} | {statistics.median(r['totals'] or [float('nan')]):.2f} | "
-                  f"{percentile(r['totals'], 0.95):.2f} | {r['wall']:.2f} | {r['wall'] / alone:.1f}x | {r['rate']:.0f} |")
+                  f"{percentile(r['totals'], 0.95):.2f} | {r['wall']:.2f} | {r['wall'] / alone:.1f}x | {r['rate']:.0f} | "
+                  f"{r['server']:.1f} | {r['clients']:.1f} |")
+    if len(results) < 2:
+        return 0
     print("\n| clients | words/s batched / per-request | p50 batched / per-request |\n|---:|---:|---:|")
     for n in args.clients:
         a, b = results["per-request"][n], results["batched"][n]

@@ -115,7 +115,8 @@ def choose_all(samplers: list[Sampler], logits: list[Logits | torch.Tensor]) -> 
                 raise RuntimeError(f"{sampler.mode} needs {sampler.candidates() or 'all'} exact words, "
                                    f"the stepper gave {scores.exact}")
             scores = scores.values
-        rows.append(scores.detach().float().cpu().numpy())  # on the CPU: one RNG stream whatever the device
+        fast = scores.dtype == torch.float32 and scores.device.type == "cpu" and not scores.requires_grad
+        rows.append(scores.numpy() if fast else scores.detach().float().cpu().numpy())  # (V,) on the CPU
     refused, offsets, banned_from = [], [0], []
     for sampler in samplers:
         refused.extend(sampler.refused_ids)
