@@ -16,6 +16,7 @@ never depend on the other streams (see wordrnn.stepper).
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import queue
@@ -24,6 +25,8 @@ import time
 from collections import deque
 from concurrent.futures import Future
 from typing import Any, Callable, Iterator
+
+import weakref
 
 import torch
 
@@ -130,6 +133,7 @@ class Scheduler:
         self._ticks, self._stepping, self._since, self._cpu = 0, 0.0, 0.0, 0.0  # since the thread was last idle
         self._thread = threading.Thread(target=self._run, name="wordrnn-scheduler", daemon=True)
         self._thread.start()
+        _RUNNING.add(self)
 
     def prompt(self, text: str | None) -> Prompt:
         return self.generator.prompt(text)
@@ -255,6 +259,17 @@ class Scheduler:
                 stream.cancelled = True  # done: leaves at the next tick
             else:
                 stream.inputs.append(token)
+
+
+_RUNNING: weakref.WeakSet[Scheduler] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_all() -> None:
+    """Stop every scheduler's thread before the interpreter goes: a daemon thread still in a
+    compiled call when Python finalizes aborts the process ("terminate called ...")."""
+    for scheduler in list(_RUNNING):
+        scheduler.close()
 
 
 def _settle(done: Future, job: Callable[[], Any]) -> None:
