@@ -16,6 +16,7 @@ ratios to the per-request one. Prints markdown and the CPU it ran on.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import platform
 import socket
@@ -69,9 +70,31 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def burst(url: str, clients: int, words: int, pid: int) -> dict:
-    """`clients` calls at the same moment, each from its own connected client and thread; with
-    the CPU seconds the app (server) and this process (the clients) spent meanwhile."""
+def burst(url: str, clients: int, words: int, pid: int, processes: int = 1) -> dict:
+    """`clients` calls at the same moment, each from its own connected client and thread, the
+    clients spread over `processes` processes (visitors do not share one GIL); with the CPU
+    seconds the app (server) and the clients spent meanwhile."""
+    if processes > 1 and clients > 1:
+        shares = [clients // processes + (n < clients % processes) for n in range(processes)]
+        with multiprocessing.get_context("spawn").Pool(processes) as pool:
+            gate = multiprocessing.get_context("spawn").Manager().Barrier(len([s for s in shares if s]) + 1)
+            parts = [pool.apply_async(_share, (url, n, words, gate, sum(shares[:i])))
+                     for i, n in enumerate(shares) if n]
+            gate.wait()
+            began, server = time.monotonic(), cpu_seconds(pid)
+            results = [part.get() for part in parts]
+            wall, server = time.monotonic() - began, cpu_seconds(pid) - server
+        totals = [t for r in results for t in r["totals"]]
+        return dict(totals=totals, errors=[e for r in results for e in r["errors"]], wall=wall,
+                    rate=len(totals) * words / wall, server=server, clients=sum(r["clients"] for r in results))
+    return _calls(url, clients, words, None, 0, pid)
+
+
+def _share(url: str, clients: int, words: int, gate, first: int) -> dict:
+    return _calls(url, clients, words, gate, first, None)
+
+
+def _calls(url: str, clients: int, words: int, outer, first: int, pid: int | None) -> dict:
     connected = [Client(url, verbose=False, download_files=False, analytics_enabled=False) for _ in range(clients)]
     gate = threading.Barrier(clients + 1)
     totals: list[float] = []
@@ -81,7 +104,7 @@ def burst(url: str, clients: int, words: int, pid: int) -> dict:
         gate.wait()
         began = time.monotonic()
         try:
-            generate(connected[n], 1000 + n, words).result(timeout=600)
+            generate(connected[n], 1000 + first + n, words).result(timeout=600)
             totals.append(time.monotonic() - began)
         except Exception as error:  # noqa: BLE001 - counted and shown
             errors.append(f"{type(error).__name__}: {error}"[:160])
@@ -89,12 +112,14 @@ def burst(url: str, clients: int, words: int, pid: int) -> dict:
     threads = [threading.Thread(target=run, args=(n,)) for n in range(clients)]
     for thread in threads:
         thread.start()
+    if outer is not None:
+        outer.wait()
     gate.wait()
-    began, server, own = time.monotonic(), cpu_seconds(pid), cpu_seconds(os.getpid())
+    began, server, own = time.monotonic(), cpu_seconds(pid) if pid else 0.0, cpu_seconds(os.getpid())
     for thread in threads:
         thread.join()
     wall = time.monotonic() - began
-    server, own = cpu_seconds(pid) - server, cpu_seconds(os.getpid()) - own
+    server, own = (cpu_seconds(pid) - server) if pid else 0.0, cpu_seconds(os.getpid()) - own
     return dict(totals=totals, errors=errors, wall=wall, rate=len(totals) * words / wall, server=server, clients=own)
 
 
@@ -119,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", help="checkpoint folder or Hub repo id (default: the app's)")
     p.add_argument("--clients", type=int, nargs="+", default=[1, 16, 64])
     p.add_argument("--words", type=int, default=128)
+    p.add_argument("--processes", type=int, default=1,
+                   help="client processes the clients are spread over (default 1: one GIL for all)")
     p.add_argument("--paths", nargs="+", choices=list(PATHS), default=list(PATHS), help="default: both")
     args = p.parse_args(argv)
     if not args.app.is_file():
@@ -130,11 +157,11 @@ def main(argv: list[str] | None = None) -> int:
             process, url = start(args.app, batching, args.model, Path(tmp) / f"{path}.log")
             try:
                 burst(url, 1, args.words, process.pid)  # warm-up: first-call allocations
-                results[path] = {n: burst(url, n, args.words, process.pid) for n in args.clients}
+                results[path] = {n: burst(url, n, args.words, process.pid, args.processes) for n in args.clients}
             finally:
                 process.terminate()
                 process.wait(timeout=30)
-    print(f"{args.app.name}: {args.words} top-k words per client; {cpu()}\n")
+    print(f"{args.app.name}: {args.words} top-k words per client, clients in {args.processes} process(es); {cpu()}\n")
     print("| path | clients | errors | p50 whole text (s) | p95 whole text (s) | burst (s) | burst / one client | words/s "
           "| app CPU (s) | clients' CPU (s) |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
