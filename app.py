@@ -33,7 +33,7 @@ from wordrnn import PromptError, controls, detokenize, page, session, source
 from wordrnn.controls import K, LENGTH, NO_REPEAT, TEMPERATURE, TOP_P
 from wordrnn.errors import CheckpointError, WordRNNError
 from wordrnn.generate import MAX_PROMPT_CHARS, MODES, SEED_WORDS, Generator, Prompt
-from wordrnn.scheduler import Busy, serve
+from wordrnn.scheduler import UPDATE_EVERY, Busy, serve, update_every
 from wordrnn.trace import Text
 
 logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -41,7 +41,7 @@ logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request oth
 
 CONCURRENCY = 2  # generations at once without the scheduler (WORDRNN_BATCHING=0); with it, its own limit
 QUEUE_SIZE = 64  # each Generate click queues 2 events (text, chart): 32 visitors waiting at most
-STREAM_EVERY = 0.05  # s between text updates: ~20 a second reads as word by word, costs little CPU
+STREAM_EVERY = UPDATE_EVERY  # s between a lone visitor's text updates; in a crowd, update_every's longer
 CHIPS = 9  # suggestion buttons under the prompt: 3 unknown words x 3 suggestions
 MCP = importlib.util.find_spec("mcp") is not None  # gradio[mcp]; without it the app serves the rest
 # HighlightedText lays tokens out as flex items that break anywhere; ours are runs of prose.
@@ -138,7 +138,7 @@ def generate(
     yield head
     for token in _tokens(seed_words, count, options):
         tokens.append(token)
-        if time.monotonic() - shown >= STREAM_EVERY:
+        if time.monotonic() - shown >= update_every(GEN, STREAM_EVERY):
             shown = time.monotonic()
             yield head + [(detokenize(tokens)[start:], None)]
     yield head + [(detokenize(tokens)[start:], None)]

@@ -8,13 +8,15 @@ Starts the app twice as a host would (`python APP --port P`, Hub offline): with
 WORDRNN_BATCHING=0 (one batch-1 stream per request, as before the scheduler) and with
 WORDRNN_BATCHING=1. For each, every client count sends that many gradio_client /generate calls
 at the same moment (top-k, k 10, distinct seeds), and reports errors, p50 / p95 time to the
-whole text, the burst's time, aggregate words per second, and the batched path's ratios to
-the per-request one. Prints markdown and the CPU it ran on.
+whole text, the burst's time, aggregate words per second, the CPU seconds the app and the
+clients spent in the burst (on one machine they share its cores), and the batched path's
+ratios to the per-request one. Prints markdown and the CPU it ran on.
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import platform
 import socket
@@ -62,8 +64,37 @@ def start(app: Path, batching: str, model: str | None, log: Path) -> tuple[subpr
     raise SystemExit(f"error: the app did not answer within 300 s; see {log}")
 
 
-def burst(url: str, clients: int, words: int) -> dict:
-    """`clients` calls at the same moment, each from its own connected client and thread."""
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def burst(url: str, clients: int, words: int, pid: int, processes: int = 1) -> dict:
+    """`clients` calls at the same moment, each from its own connected client and thread, the
+    clients spread over `processes` processes (visitors do not share one GIL); with the CPU
+    seconds the app (server) and the clients spent meanwhile."""
+    if processes > 1 and clients > 1:
+        shares = [clients // processes + (n < clients % processes) for n in range(processes)]
+        with multiprocessing.get_context("spawn").Pool(processes) as pool:
+            gate = multiprocessing.get_context("spawn").Manager().Barrier(len([s for s in shares if s]) + 1)
+            parts = [pool.apply_async(_share, (url, n, words, gate, sum(shares[:i])))
+                     for i, n in enumerate(shares) if n]
+            gate.wait()
+            began, server = time.monotonic(), cpu_seconds(pid)
+            results = [part.get() for part in parts]
+            wall, server = time.monotonic() - began, cpu_seconds(pid) - server
+        totals = [t for r in results for t in r["totals"]]
+        return dict(totals=totals, errors=[e for r in results for e in r["errors"]], wall=wall,
+                    rate=len(totals) * words / wall, server=server, clients=sum(r["clients"] for r in results))
+    return _calls(url, clients, words, None, 0, pid)
+
+
+def _share(url: str, clients: int, words: int, gate, first: int) -> dict:
+    return _calls(url, clients, words, gate, first, None)
+
+
+def _calls(url: str, clients: int, words: int, outer, first: int, pid: int | None) -> dict:
     connected = [Client(url, verbose=False, download_files=False, analytics_enabled=False) for _ in range(clients)]
     gate = threading.Barrier(clients + 1)
     totals: list[float] = []
@@ -73,7 +104,7 @@ def burst(url: str, clients: int, words: int) -> dict:
         gate.wait()
         began = time.monotonic()
         try:
-            generate(connected[n], 1000 + n, words).result(timeout=600)
+            generate(connected[n], 1000 + first + n, words).result(timeout=600)
             totals.append(time.monotonic() - began)
         except Exception as error:  # noqa: BLE001 - counted and shown
             errors.append(f"{type(error).__name__}: {error}"[:160])
@@ -81,12 +112,15 @@ def burst(url: str, clients: int, words: int) -> dict:
     threads = [threading.Thread(target=run, args=(n,)) for n in range(clients)]
     for thread in threads:
         thread.start()
+    if outer is not None:
+        outer.wait()
     gate.wait()
-    began = time.monotonic()
+    began, server, own = time.monotonic(), cpu_seconds(pid) if pid else 0.0, cpu_seconds(os.getpid())
     for thread in threads:
         thread.join()
     wall = time.monotonic() - began
-    return dict(totals=totals, errors=errors, wall=wall, rate=len(totals) * words / wall)
+    server, own = (cpu_seconds(pid) - server) if pid else 0.0, cpu_seconds(os.getpid()) - own
+    return dict(totals=totals, errors=errors, wall=wall, rate=len(totals) * words / wall, server=server, clients=own)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -110,27 +144,35 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", help="checkpoint folder or Hub repo id (default: the app's)")
     p.add_argument("--clients", type=int, nargs="+", default=[1, 16, 64])
     p.add_argument("--words", type=int, default=128)
+    p.add_argument("--processes", type=int, default=1,
+                   help="client processes the clients are spread over (default 1: one GIL for all)")
+    p.add_argument("--paths", nargs="+", choices=list(PATHS), default=list(PATHS), help="default: both")
     args = p.parse_args(argv)
     if not args.app.is_file():
         p.error(f"no app file at {args.app}")
     results: dict[str, dict[int, dict]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for path, batching in PATHS.items():
+        for path in args.paths:
+            batching = PATHS[path]
             process, url = start(args.app, batching, args.model, Path(tmp) / f"{path}.log")
             try:
-                burst(url, 1, args.words)  # warm-up: first-call allocations
-                results[path] = {n: burst(url, n, args.words) for n in args.clients}
+                burst(url, 1, args.words, process.pid)  # warm-up: first-call allocations
+                results[path] = {n: burst(url, n, args.words, process.pid, args.processes) for n in args.clients}
             finally:
                 process.terminate()
                 process.wait(timeout=30)
-    print(f"{args.app.name}: {args.words} top-k words per client; {cpu()}\n")
-    print("| path | clients | errors | p50 whole text (s) | p95 whole text (s) | burst (s) | burst / one client | words/s |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print(f"{args.app.name}: {args.words} top-k words per client, clients in {args.processes} process(es); {cpu()}\n")
+    print("| path | clients | errors | p50 whole text (s) | p95 whole text (s) | burst (s) | burst / one client | words/s "
+          "| app CPU (s) | clients' CPU (s) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for path, rows in results.items():
         alone = statistics.median(rows[min(rows)]["totals"] or [float("nan")])
         for n, r in rows.items():
             print(f"| {path} | {n} | {len(r['errors'])} | {statistics.median(r['totals'] or [float('nan')]):.2f} | "
-                  f"{percentile(r['totals'], 0.95):.2f} | {r['wall']:.2f} | {r['wall'] / alone:.1f}x | {r['rate']:.0f} |")
+                  f"{percentile(r['totals'], 0.95):.2f} | {r['wall']:.2f} | {r['wall'] / alone:.1f}x | {r['rate']:.0f} | "
+                  f"{r['server']:.1f} | {r['clients']:.1f} |")
+    if len(results) < 2:
+        return 0
     print("\n| clients | words/s batched / per-request | p50 batched / per-request |\n|---:|---:|---:|")
     for n in args.clients:
         a, b = results["per-request"][n], results["batched"][n]

@@ -35,7 +35,7 @@ import torch
 
 from wordrnn import Checkpoint, ModelConfig, Vocabulary, WordRNN, tokenize
 from wordrnn.generate import Generator
-from wordrnn.sampling import Sampler
+from wordrnn.sampling import Sampler, choose_all
 from wordrnn.source import resolve
 
 WINDOW, WORDS = 7, 128
@@ -160,7 +160,7 @@ def batch_table(checkpoint: Checkpoint, sizes: list[int], ticks: int = 20) -> li
                 began = time.perf_counter()
                 features, states = gen.stepper.advance(tokens, states)
                 logits = gen.stepper.logits(features, [s.candidates() for s in samplers])
-                tokens = [s.choose(scores) for s, scores in zip(samplers, logits)]
+                tokens = choose_all(samplers, logits)
                 times.append(time.perf_counter() - began)
             tick = statistics.median(times[2:])
             base = base or size / tick

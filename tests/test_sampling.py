@@ -113,3 +113,28 @@ def test_bad_settings_say_what_is_allowed(settings, message):
 
 def test_modes_are_the_documented_ones():
     assert MODES == ("greedy", "top-k", "top-p")
+
+
+def test_a_draw_is_torch_multinomials_draw():
+    """The sampler draws as torch.multinomial(probs, 1) would with the same generator: the
+    same words as before draws were batched."""
+    for seed in range(20):
+        probs = logits(seed, 1 + seed * 7).softmax(-1)
+        sampler = Sampler("top-k", seed=seed)
+        reference = torch.Generator().manual_seed(seed)
+        for _ in range(5):
+            expected = int(torch.multinomial(probs, 1, generator=reference))
+            assert sampler._draw(probs.numpy()) == expected
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_choosing_for_a_batch_is_choosing_alone(mode):
+    from wordrnn.sampling import choose_all
+
+    settings = [dict(k=k, temperature=t, top_p=p, no_repeat_ngram=n) for k, t, p, n in
+                [(1, 1.0, 0.5, 0), (3, 0.7, 0.9, 2), (20, 2.0, 0.99, 1), (5, 1.0, 0.3, 3)]]
+    alone = [Sampler(mode, seed=n, never=[UNK], **o) for n, o in enumerate(settings)]
+    batch = [Sampler(mode, seed=n, never=[UNK], **o) for n, o in enumerate(settings)]
+    for step in range(40):
+        rows = [logits(step * 4 + n) for n in range(len(settings))]
+        assert choose_all(batch, rows) == [s.choose(r) for s, r in zip(alone, rows)]

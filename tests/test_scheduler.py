@@ -5,7 +5,7 @@ import pytest
 
 from wordrnn import WordRNNError
 from wordrnn.generate import Generator
-from wordrnn.scheduler import Busy, Scheduler, serve
+from wordrnn.scheduler import SHARE_UPDATES, UPDATE_EVERY, Busy, Scheduler, serve, update_every
 
 PROMPTS = ["and god said", "in the beginning god created", "darkness", "and the spirit of god moved upon"]
 SETTINGS = [
@@ -129,3 +129,19 @@ def test_the_app_interface(fast, scheduler, monkeypatch):
         assert isinstance(served, Scheduler)
     finally:
         served.close()
+
+
+def test_pages_update_less_often_in_a_crowd(fast):
+    assert update_every(fast) == UPDATE_EVERY and update_every(fast, 0.0) == 0.0  # one stream per request
+    scheduler = Scheduler(fast, max_batch=64, max_queue=64)
+    try:
+        assert update_every(scheduler) == UPDATE_EVERY  # a lone visitor: word by word
+        with scheduler._wake:  # the scheduler's thread waits: nobody is admitted meanwhile
+            streams = [scheduler.stream("and god", 5, mode="top-k", seed=n) for n in range(8 * SHARE_UPDATES)]
+            assert scheduler.streams == 8 * SHARE_UPDATES
+            assert update_every(scheduler) == 8 * UPDATE_EVERY
+            assert update_every(scheduler, 0.0) == 0.0  # the app's "every word"
+        assert [list(s) for s in streams] == [list(fast.stream("and god", 5, mode="top-k", seed=n)) for n in range(len(streams))]
+        assert scheduler.streams == 0 and update_every(scheduler) == UPDATE_EVERY
+    finally:
+        scheduler.close()

@@ -157,8 +157,12 @@ def rescore(scores, rows, weight, bias, x):
 
 @njit(**_JIT)
 def kth_largest(x, k):
-    """The k-th highest value of x (1 <= k <= len(x))."""
-    return np.partition(x, x.shape[0] - k)[x.shape[0] - k]
+    """The k-th highest value of x (1 <= k <= len(x)); x has no NaN."""
+    if 4 * k > x.shape[0]:  # many: a partial sort costs less than keeping them in order
+        return np.partition(x, x.shape[0] - k)[x.shape[0] - k]
+    top_v, top_i = np.empty(k, np.float32), np.empty(k, np.int64)
+    _best(x, k, top_v, top_i)
+    return top_v[k - 1]
 
 
 @njit(**_JIT)
@@ -206,3 +210,110 @@ def log_softmax(x):
                 total += np.exp(v - peak)
         x[b] -= peak + np.log(total)
     return x
+
+
+# The samplers' choices for B streams at once (wordrnn.sampling.choose_all). A row's result
+# depends on that row alone, so a stream picks the same words alone or in a crowd.
+
+@njit(**_EXACT)
+def _best(row, k, top_v, top_i):
+    """The k highest of row in top_v/top_i, best first, ties to the lower index (torch.topk's
+    order on distinct values); -inf entries count as words. Returns the best value."""
+    top_v[:k] = -np.inf
+    top_i[:k] = row.shape[0]  # worse than any word, -inf ones included
+    for start in range(0, row.shape[0], 64):  # a block below the k-th best holds no better word
+        stop = min(start + 64, row.shape[0])
+        if _peak(row, start, stop) < top_v[k - 1]:
+            continue
+        for v in range(start, stop):
+            _insert(row[v], v, k, top_v, top_i)
+    return top_v[0]
+
+
+@njit(nogil=True, cache=True, fastmath={"nnan", "nsz"})  # scores are never NaN: a SIMD max
+def _peak(row, start, stop):
+    peak = row[start]
+    for v in range(start + 1, stop):
+        peak = max(peak, row[v])
+    return peak
+
+
+@njit(**_EXACT)
+def _insert(x, v, k, top_v, top_i):
+    """Puts word v (score x) among the best k if it belongs there."""
+    if x > top_v[k - 1] or (x == top_v[k - 1] and v < top_i[k - 1]):
+        j = k - 1
+        while j > 0 and (x > top_v[j - 1] or (x == top_v[j - 1] and v < top_i[j - 1])):
+            top_v[j], top_i[j] = top_v[j - 1], top_i[j - 1]
+            j -= 1
+        top_v[j], top_i[j] = x, v
+
+
+@njit(**_EXACT)
+def _softmax(values, out):
+    """out = softmax(values) in float32; -inf entries get 0."""
+    peak = values[0]
+    for x in values:
+        peak = max(peak, x)
+    total = np.float32(0.0)
+    for j in range(values.shape[0]):
+        out[j] = np.exp(values[j] - peak)
+        total += out[j]
+    for j in range(values.shape[0]):
+        out[j] = out[j] / total
+
+
+@njit(**_EXACT)
+def _nucleus(row, temperature, top_p, top_v, top_i, probs):
+    """Top-p: every word sorted (ties to the lower index), scaled by 1/temperature; keeps the
+    words whose more likely predecessors add up to less than top_p. Returns how many."""
+    order = np.argsort(-row, kind="mergesort")
+    for j in range(order.shape[0]):
+        top_i[j] = order[j]
+        top_v[j] = row[order[j]] / temperature
+    _softmax(top_v, probs)
+    keep, below = 0, np.float32(0.0)
+    while keep < probs.shape[0] and below < top_p:
+        below += probs[keep]
+        keep += 1
+    return keep
+
+
+@njit(**_EXACT)
+def choices(scores, counts, temperatures, top_ps, refused, offsets, banned_from):
+    """Per row b of scores (B, V): the words it may draw and their probabilities.
+
+    counts[b]: 1 greedy, k top-k, 0 top-p (every word). Row b's refused words are
+    refused[offsets[b]:offsets[b + 1]]; those from banned_from[b] on (the no-repeat guard) are
+    let back in when they leave no finite score. Returns indices (B, W), probabilities (B, W)
+    (renormalized over the kept words) and lengths (B,): W = the widest row's words."""
+    rows, words = scores.shape
+    width = 1
+    for b in range(rows):
+        width = max(width, words if counts[b] == 0 else min(counts[b], words))
+    indices = np.zeros((rows, width), np.int64)
+    probs = np.zeros((rows, width), np.float32)
+    lengths = np.zeros(rows, np.int64)
+    top_v = np.empty(width, np.float32)
+    scratch = np.empty(width, np.float32)
+    row = np.empty(words, np.float32)
+    for b in range(rows):
+        row[:] = scores[b]
+        for n in range(offsets[b], offsets[b + 1]):
+            row[refused[n]] = -np.inf
+        k = words if counts[b] == 0 else min(counts[b], words)
+        if banned_from[b] < offsets[b + 1] and _best(row, 1, top_v, indices[b]) == -np.inf:
+            for n in range(banned_from[b], offsets[b + 1]):  # every word repeats: allow repeats
+                row[refused[n]] = scores[b, refused[n]]
+            for n in range(offsets[b], banned_from[b]):  # the never-words stay out
+                row[refused[n]] = -np.inf
+        if counts[b] == 0:
+            lengths[b] = _nucleus(row, temperatures[b], top_ps[b], top_v, indices[b], scratch)
+            _softmax(top_v[: lengths[b]], probs[b, : lengths[b]])
+        else:
+            _best(row, k, top_v, indices[b])
+            lengths[b] = k
+            for j in range(k):
+                top_v[j] = top_v[j] / temperatures[b]
+            _softmax(top_v[:k], probs[b, :k])
+    return indices, probs, lengths

@@ -26,7 +26,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Iterable
 
+import numpy as np
 import torch
+
+from wordrnn import kernels
 
 MODES = ("greedy", "top-k", "top-p")
 
@@ -64,6 +67,8 @@ class Sampler:
         self.mode, self.k, self.temperature, self.top_p = mode, k, temperature, top_p
         self.refused = frozenset(never)
         self.never = torch.tensor(sorted(self.refused), dtype=torch.long)
+        self.refused_ids = sorted(self.refused)
+        self.count = {"greedy": 1, "top-k": k, "top-p": 0}[mode]  # words to choose among (0: all)
         self.generator = torch.Generator()
         if seed is None:
             self.generator.seed()  # fresh entropy, still apart from the global RNG
@@ -88,44 +93,47 @@ class Sampler:
 
     def choose(self, logits: Logits | torch.Tensor) -> int:
         """The id of the next word, given the logits (V,) for it (a tensor: all exact);
-        remembers the choice."""
-        if isinstance(logits, Logits):
-            if not logits.covers(self.candidates()):
-                raise RuntimeError(f"{self.mode} needs {self.candidates() or 'all'} exact words, "
-                                   f"the stepper gave {logits.exact}")
-            logits = logits.values
-        logits = logits.float().cpu()  # (V,) on the CPU: one RNG stream whatever the device
-        banned = self.ngrams.banned() if self.ngrams is not None else []
-        if self.mode == "greedy":
-            # The best word, unless it is refused: then the masked path below (rarely taken).
-            token = int(logits.numpy().argmax())  # the first best, as torch's, with less overhead
-            if token not in self.refused and token not in banned:
-                self.observe([token])
-                return token
-        masked = logits.index_fill(0, self.never, -float("inf"))
-        if banned:
-            blocked = masked.index_fill(0, torch.tensor(banned, dtype=torch.long), -float("inf"))
-            if torch.isfinite(blocked).any():  # otherwise every word repeats: allow repeats
-                masked = blocked
-        token = self._pick(masked)
-        self.observe([token])
-        return token
+        remembers the choice. The same code as choose_all's, so a stream picks the same words
+        alone or in a batch."""
+        return choose_all([self], [logits])[0]
 
-    def _pick(self, logits: torch.Tensor) -> int:
-        if self.mode == "greedy":
-            return int(logits.numpy().argmax())
-        logits = logits / self.temperature
-        if self.mode == "top-k":
-            values, indices = logits.topk(min(self.k, logits.numel()))  # (k,) sorted
-        else:
-            values, indices = logits.sort(descending=True)  # (V,)
-            probs = values.softmax(-1)
-            # Keep each word whose more likely predecessors add up to less than p: the first word
-            # always, and the one that crosses p.
-            keep = int(((probs.cumsum(-1) - probs) < self.top_p).sum())
-            values, indices = values[:keep], indices[:keep]
-        choice = torch.multinomial(values.softmax(-1), 1, generator=self.generator)
-        return int(indices[choice])
+    def _draw(self, probs: np.ndarray) -> int:
+        """A draw from probs (n,) with this sampler's generator, as torch.multinomial(probs, 1)
+        draws it on the CPU (argmax of probs / q, q ~ Exp(1)): the same numbers, the same word."""
+        q = torch.empty(len(probs)).exponential_(1, generator=self.generator).numpy()  # (n,)
+        return int(np.argmax(probs / q))
+
+
+def choose_all(samplers: list[Sampler], logits: list[Logits | torch.Tensor]) -> list[int]:
+    """Each sampler's next word from its logits (V,), all at once: one compiled pass over the
+    batch selects every row's candidates (its refused and banned words masked) and their
+    probabilities; each draw then comes from that sampler's own generator."""
+    rows = []
+    for sampler, scores in zip(samplers, logits):
+        if isinstance(scores, Logits):
+            if not scores.covers(sampler.candidates()):
+                raise RuntimeError(f"{sampler.mode} needs {sampler.candidates() or 'all'} exact words, "
+                                   f"the stepper gave {scores.exact}")
+            scores = scores.values
+        fast = scores.dtype == torch.float32 and scores.device.type == "cpu" and not scores.requires_grad
+        rows.append(scores.numpy() if fast else scores.detach().float().cpu().numpy())  # (V,) on the CPU
+    refused, offsets, banned_from = [], [0], []
+    for sampler in samplers:
+        refused.extend(sampler.refused_ids)
+        banned_from.append(len(refused))
+        refused.extend(sampler.ngrams.banned() if sampler.ngrams is not None else ())
+        offsets.append(len(refused))
+    indices, probs, lengths = kernels.choices(
+        np.stack(rows), np.array([s.count for s in samplers], np.int64),  # (B, V)
+        np.array([s.temperature for s in samplers], np.float32), np.array([s.top_p for s in samplers], np.float32),
+        np.array(refused, np.int64), np.array(offsets, np.int64), np.array(banned_from, np.int64))
+    chosen = []
+    for b, sampler in enumerate(samplers):
+        pick = 0 if sampler.mode == "greedy" else sampler._draw(probs[b, : lengths[b]])
+        token = int(indices[b, pick])
+        sampler.observe([token])
+        chosen.append(token)
+    return chosen
 
 
 class NgramBlocker:

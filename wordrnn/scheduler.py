@@ -8,7 +8,7 @@ Requests join and leave at any step (continuous batching). Each tick the thread 
 requests in arrival order up to `max_batch` streams, feeds every active stream one word (the
 next of its prompt, or the word it chose last) through one batched step, and lets each stream
 whose prompt is read choose its next word with its own sampler (mode, seed, no-repeat guard).
-Words reach their consumer as they are made. A stream that has its words, or whose consumer
+Words reach their consumer as they are made, in bunches at most `update_every` apart. A stream that has its words, or whose consumer
 stops iterating or closes it, leaves at once. Requests beyond `max_batch` active and
 `max_queue` waiting get `Busy`. A stream writes the same words alone or in a crowd: its numbers
 never depend on the other streams (see wordrnn.stepper).
@@ -16,20 +16,24 @@ never depend on the other streams (see wordrnn.stepper).
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import queue
 import threading
+import time
 from collections import deque
 from concurrent.futures import Future
 from typing import Any, Callable, Iterator
+
+import weakref
 
 import torch
 
 from wordrnn.errors import WordRNNError
 from wordrnn.generate import Generator, Prompt
 from wordrnn.model import State
-from wordrnn.sampling import Sampler
+from wordrnn.sampling import Sampler, choose_all
 from wordrnn.tokenizer import detokenize
 
 log = logging.getLogger(__name__)
@@ -39,6 +43,13 @@ log = logging.getLogger(__name__)
 # faster than anyone reads; a full queue waits about one generation's time.
 MAX_BATCH = 64
 MAX_QUEUE = 64
+# A page update of a streaming text costs the server (Gradio) and the browser about the same
+# whatever it holds, so they are shared out: a lone visitor sees its text every UPDATE_EVERY s
+# (20 a second reads as word by word); with more than SHARE_UPDATES streams at once each one's
+# interval grows with their number, so the server sends about SHARE_UPDATES / UPDATE_EVERY
+# updates a second in all (sized with `python -m bench.crowd`).
+UPDATE_EVERY = 0.05
+SHARE_UPDATES = 4
 _END = object()
 
 
@@ -57,7 +68,9 @@ class _Stream:
         self.inputs = deque(context)  # the prompt as the model reads it, then each chosen word
         self.words, self.made, self.sampler = words, 0, sampler
         self._state, self.trail = state, trail
-        self.outbox: queue.SimpleQueue = queue.SimpleQueue()
+        self.outbox: queue.SimpleQueue = queue.SimpleQueue()  # lists of words, then _END or an error
+        self.pending: list[Any] = []
+        self.sent = 0.0  # when the consumer was last woken
         self.cancelled = False
 
     @property
@@ -70,23 +83,41 @@ class _Stream:
         if self.trail is not None:  # a copy: the stepper's states may be views of its batch arrays
             self.trail.append([(h.clone(), c.clone()) for h, c in state])
 
+    def send(self, item: Any, every: float) -> None:
+        """Pass `item` on. The consumer is woken at most every `every` s (at once for the last
+        item): each wake-up costs the scheduler's thread time, and a page shows words no
+        faster (wordrnn.scheduler.update_every)."""
+        self.pending.append(item)
+        now = time.monotonic()
+        if item is _END or isinstance(item, BaseException) or now - self.sent >= every:
+            self.outbox.put(self.pending)
+            self.pending, self.sent = [], now
+
 
 class _Tokens(Iterator[str]):
     """The consumer's end of a stream. Closing it, or dropping it, frees the stream's slot."""
 
     def __init__(self, stream: _Stream, tokens: list[str], release: Callable[[_Stream], None]) -> None:
         self._stream, self._tokens, self._release, self._done = stream, tokens, release, False
+        self._ready: deque[Any] = deque()
 
     def __next__(self) -> str:
         if self._done:
             raise StopIteration
-        item = self._stream.outbox.get()
+        if not self._ready:
+            self._ready.extend(self._stream.outbox.get())
+        item = self._ready.popleft()
         if item is _END or isinstance(item, BaseException):
             self.close()
             if item is _END:
                 raise StopIteration
             raise item
         return self._tokens[item]
+
+    @property
+    def streams(self) -> int:
+        """Texts being written or waiting for a slot now."""
+        return len(self._active) + len(self._waiting)
 
     def close(self) -> None:
         if not self._done:
@@ -111,8 +142,10 @@ class Scheduler:
         self._active: list[_Stream] = []
         self._wake = threading.Condition()
         self._closed = False
+        self._ticks, self._stepping, self._since, self._cpu = 0, 0.0, 0.0, 0.0  # since the thread was last idle
         self._thread = threading.Thread(target=self._run, name="wordrnn-scheduler", daemon=True)
         self._thread.start()
+        _RUNNING.add(self)
 
     def prompt(self, text: str | None) -> Prompt:
         return self.generator.prompt(text)
@@ -143,6 +176,11 @@ class Scheduler:
         self._submit((lambda: self.generator.next_words(prompt, n), done))
         return done.result()
 
+    @property
+    def streams(self) -> int:
+        """Texts being written or waiting for a slot now."""
+        return len(self._active) + len(self._waiting)
+
     def close(self) -> None:
         """Stop the thread; streams still running end with an error."""
         with self._wake:
@@ -172,6 +210,8 @@ class Scheduler:
             while True:
                 with self._wake:
                     self._active = [s for s in self._active if not s.cancelled]
+                    if not self._active and not self._waiting and self._ticks:
+                        self._report()
                     while not self._closed and not self._active and not self._waiting:
                         self._wake.wait()
                     if self._closed:
@@ -180,9 +220,20 @@ class Scheduler:
                 for job, done in jobs:
                     _settle(done, job)
                 if self._active:
+                    began, cpu = time.perf_counter(), time.thread_time()
+                    self._since = self._since or began
                     self._tick(list(self._active))
+                    self._ticks, self._stepping = self._ticks + 1, self._stepping + time.perf_counter() - began
+                    self._cpu += time.thread_time() - cpu
         for stream in [*self._active, *(s for s in self._waiting if isinstance(s, _Stream))]:
-            stream.outbox.put(WordRNNError("the scheduler was closed"))
+            stream.send(WordRNNError("the scheduler was closed"), 0.0)
+
+    def _report(self) -> None:
+        """One log line per busy spell: how much of it the ticks took (the rest: other threads)."""
+        spell = time.perf_counter() - self._since
+        log.info("%d ticks in %.2f s: %.2f s stepping, of which %.2f s on a core (the rest waiting for one, "
+                 "or for the GIL)", self._ticks, spell, self._stepping, self._cpu)
+        self._ticks, self._stepping, self._since, self._cpu = 0, 0.0, 0.0, 0.0
 
     def _admit(self) -> list[tuple[Callable[[], Any], Future]]:
         """Move waiting requests in arrival order into free slots; return the jobs among them."""
@@ -206,21 +257,33 @@ class Scheduler:
         except Exception as error:  # the model failed: every stream in the step ends with the error
             log.exception("a batched step failed")
             for stream in batch:
-                stream.outbox.put(error)
+                stream.send(error, 0.0)
                 stream.cancelled = True
             return
         for stream, state in zip(batch, states):
             stream.state = state
-        for i, scores in zip(ready, logits):
+        tokens = choose_all([batch[i].sampler for i in ready], logits) if ready else []
+        every = update_every(self)
+        for i, token in zip(ready, tokens):
             stream = batch[i]
-            token = stream.sampler.choose(scores)
-            stream.outbox.put(token)
+            stream.send(token, every)
             stream.made += 1
             if stream.made == stream.words:
-                stream.outbox.put(_END)
+                stream.send(_END, every)
                 stream.cancelled = True  # done: leaves at the next tick
             else:
                 stream.inputs.append(token)
+
+
+_RUNNING: weakref.WeakSet[Scheduler] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_all() -> None:
+    """Stop every scheduler's thread before the interpreter goes: a daemon thread still in a
+    compiled call when Python finalizes aborts the process ("terminate called ...")."""
+    for scheduler in list(_RUNNING):
+        scheduler.close()
 
 
 def _settle(done: Future, job: Callable[[], Any]) -> None:
@@ -228,6 +291,13 @@ def _settle(done: Future, job: Callable[[], Any]) -> None:
         done.set_result(job())
     except Exception as error:  # the caller's thread raises it
         done.set_exception(error)
+
+
+def update_every(model: Scheduler | Generator, alone: float = UPDATE_EVERY) -> float:
+    """Seconds between two updates of a streaming text's page, for what `serve` returned: `alone`
+    while few texts stream, longer in a crowd. The one place the app's cadence is decided."""
+    streams = model.streams if isinstance(model, Scheduler) else 1
+    return alone * max(1.0, streams / SHARE_UPDATES)
 
 
 def serve(generator: Generator, **limits: int) -> Scheduler | Generator:
