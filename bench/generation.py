@@ -1,8 +1,8 @@
 """Generation speed on the CPU: the notebook's window re-run, exact stepping, the int8 fast path.
 
-    python -m bench.generation                                 # random default-size model, tied
-    python -m bench.generation --adaptive                      # ... with an adaptive softmax
+    python -m bench.generation                                 # the embedded model
     python -m bench.generation --model runs/kjv/model          # a trained checkpoint
+    python -m bench.generation --random --adaptive             # random default-size weights
     python -m bench.generation --threads 1 --repeats 9         # as the app runs on a CPU
 
 Times 128 greedy words after 7-word held-out prompts (each run takes the next of --timed-prompts),
@@ -14,15 +14,13 @@ and prints times (median and best wall time, median CPU time), speed-ups over th
 method measured in the same run, and the greedy agreement of fast with exact on held-out prompts:
   per step  both paths are fed the exact path's words; how often their next words agree
   free run  each path generates on its own; the share of positions with the same word
-Random weights make agreement meaningless, so without --model it is also measured on a small
-model trained on the spot (tests/tiny.py, a few seconds). Then the scheduler's tick
+(random weights make agreement meaningless). Then the scheduler's tick
 (wordrnn.scheduler) for --batches streams at once: one batched fast step and each stream's
 top-k choice, with words per second per stream and in all. Compare ratios, not seconds.
 """
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import random
 import statistics
@@ -36,6 +34,7 @@ import torch
 from wordrnn import Checkpoint, ModelConfig, Vocabulary, WordRNN, tokenize
 from wordrnn.generate import Generator
 from wordrnn.sampling import Sampler, choose_all
+from wordrnn.cli import Parser, positive_int
 from wordrnn.source import resolve
 
 WINDOW, WORDS = 7, 128
@@ -179,37 +178,32 @@ def describe(checkpoint: Checkpoint) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m bench.generation", description=__doc__.split("\n\n")[0])
-    p.add_argument("--model", help="checkpoint folder or Hub repo id (default: random weights)")
-    p.add_argument("--adaptive", action="store_true", help="random weights with an adaptive softmax")
-    p.add_argument("--repeats", type=int, default=10, help="timed runs per method")
-    p.add_argument("--timed-prompts", type=int, default=5, help="held-out prompts the timed runs cycle through")
-    p.add_argument("--prompts", type=int, default=20, help="held-out prompts for agreement")
+    p = Parser("bench.generation", __doc__)
+    p.add_argument("--model", help="checkpoint folder or Hub repo id (default: the embedded model)")
+    p.add_argument("--random", action="store_true", help="random weights of the default size instead of a model")
+    p.add_argument("--adaptive", action="store_true", help="with --random: an adaptive softmax")
+    p.add_argument("--repeats", type=positive_int, default=10, help="timed runs per method")
+    p.add_argument("--timed-prompts", type=positive_int, default=5, help="held-out prompts the timed runs cycle through")
+    p.add_argument("--prompts", type=positive_int, default=20, help="held-out prompts for agreement")
     p.add_argument("--text", type=Path, default=HELD_OUT, help="held-out text for prompts")
-    p.add_argument("--threads", type=int, help="torch threads (default: PyTorch's choice)")
-    p.add_argument("--batches", type=int, nargs="*", default=[1, 4, 16, 64, 128],
+    p.add_argument("--threads", type=positive_int, help="torch threads (default: PyTorch's choice)")
+    p.add_argument("--batches", type=positive_int, nargs="*", default=[1, 4, 16, 64, 128],
                    help="stream counts for the batched-tick table (none: skip it)")
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    checkpoint = resolve(args.model, fallback=False).checkpoint if args.model else random_checkpoint(args.adaptive)
-    print(f"{args.model or 'random weights'}: {describe(checkpoint)}\n")
+    name = "random weights (meaningless)" if args.random else args.model or "the embedded model"
+    checkpoint = random_checkpoint(args.adaptive) if args.random else resolve(args.model, fallback=False).checkpoint
+    print(f"{name}: {describe(checkpoint)}\n")
     prompts = held_out_prompts(checkpoint.vocab, args.timed_prompts, args.text)
     print(f"Times over {args.repeats} runs, taking {args.timed_prompts} held-out prompts in turn.\n")
     print("\n".join(speed_table(checkpoint, prompts, args.repeats)))
     if args.batches:
         print(f"\nThe scheduler's tick (fast path, top-k, k 10), {torch.get_num_threads()} threads:\n")
         print("\n".join(batch_table(checkpoint, args.batches)))
-    models = [(args.model or "random weights (meaningless)", checkpoint)]
-    if not args.model:
-        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-        from tiny import train_tiny
-
-        models.append(("tests/tiny.py, trained on the spot", train_tiny()))
+    step, free = agreement(checkpoint, held_out_prompts(checkpoint.vocab, args.prompts, args.text))
     print("\n| greedy agreement, fast vs exact | per step | free run |\n|---|---:|---:|")
-    for name, model in models:
-        step, free = agreement(model, held_out_prompts(model.vocab, args.prompts, args.text))
-        print(f"| {name}, {args.prompts} prompts x {WORDS} words | {step:.1%} | {free:.1%} |")
+    print(f"| {name}, {args.prompts} prompts x {WORDS} words | {step:.1%} | {free:.1%} |")
     return 0
 
 
