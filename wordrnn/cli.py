@@ -17,6 +17,7 @@ import warnings
 from pathlib import Path
 from typing import Callable, NoReturn
 
+from wordrnn.errors import WordRNNError
 from wordrnn.hub import is_repo_id
 
 
@@ -56,6 +57,17 @@ class _Help(argparse.RawDescriptionHelpFormatter):
         if shown and "default" not in text and action.option_strings:
             text += f" (default: {' '.join(map(str, default)) if isinstance(default, list) else '%(default)s'})"
         return text
+
+
+def run(action: Callable[[], object]) -> int:
+    """A command's body: print what `action` returns (a commit URL, say); a WordRNNError is the
+    user's to fix, so it ends in `fail`."""
+    try:
+        result = action()
+    except WordRNNError as err:
+        fail(str(err))
+    print(result)
+    return 0
 
 
 def fail(message: str) -> NoReturn:

@@ -18,7 +18,6 @@ from pathlib import Path
 
 from wordrnn import card, cli, hub
 from wordrnn.checkpoint import CARD, CARD_DATA, Checkpoint
-from wordrnn.errors import WordRNNError
 
 
 def files_for(folder: Path, repo_id: str) -> dict[str, Path | bytes]:
@@ -51,12 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--message", default="Upload wordrnn checkpoint", help="the commit message")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    try:
-        url = publish(args.folder, args.repo_id, private=args.private, commit_message=args.message)
-    except WordRNNError as err:
-        cli.fail(str(err))
-    print(url)
-    return 0
+    return cli.run(lambda: publish(args.folder, args.repo_id, private=args.private, commit_message=args.message))
 
 
 if __name__ == "__main__":

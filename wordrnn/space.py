@@ -54,12 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--message", default="Deploy the wordrnn app", help="the commit message")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    try:
-        url = deploy(args.repo_id, private=args.private or None, commit_message=args.message)
-    except WordRNNError as err:
-        cli.fail(str(err))
-    print(url)
-    return 0
+    return cli.run(lambda: deploy(args.repo_id, private=args.private or None, commit_message=args.message))
 
 
 if __name__ == "__main__":
