@@ -114,11 +114,6 @@ class _Tokens(Iterator[str]):
             raise item
         return self._tokens[item]
 
-    @property
-    def streams(self) -> int:
-        """Texts being written or waiting for a slot now."""
-        return len(self._active) + len(self._waiting)
-
     def close(self) -> None:
         if not self._done:
             self._done = True
