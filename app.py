@@ -33,7 +33,8 @@ from wordrnn import PromptError, controls, detokenize, page, session, source
 from wordrnn.controls import K, LENGTH, NO_REPEAT, TEMPERATURE, TOP_P
 from wordrnn.errors import CheckpointError, WordRNNError
 from wordrnn.generate import MAX_PROMPT_CHARS, MODES, SEED_WORDS, Generator, Prompt
-from wordrnn.scheduler import UPDATE_EVERY, Busy, serve, update_every
+from wordrnn.scheduler import UPDATE_EVERY, Busy, update_every
+from wordrnn.worker import serve
 from wordrnn.trace import Text
 
 logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -65,11 +66,11 @@ try:
     SOURCE = source.resolve(SETTINGS.model, SETTINGS.revision)
 except CheckpointError as err:  # a message for the host, not a traceback
     raise SystemExit(f"wordrnn app cannot start: {err}") from None
-# Loaded once; every request goes through one scheduler that steps all active texts together
-# (WORDRNN_BATCHING=0: one stream per request, at most CONCURRENCY at once). CUDA when available.
+# Loaded once; every request goes through one scheduler, in a process of its own, that steps all
+# active texts together (WORDRNN_BATCHING=0: one stream per request, at most CONCURRENCY at once;
+# =thread: the scheduler in this process). CUDA when available.
+torch.set_num_threads(1)  # on the CPU the steps stay small: one core for them, one for Gradio
 GEN = serve(Generator(SOURCE.checkpoint))
-if GEN.device.type == "cpu":
-    torch.set_num_threads(1)  # the scheduler's steps stay small: one core for them, one for Gradio
 CONCURRENCY = getattr(GEN, "concurrency", CONCURRENCY)
 QUEUE_SIZE = max(QUEUE_SIZE, CONCURRENCY)
 SESSION = session.Session(GEN)  # the texts it writes, kept to explain and branch from

@@ -4,9 +4,10 @@
     python -m bench.crowd --app /tmp/app_serve.py      # an app file wired to wordrnn.scheduler.serve
     python -m bench.crowd --clients 1 8 --words 32     # a quick look
 
-Starts the app twice as a host would (`python APP --port P`, Hub offline): with
-WORDRNN_BATCHING=0 (one batch-1 stream per request, as before the scheduler) and with
-WORDRNN_BATCHING=1. For each, every client count sends that many gradio_client /generate calls
+Starts the app as a host would (`python APP --port P`, Hub offline), once per path:
+WORDRNN_BATCHING=0 (one batch-1 stream per request, as before the scheduler), =thread (the
+scheduler in the app's process, sharing its GIL with Gradio's threads) and =1 (the default: the
+scheduler in a model process of its own, wordrnn.worker). For each, every client count sends that many gradio_client /generate calls
 at the same moment (top-k, k 10, distinct seeds), and reports errors, p50 / p95 time to the
 whole text, the burst's time, aggregate words per second, the CPU seconds the app and the
 clients spent in the burst (on one machine they share its cores), and the batched path's
@@ -27,6 +28,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+from math import nan
 from pathlib import Path
 
 import torch
@@ -34,7 +36,7 @@ from gradio_client import Client
 
 ROOT = Path(__file__).resolve().parents[1]
 PROMPT = "and god said , let there be light"
-PATHS = {"per-request": "0", "batched": "1"}
+PATHS = {"per-request": "0", "batched, in-process": "thread", "batched": "1"}  # WORDRNN_BATCHING
 
 
 def generate(client: Client, seed: int, words: int):
@@ -65,9 +67,15 @@ def start(app: Path, batching: str, model: str | None, log: Path) -> tuple[subpr
 
 
 def cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) a process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """CPU time (user + system) a process and the processes it started (the app's model process)
+    have used so far."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:  # it has just ended
+        return 0.0
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return own + sum(cpu_seconds(int(child)) for child in children)
 
 
 def burst(url: str, clients: int, words: int, pid: int, processes: int = 1) -> dict:
@@ -171,13 +179,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"| {path} | {n} | {len(r['errors'])} | {statistics.median(r['totals'] or [float('nan')]):.2f} | "
                   f"{percentile(r['totals'], 0.95):.2f} | {r['wall']:.2f} | {r['wall'] / alone:.1f}x | {r['rate']:.0f} | "
                   f"{r['server']:.1f} | {r['clients']:.1f} |")
-    if len(results) < 2:
-        return 0
-    print("\n| clients | words/s batched / per-request | p50 batched / per-request |\n|---:|---:|---:|")
-    for n in args.clients:
-        a, b = results["per-request"][n], results["batched"][n]
-        p50 = statistics.median(b["totals"] or [float("nan")]) / statistics.median(a["totals"] or [float("nan")])
-        print(f"| {n} | {b['rate'] / a['rate']:.2f}x | {p50:.2f}x |")
+    if "per-request" in results and len(results) > 1:
+        print("\n| path | clients | words/s / per-request's | p50 / per-request's | p95 / per-request's |\n|---|---:|---:|---:|---:|")
+        for path, rows in results.items():
+            for n in args.clients if path != "per-request" else []:
+                a, b = results["per-request"][n], rows[n]
+                ratios = [statistics.median(b["totals"] or [nan]) / statistics.median(a["totals"] or [nan]),
+                          percentile(b["totals"], 0.95) / percentile(a["totals"], 0.95)]
+                print(f"| {path} | {n} | {b['rate'] / a['rate']:.2f}x | {ratios[0]:.2f}x | {ratios[1]:.2f}x |")
     for path, rows in results.items():
         for n, r in rows.items():
             for error in r["errors"][:3]:

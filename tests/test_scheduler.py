@@ -5,7 +5,8 @@ import pytest
 
 from wordrnn import WordRNNError
 from wordrnn.generate import Generator
-from wordrnn.scheduler import SHARE_UPDATES, UPDATE_EVERY, Busy, Scheduler, serve, update_every
+from wordrnn.scheduler import SHARE_UPDATES, UPDATE_EVERY, Busy, Scheduler, update_every
+from wordrnn.worker import Worker, serve
 
 PROMPTS = ["and god said", "in the beginning god created", "darkness", "and the spirit of god moved upon"]
 SETTINGS = [
@@ -123,12 +124,13 @@ def test_the_app_interface(fast, scheduler, monkeypatch):
         scheduler.stream("god", mode="beam")  # settings errors come from the call, as for Generator
     monkeypatch.setenv("WORDRNN_BATCHING", "0")
     assert serve(fast) is fast
-    monkeypatch.setenv("WORDRNN_BATCHING", "1")
-    served = serve(fast)
-    try:
-        assert isinstance(served, Scheduler)
-    finally:
-        served.close()
+    for batching, kind in (("thread", Scheduler), ("1", Worker)):
+        monkeypatch.setenv("WORDRNN_BATCHING", batching)
+        served = serve(fast, max_batch=2, max_queue=2)
+        try:
+            assert isinstance(served, kind) and served.concurrency == 4
+        finally:
+            served.close()
 
 
 def test_pages_update_less_often_in_a_crowd(fast):

@@ -19,9 +19,15 @@ Genesis to Revelation (31 blocks each, so not every short book is held out).
 Whole blocks, not single verses, are held out so that a held-out passage is
 not just the neighbour of two training verses. The data is generated, never
 committed.
+
+The `text` recipe splits any UTF-8 text file (gzip too) the same way, one
+non-blank line per "verse":
+
+    python -m training.corpus text /usr/share/doc/jargon-text/jargon.txt.gz --out data/jargon
 """
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import logging
@@ -90,6 +96,23 @@ def kjv_verses(bible: str = "bible") -> list[str]:
     return verses
 
 
+def text_lines(path: Path) -> list[str]:
+    """The non-blank lines of a UTF-8 text file (gzip-compressed if it ends in .gz), whitespace
+    collapsed."""
+    data = path.read_bytes()
+    if path.suffix == ".gz":
+        data = gzip.decompress(data)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise RuntimeError(f"{path} is not UTF-8 text (byte {err.start}); convert it with iconv first") from None
+    lines = [" ".join(line.split()) for line in text.splitlines()]
+    lines = [line for line in lines if line]
+    if len(lines) < len(PATTERN):
+        raise RuntimeError(f"{path} has {len(lines)} non-blank lines; a split needs at least {len(PATTERN)}")
+    return lines
+
+
 def split_blocks(lines: Sequence[str], block_size: int = 50,
                  pattern: Sequence[str] = PATTERN) -> dict[str, list[str]]:
     """Assign consecutive blocks of `block_size` lines to splits, cycling `pattern`."""
@@ -131,12 +154,20 @@ def main(argv: Sequence[str] | None = None) -> int:
                              formatter_class=parser.formatter_class)
     kjv.add_argument("--out", type=Path, default=Path("data/kjv"), help="output directory")
     kjv.add_argument("--block-size", type=positive_int, default=50, help="consecutive verses per block")
+    text = recipes.add_parser("text", help="any UTF-8 text file (or .gz), one line per verse",
+                              formatter_class=parser.formatter_class)
+    text.add_argument("file", type=Path, help="the text file")
+    text.add_argument("--out", type=Path, required=True, help="output directory")
+    text.add_argument("--block-size", type=positive_int, default=50, help="consecutive lines per block")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
-        verses = kjv_verses()
-        meta = {"recipe": "kjv", "source": f"bible -f {KJV_RANGE} (Debian bible-kjv)",
-                "block_size": args.block_size, "pattern": list(PATTERN)}
+        if args.recipe == "kjv":
+            verses = kjv_verses()
+            source = f"bible -f {KJV_RANGE} (Debian bible-kjv)"
+        else:
+            verses, source = text_lines(args.file), args.file.name
+        meta = {"recipe": args.recipe, "source": source, "block_size": args.block_size, "pattern": list(PATTERN)}
         write_splits(split_blocks(verses, args.block_size), args.out, meta)
     except (RuntimeError, OSError, subprocess.SubprocessError) as e:
         print(f"error: {e}", file=sys.stderr)

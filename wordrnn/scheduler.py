@@ -1,6 +1,6 @@
 """A scheduler: one thread owns the model and steps every active stream together.
 
-    scheduler = serve(Generator(checkpoint))     # or the Generator itself if WORDRNN_BATCHING=0
+    scheduler = Scheduler(Generator(checkpoint))  # the app: wordrnn.worker.serve, in its own process
     for word in scheduler.stream("and god said", 64, mode="top-k", seed=1): ...
     scheduler.next_words("and god said", 10)
 
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import atexit
 import logging
-import os
 import queue
 import threading
 import time
@@ -50,7 +49,7 @@ MAX_QUEUE = 64
 # updates a second in all (sized with `python -m bench.crowd`).
 UPDATE_EVERY = 0.05
 SHARE_UPDATES = 4
-_END = object()
+END = object()
 
 
 class Busy(WordRNNError):
@@ -60,7 +59,7 @@ class Busy(WordRNNError):
         super().__init__("busy, try again in a moment")
 
 
-class _Stream:
+class Stream:
     """One request's text: the words still to read, its sampler, its state and its outbox."""
 
     def __init__(self, context: list[int], words: int, sampler: Sampler, state: State | None = None,
@@ -68,7 +67,7 @@ class _Stream:
         self.inputs = deque(context)  # the prompt as the model reads it, then each chosen word
         self.words, self.made, self.sampler = words, 0, sampler
         self._state, self.trail = state, trail
-        self.outbox: queue.SimpleQueue = queue.SimpleQueue()  # lists of words, then _END or an error
+        self.outbox: queue.SimpleQueue = queue.SimpleQueue()  # lists of words, then END or an error
         self.pending: list[Any] = []
         self.sent = 0.0  # when the consumer was last woken
         self.cancelled = False
@@ -89,15 +88,15 @@ class _Stream:
         faster (wordrnn.scheduler.update_every)."""
         self.pending.append(item)
         now = time.monotonic()
-        if item is _END or isinstance(item, BaseException) or now - self.sent >= every:
+        if item is END or isinstance(item, BaseException) or now - self.sent >= every:
             self.outbox.put(self.pending)
             self.pending, self.sent = [], now
 
 
-class _Tokens(Iterator[str]):
+class Tokens(Iterator[str]):
     """The consumer's end of a stream. Closing it, or dropping it, frees the stream's slot."""
 
-    def __init__(self, stream: _Stream, tokens: list[str], release: Callable[[_Stream], None]) -> None:
+    def __init__(self, stream: Stream, tokens: list[str], release: Callable[[Stream], None]) -> None:
         self._stream, self._tokens, self._release, self._done = stream, tokens, release, False
         self._ready: deque[Any] = deque()
 
@@ -107,9 +106,9 @@ class _Tokens(Iterator[str]):
         if not self._ready:
             self._ready.extend(self._stream.outbox.get())
         item = self._ready.popleft()
-        if item is _END or isinstance(item, BaseException):
+        if item is END or isinstance(item, BaseException):
             self.close()
-            if item is _END:
+            if item is END:
                 raise StopIteration
             raise item
         return self._tokens[item]
@@ -127,14 +126,18 @@ class Scheduler:
     """Serves many requests from one Generator with one batched step per tick; same methods as
     the Generator for the app: prompt, stream, next_words, vocab, device."""
 
-    def __init__(self, generator: Generator, max_batch: int = MAX_BATCH, max_queue: int = MAX_QUEUE) -> None:
+    def __init__(self, generator: Generator, max_batch: int = MAX_BATCH, max_queue: int = MAX_QUEUE,
+                 on_tick: Callable[[], None] | None = None) -> None:
+        """`on_tick`: called by the scheduler's thread after every tick (wordrnn.worker ships
+        the tick's words from there)."""
         if max_batch < 1 or max_queue < 0:
             raise ValueError(f"max_batch must be at least 1 and max_queue at least 0, got {max_batch}, {max_queue}")
         self.generator, self.vocab, self.device = generator, generator.vocab, generator.device
         self.max_batch, self.max_queue = max_batch, max_queue
         self.concurrency = max_batch + max_queue  # requests the app may hand over at once
-        self._waiting: deque[_Stream | tuple[Callable[[], Any], Future]] = deque()
-        self._active: list[_Stream] = []
+        self._on_tick = on_tick or (lambda: None)
+        self._waiting: deque[Stream | tuple[Callable[[], Any], Future]] = deque()
+        self._active: list[Stream] = []
         self._wake = threading.Condition()
         self._closed = False
         self._ticks, self._stepping, self._since, self._cpu = 0, 0.0, 0.0, 0.0  # since the thread was last idle
@@ -153,9 +156,9 @@ class Scheduler:
         """As Generator.stream (`state`, `trail` too); raises Busy at once when there is no room."""
         prompt, sampler = self.generator.request(prompt, words, mode, k, temperature, top_p, seed, no_repeat_ngram)
         context = self.generator.context(prompt.ids) if state is None else prompt.ids[-1:]
-        stream = _Stream(context, words, sampler, state, trail)
-        self._submit(stream)
-        return _Tokens(stream, self.vocab.tokens, self._release)
+        stream = Stream(context, words, sampler, state, trail)
+        self.submit(stream)
+        return Tokens(stream, self.vocab.tokens, self.release)
 
     def text(self, prompt: str | Prompt, words: int = 128, **options: Any) -> str:
         """The prompt and `words` generated words as text; options as for `stream`."""
@@ -168,7 +171,7 @@ class Scheduler:
         if n < 1:
             raise ValueError(f"n must be at least 1, got {n}")
         done: Future = Future()
-        self._submit((lambda: self.generator.next_words(prompt, n), done))
+        self.submit((lambda: self.generator.next_words(prompt, n), done))
         return done.result()
 
     @property
@@ -183,7 +186,7 @@ class Scheduler:
             self._wake.notify()
         self._thread.join()
 
-    def _submit(self, item: _Stream | tuple[Callable[[], Any], Future]) -> None:
+    def submit(self, item: Stream | tuple[Callable[[], Any], Future]) -> None:
         with self._wake:
             if self._closed:
                 raise WordRNNError("the scheduler is closed")
@@ -192,7 +195,7 @@ class Scheduler:
             self._waiting.append(item)
             self._wake.notify()
 
-    def _release(self, stream: _Stream) -> None:
+    def release(self, stream: Stream) -> None:
         """Free a stream's slot (or its place in the queue) now."""
         with self._wake:
             stream.cancelled = True
@@ -220,7 +223,8 @@ class Scheduler:
                     self._tick(list(self._active))
                     self._ticks, self._stepping = self._ticks + 1, self._stepping + time.perf_counter() - began
                     self._cpu += time.thread_time() - cpu
-        for stream in [*self._active, *(s for s in self._waiting if isinstance(s, _Stream))]:
+                    self._on_tick()
+        for stream in [*self._active, *(s for s in self._waiting if isinstance(s, Stream))]:
             stream.send(WordRNNError("the scheduler was closed"), 0.0)
 
     def _report(self) -> None:
@@ -233,16 +237,16 @@ class Scheduler:
     def _admit(self) -> list[tuple[Callable[[], Any], Future]]:
         """Move waiting requests in arrival order into free slots; return the jobs among them."""
         jobs = []
-        while self._waiting and (not isinstance(self._waiting[0], _Stream) or len(self._active) < self.max_batch):
+        while self._waiting and (not isinstance(self._waiting[0], Stream) or len(self._active) < self.max_batch):
             item = self._waiting.popleft()
-            if isinstance(item, _Stream):
+            if isinstance(item, Stream):
                 if not item.cancelled:
                     self._active.append(item)
             else:
                 jobs.append(item)
         return jobs
 
-    def _tick(self, batch: list[_Stream]) -> None:
+    def _tick(self, batch: list[Stream]) -> None:
         """One word in for every stream; one word out for each whose prompt is read."""
         stepper = self.generator.stepper
         try:
@@ -264,7 +268,7 @@ class Scheduler:
             stream.send(token, every)
             stream.made += 1
             if stream.made == stream.words:
-                stream.send(_END, every)
+                stream.send(END, every)
                 stream.cancelled = True  # done: leaves at the next tick
             else:
                 stream.inputs.append(token)
@@ -291,13 +295,5 @@ def _settle(done: Future, job: Callable[[], Any]) -> None:
 def update_every(model: Scheduler | Generator, alone: float = UPDATE_EVERY) -> float:
     """Seconds between two updates of a streaming text's page, for what `serve` returned: `alone`
     while few texts stream, longer in a crowd. The one place the app's cadence is decided."""
-    streams = model.streams if isinstance(model, Scheduler) else 1
+    streams = getattr(model, "streams", 1)  # a Scheduler's or a Worker's; a Generator serves one
     return alone * max(1.0, streams / SHARE_UPDATES)
-
-
-def serve(generator: Generator, **limits: int) -> Scheduler | Generator:
-    """What the app should call for its requests: a Scheduler over `generator`, or the
-    generator itself (one batch-1 stream per request) when WORDRNN_BATCHING=0."""
-    if os.environ.get("WORDRNN_BATCHING", "1").strip() == "0":
-        return generator
-    return Scheduler(generator, **limits)
