@@ -1,4 +1,4 @@
-"""Tests for training.corpus: the bible output parser, the block split, the kjv recipe."""
+"""Tests for training.corpus: the bible output parser, the block split, the kjv and text recipes."""
 import hashlib
 import json
 import re
@@ -132,3 +132,29 @@ def test_kjv_end_to_end(tmp_path):
     assert train.startswith("In the beginning God created the heaven and the earth.\n")
     # 31,102 = 622 full blocks + 2 verses; block 622 is position 2 of 20: train.
     assert train.endswith("The grace of our Lord Jesus Christ be with you all. Amen.\n")
+
+
+def test_text_recipe_splits_any_file_gzip_too(tmp_path):
+    import gzip
+    lines = [f"line {i} of a  user's\ttext" for i in range(400)]
+    raw = "\n\n".join(lines) + "\n"  # blank lines between: dropped
+    (tmp_path / "mine.txt").write_text(raw, encoding="utf-8")
+    (tmp_path / "mine.txt.gz").write_bytes(gzip.compress(raw.encode("utf-8")))
+    for name in ("mine.txt", "mine.txt.gz"):
+        out = tmp_path / f"out-{name}"
+        assert main(["text", str(tmp_path / name), "--out", str(out), "--block-size", "10"]) == 0
+        got = {s: (out / f"{s}.txt").read_text(encoding="utf-8").splitlines() for s in ("train", "valid", "test")}
+        assert sorted(sum(got.values(), []), key=lambda l: int(l.split()[1])) == \
+            [" ".join(l.split()) for l in lines]  # every line once, whitespace collapsed
+        assert len(got["train"]) == 360 and len(got["valid"]) == len(got["test"]) == 20
+        manifest = json.loads((out / "manifest.json").read_text())
+        assert manifest["recipe"] == "text" and manifest["source"] == name
+
+
+def test_text_recipe_refuses_non_utf8_and_tiny_files(tmp_path, capsys):
+    (tmp_path / "latin1.txt").write_bytes("caf\xe9\n".encode("latin-1") * 100)
+    assert main(["text", str(tmp_path / "latin1.txt"), "--out", str(tmp_path / "a")]) == 2
+    assert "not UTF-8" in capsys.readouterr().err and not (tmp_path / "a").exists()
+    (tmp_path / "short.txt").write_text("one\ntwo\n", encoding="utf-8")
+    assert main(["text", str(tmp_path / "short.txt"), "--out", str(tmp_path / "b")]) == 2
+    assert "at least" in capsys.readouterr().err

@@ -1,7 +1,7 @@
 """The scheduler in a process of its own, so that the model's steps never wait for the web
 server's threads. Same methods as the Scheduler: prompt, stream, text, next_words, streams.
 
-    model = Worker(Generator(checkpoint))       # what wordrnn.scheduler.serve returns by default
+    model = Worker(Generator(checkpoint))       # what serve() below returns by default
     for word in model.stream("and god said", 64, mode="top-k", seed=1): ...
     model.next_words("and god said", 10)
     model.close()
@@ -12,7 +12,7 @@ each time; with the web server's threads busy, each win can wait a whole switch 
 (5 ms), and a tick takes several times its compute. In a process of its own the scheduler's
 thread shares the lock with two threads that only wait on the pipe.
 
-    app process                                       model process (spawned)
+    app process                                       model process (wordrnn.model_process)
     Worker.stream ─── ("stream", id, ids, ...) ────▶  main thread ─▶ Scheduler (its thread ticks)
     reader thread ◀── ("tick", [(id, words, states)]) ── sender thread (one message per tick)
         └─▶ each stream's outbox ─▶ Tokens, in the request's thread
@@ -30,8 +30,6 @@ import atexit
 import itertools
 import logging
 import os
-import pickle
-import queue
 import socket
 import subprocess
 import sys
@@ -45,13 +43,12 @@ from typing import Any, Iterator
 import numpy as np
 import torch
 
-from wordrnn.checkpoint import Checkpoint
 from wordrnn.errors import WordRNNError
 from wordrnn.generate import Generator, Prompt
-from wordrnn.model import ModelConfig, State, WordRNN
+from wordrnn.model import State
 from wordrnn.scheduler import END, MAX_BATCH, MAX_QUEUE, Busy, Scheduler, Stream, Tokens, update_every
 from wordrnn.tokenizer import detokenize
-from wordrnn.vocab import Vocabulary
+from wordrnn.wire import flatten, get, put, ready, sizes, unflatten
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +65,7 @@ class Worker:
         self.generator, self.vocab, self.device = generator, generator.vocab, generator.device
         self.max_batch, self.max_queue, self.concurrency = max_batch, max_queue, max_batch + max_queue
         self.threads = threads or torch.get_num_threads()
-        self._sizes = _sizes(generator.model)
+        self._sizes = sizes(generator.model)
         self._lock = threading.Lock()
         self._streams: dict[int, Stream] = {}  # by id: those the model process has not finished
         self._jobs: dict[int, Future] = {}
@@ -91,7 +88,7 @@ class Worker:
         prompt, sampler = self.generator.request(prompt, words, mode, k, temperature, top_p, seed, no_repeat_ngram)
         context = self.generator.context(prompt.ids) if state is None else prompt.ids[-1:]
         stream = Stream([], words, None, trail=trail)
-        flat = None if state is None else _flatten(state)
+        flat = None if state is None else flatten(state)
         with self._lock:
             number = self._admit(stream)
             self._send(("stream", number, context, words, sampler, flat, trail is not None))
@@ -165,7 +162,7 @@ class Worker:
 
     def _send(self, message: tuple) -> None:
         try:
-            _put(self._conn, message)
+            put(self._conn, message)
         except (OSError, ValueError) as error:
             raise WordRNNError(f"the model process is not answering ({error}); try again in a moment") from None
 
@@ -175,16 +172,16 @@ class Worker:
         ours, theirs = socket.socketpair()
         package_root = str(Path(__file__).resolve().parents[1])
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
-        process = subprocess.Popen([sys.executable, "-m", "wordrnn.worker", str(theirs.fileno())],
+        process = subprocess.Popen([sys.executable, "-m", "wordrnn.model_process", str(theirs.fileno())],
                                    pass_fds=[theirs.fileno()], env=env, stdin=subprocess.DEVNULL)
         theirs.close()
         conn = Connection(ours.detach())
         model = self.generator.model
-        _put(conn, dict(config=model.config.to_json(), vocab=self.vocab.to_json(), device=str(self.device),
+        put(conn, dict(config=model.config.to_json(), vocab=self.vocab.to_json(), device=str(self.device),
                        weights={name: t.detach().float().cpu().numpy() for name, t in model.state_dict().items()},
                        exact=not self.generator.fast, threads=self.threads, max_batch=self.max_batch,
                        max_queue=self.max_queue))
-        if not conn.poll(START_TIMEOUT) or _ready(conn) is not True:
+        if not conn.poll(START_TIMEOUT) or ready(conn) is not True:
             process.kill()
             raise WordRNNError(f"the model process did not start (exit code {process.poll()}); see the log above")
         self._process, self._conn, self._lost = process, conn, False
@@ -207,7 +204,7 @@ class Worker:
         """Pass what the model process sends to each stream's consumer, until it stops."""
         try:
             while True:
-                message = _get(conn)
+                message = get(conn)
                 if message[0] == "tick":
                     self._deliver(message[1])
                 else:  # ("job", number, ok, value)
@@ -232,7 +229,7 @@ class Worker:
                 self.release(stream)
                 continue
             if states is not None and stream.trail is not None:
-                stream.trail.extend(_unflatten(states, self._sizes))
+                stream.trail.extend(unflatten(states, self._sizes))
             every = update_every(self) if every is None else every
             for item in items:
                 if item is None or isinstance(item, str):  # the end, or the model's error
@@ -263,147 +260,3 @@ _RUNNING: weakref.WeakSet[Worker] = weakref.WeakSet()
 def _close_all() -> None:
     for worker in list(_RUNNING):
         worker.close()
-
-
-def _ready(conn: Connection) -> Any:
-    try:
-        return _get(conn)
-    except (EOFError, OSError):
-        return None
-
-
-# Plain pickle between the two processes: Connection.send's pickler would hand torch tensors
-# over as shared-memory handles, which only multiprocessing's own children can open.
-def _put(conn: Connection, message: Any) -> None:
-    conn.send_bytes(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
-
-
-def _get(conn: Connection) -> Any:
-    return pickle.loads(conn.recv_bytes())
-
-
-def _sizes(model: WordRNN) -> list[tuple[int, int]]:
-    """(h, c) widths of each layer's state."""
-    return [(lstm.proj_size or lstm.hidden_size, lstm.hidden_size) for lstm in model.layers]
-
-
-def _flatten(state: State) -> np.ndarray:
-    """A state (per layer (h, c), of any shape) as one float32 vector [h0 c0 h1 c1 ...]."""
-    return torch.cat([t.detach().reshape(-1).float().cpu() for pair in state for t in pair]).numpy()
-
-
-def _unflatten(flat: np.ndarray, sizes: list[tuple[int, int]], shape: tuple[int, ...] = (),
-               device: torch.device | None = None) -> list[State]:
-    """Rows of flat vectors (N, S) back into N states; each tensor (*shape, width)."""
-    states = []
-    for row in np.atleast_2d(flat):
-        state, at = [], 0
-        for h, c in sizes:
-            pair = torch.from_numpy(row[at : at + h]), torch.from_numpy(row[at + h : at + h + c])
-            state.append(tuple(t.reshape(*shape, -1).to(device) if device else t for t in pair))
-            at += h + c
-        states.append(state)
-    return states
-
-
-class _Relayed(Stream):
-    """A stream in the model process: what it makes is gathered for the next tick's message."""
-
-    def __init__(self, number: int, context: list[int], words: int, sampler, state: State | None,
-                 keeps_trail: bool) -> None:
-        super().__init__(context, words, sampler, state)
-        self.number, self.keeps_trail, self.states = number, keeps_trail, []
-
-    @property
-    def state(self) -> State | None:
-        return self._state
-
-    @state.setter
-    def state(self, state: State) -> None:
-        self._state = state
-        if self.keeps_trail:
-            self.states.append(_flatten(state))
-
-    def send(self, item: Any, every: float) -> None:
-        self.pending.append(None if item is END else str(item) if isinstance(item, BaseException) else item)
-
-
-def _serve(conn: Connection) -> None:
-    """The model process: its model from the first message, then requests in from `conn`, one
-    message of words out per tick."""
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s (model process): %(message)s")
-    setup = _get(conn)
-    torch.set_num_threads(setup["threads"])
-    model = WordRNN(ModelConfig.from_json(setup["config"]))
-    model.load_state_dict({name: torch.from_numpy(a) for name, a in setup["weights"].items()})
-    vocab = Vocabulary.from_json(setup["vocab"])
-    generator = Generator(Checkpoint(model.eval(), vocab), setup["device"], exact=setup["exact"])
-    streams: dict[int, _Relayed] = {}
-    outbox: queue.SimpleQueue = queue.SimpleQueue()
-
-    def flush() -> None:  # the scheduler's thread, after each tick
-        entries = []
-        for number, stream in list(streams.items()):
-            if stream.pending or stream.states:
-                states = np.stack(stream.states) if stream.states else None
-                entries.append((number, stream.pending, states))
-                stream.pending, stream.states = [], []
-                if stream.cancelled:
-                    streams.pop(number, None)
-        if entries:
-            outbox.put(("tick", entries))
-
-    scheduler = Scheduler(generator, setup["max_batch"], setup["max_queue"], on_tick=flush)
-    sender = threading.Thread(target=_send_all, args=(conn, outbox), name="wordrnn-worker-sender", daemon=True)
-    sender.start()
-    _put(conn, True)
-    sizes = _sizes(model)
-    try:
-        while True:
-            message = _get(conn)
-            kind = message[0]
-            if kind == "stream":
-                number, context, words, sampler, flat, keeps_trail = message[1:]
-                state = None if flat is None else _unflatten(flat, sizes, (1, 1), generator.device)[0]
-                stream = streams[number] = _Relayed(number, context, words, sampler, state, keeps_trail)
-                try:
-                    scheduler.submit(stream)
-                except WordRNNError as error:
-                    streams.pop(number, None)
-                    outbox.put(("tick", [(number, [str(error)], None)]))
-            elif kind == "cancel":
-                stream = streams.pop(message[1], None)
-                if stream is not None:
-                    scheduler.release(stream)
-            elif kind == "next_words":
-                _job(scheduler, outbox, message[1], lambda p=message[2], n=message[3]: generator.next_words(p, n))
-            else:  # "close"
-                break
-    except (EOFError, OSError):
-        pass  # the app has gone
-    scheduler.close()
-    outbox.put(None)
-    sender.join(timeout=10)
-
-
-def _job(scheduler: Scheduler, outbox: queue.SimpleQueue, number: int, job) -> None:
-    done: Future = Future()
-    done.add_done_callback(lambda f: outbox.put(
-        ("job", number, f.exception() is None, f.result() if f.exception() is None else str(f.exception()))))
-    try:
-        scheduler.submit((job, done))
-    except WordRNNError as error:
-        done.set_exception(error)
-
-
-def _send_all(conn, outbox: queue.SimpleQueue) -> None:
-    """The model process's messages to the app, in order, without holding up a tick."""
-    while (message := outbox.get()) is not None:
-        try:
-            _put(conn, message)
-        except (OSError, ValueError):
-            return
-
-
-if __name__ == "__main__":
-    _serve(Connection(int(sys.argv[1])))

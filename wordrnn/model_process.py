@@ -1,0 +1,127 @@
+"""The model process behind a Worker (wordrnn.worker): `python -m wordrnn.model_process FD`.
+It rebuilds the model from the first message, runs a Scheduler over it, and answers requests
+from the app with one message of words per tick."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import sys
+import threading
+from concurrent.futures import Future
+from multiprocessing.connection import Connection
+from typing import Any
+
+import numpy as np
+import torch
+
+from wordrnn.checkpoint import Checkpoint
+from wordrnn.errors import WordRNNError
+from wordrnn.generate import Generator
+from wordrnn.model import ModelConfig, State, WordRNN
+from wordrnn.scheduler import END, Scheduler, Stream
+from wordrnn.vocab import Vocabulary
+from wordrnn.wire import flatten, get, put, sizes, unflatten
+
+
+class _Relayed(Stream):
+    """A stream in the model process: what it makes is gathered for the next tick's message."""
+
+    def __init__(self, number: int, context: list[int], words: int, sampler, state: State | None,
+                 keeps_trail: bool) -> None:
+        super().__init__(context, words, sampler, state)
+        self.number, self.keeps_trail, self.states = number, keeps_trail, []
+
+    @property
+    def state(self) -> State | None:
+        return self._state
+
+    @state.setter
+    def state(self, state: State) -> None:
+        self._state = state
+        if self.keeps_trail:
+            self.states.append(flatten(state))
+
+    def send(self, item: Any, every: float) -> None:
+        self.pending.append(None if item is END else str(item) if isinstance(item, BaseException) else item)
+
+
+def serve(conn: Connection) -> None:
+    """The model process: its model from the first message, then requests in from `conn`, one
+    message of words out per tick."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s (model process): %(message)s")
+    setup = get(conn)
+    torch.set_num_threads(setup["threads"])
+    model = WordRNN(ModelConfig.from_json(setup["config"]))
+    model.load_state_dict({name: torch.from_numpy(a) for name, a in setup["weights"].items()})
+    vocab = Vocabulary.from_json(setup["vocab"])
+    generator = Generator(Checkpoint(model.eval(), vocab), setup["device"], exact=setup["exact"])
+    streams: dict[int, _Relayed] = {}
+    outbox: queue.SimpleQueue = queue.SimpleQueue()
+
+    def flush() -> None:  # the scheduler's thread, after each tick
+        entries = []
+        for number, stream in list(streams.items()):
+            if stream.pending or stream.states:
+                states = np.stack(stream.states) if stream.states else None
+                entries.append((number, stream.pending, states))
+                stream.pending, stream.states = [], []
+                if stream.cancelled:
+                    streams.pop(number, None)
+        if entries:
+            outbox.put(("tick", entries))
+
+    scheduler = Scheduler(generator, setup["max_batch"], setup["max_queue"], on_tick=flush)
+    sender = threading.Thread(target=_send_all, args=(conn, outbox), name="wordrnn-worker-sender", daemon=True)
+    sender.start()
+    put(conn, True)
+    widths = sizes(model)
+    try:
+        while True:
+            message = get(conn)
+            kind = message[0]
+            if kind == "stream":
+                number, context, words, sampler, flat, keeps_trail = message[1:]
+                state = None if flat is None else unflatten(flat, widths, (1, 1), generator.device)[0]
+                stream = streams[number] = _Relayed(number, context, words, sampler, state, keeps_trail)
+                try:
+                    scheduler.submit(stream)
+                except WordRNNError as error:
+                    streams.pop(number, None)
+                    outbox.put(("tick", [(number, [str(error)], None)]))
+            elif kind == "cancel":
+                stream = streams.pop(message[1], None)
+                if stream is not None:
+                    scheduler.release(stream)
+            elif kind == "next_words":
+                _job(scheduler, outbox, message[1], lambda p=message[2], n=message[3]: generator.next_words(p, n))
+            else:  # "close"
+                break
+    except (EOFError, OSError):
+        pass  # the app has gone
+    scheduler.close()
+    outbox.put(None)
+    sender.join(timeout=10)
+
+
+def _job(scheduler: Scheduler, outbox: queue.SimpleQueue, number: int, job) -> None:
+    done: Future = Future()
+    done.add_done_callback(lambda f: outbox.put(
+        ("job", number, f.exception() is None, f.result() if f.exception() is None else str(f.exception()))))
+    try:
+        scheduler.submit((job, done))
+    except WordRNNError as error:
+        done.set_exception(error)
+
+
+def _send_all(conn, outbox: queue.SimpleQueue) -> None:
+    """The model process's messages to the app, in order, without holding up a tick."""
+    while (message := outbox.get()) is not None:
+        try:
+            put(conn, message)
+        except (OSError, ValueError):
+            return
+
+
+if __name__ == "__main__":
+    serve(Connection(int(sys.argv[1])))
