@@ -10,13 +10,14 @@ from training.rules import AVERAGE_FRACTION, KJV_REGULARIZERS, averaged_steps, c
 from wordrnn import ModelConfig
 
 
-def chosen(*flags: str, tokens: int, vocab: int, budget: str | None = None):
+def chosen(*flags: str, tokens: int, vocab: int, budget: str | None = None, threads: int | None = None):
     argv = ["--text", __file__, "--out", "x", *flags, *(["--time-budget", budget] if budget else [])]
-    return choose(options.parse(argv), tokens, vocab)
+    return choose(options.parse(argv), tokens, vocab, threads)
 
 
-def test_kjv_with_an_hour_gets_the_recipe_of_the_default_model():
-    args, said = chosen(tokens=849_828, vocab=12_383, budget="60m")
+@pytest.mark.parametrize("threads", [1, 2, None])
+def test_kjv_with_an_hour_gets_the_recipe_of_the_default_model(threads):
+    args, said = chosen(tokens=849_828, vocab=12_383, budget="60m", threads=threads)
     recipe = dict(hidden_sizes=[512, 512], embedding_size=256, adaptive_cutoffs=[2000, 6000], tie_weights=False,
                   dropout=0.3, input_dropout=0.4, embedding_dropout=0.1, weight_dropout=0.3,
                   activation_penalty=2.0, temporal_penalty=1.0)
@@ -40,6 +41,15 @@ def test_a_large_text_with_little_time_gets_lighter_dropout_and_a_smaller_model(
     assert args.dropout < KJV_REGULARIZERS["dropout"] and args.weight_dropout < KJV_REGULARIZERS["weight_dropout"]
     assert args.dropout >= KJV_REGULARIZERS["dropout"] / 3
     assert any("epochs" in line for line in said)
+
+
+def test_kjv_with_half_an_hour_on_one_thread_gets_about_half_the_dropout():
+    one, said = chosen(tokens=849_828, vocab=12_383, budget="30m", threads=1)  # about 11 epochs
+    two, _ = chosen(tokens=849_828, vocab=12_383, budget="30m", threads=2)  # about 18
+    for name, full in KJV_REGULARIZERS.items():
+        assert 0.4 * full <= getattr(one, name) <= 0.6 * full
+        assert getattr(one, name) < getattr(two, name) <= full
+    assert any("on 1 thread" in line for line in said)
 
 
 @pytest.mark.parametrize("tokens, vocab, budget", [(5_000, 300, "1m"), (400_000, 9_000, None),

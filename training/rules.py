@@ -12,21 +12,27 @@ training tokens, 12k words, an hour on 2 cores) and scale down:
   wide as the last layer (no projection, so the LSTM keeps oneDNN's fast kernel).
 - regularizers: AWD-LSTM's as in the KJV recipe (variational dropout 0.3 between layers, 0.4 on
   the embeddings, 10% of words dropped, DropConnect 0.3, AR 2, TAR 1), scaled by the epochs the
-  run can expect (`min(1, epochs / 8)`, at least a third): dropout slows learning, and a run that
-  sees the text twice needs speed more than protection from over-fitting. AR and TAR always
-  (they helped from the first steps and cost nothing).
+  run can expect (`min(1, epochs / 20)`, at least a third): dropout slows learning, and a run that
+  sees the text a few times needs speed more than protection from over-fitting (KJV, 30 minutes
+  on one core, 9-11 epochs: test perplexity 27.53 at half strength against 27.91 at full, with
+  21% fewer steps; README, "The plain command against the baselines"). AR and TAR always (they
+  helped from the first steps and cost nothing).
 - schedule: 10 epochs without a budget; with one, what the budget fits (training/loop.py
   measures the speed); warm-up 100 steps but at most 5% of the schedule; the last 1/8 of the
   steps at the learning rate's floor with their weights averaged (KJV: 4 of 32 epochs).
 
-Expected epochs = budget x tokens/s / training tokens, with the tokens/s of each size on 2 CPU
-cores (SPEED, measured roughly; only the regularizers' strength depends on it).
+Expected epochs = budget x tokens/s / training tokens, with the tokens/s of each size on one CPU
+thread (SPEED, measured roughly under bfloat16 autocast) times 1 + 0.7 per further thread (2
+threads trained KJV 1.7x as fast as one). Only the regularizers' strength depends on this guess;
+it is a CPU's, so on a GPU a short budget gets lighter dropout than it could afford.
 """
 
 from __future__ import annotations
 
 import argparse
 from dataclasses import MISSING, fields
+
+import torch
 
 from wordrnn.model import ModelConfig
 
@@ -35,7 +41,7 @@ AVERAGE_FRACTION = 1 / 8
 WARMUP, WARMUP_FRACTION = 100, 0.05
 SHORT_BUDGET = 600.0  # seconds
 CUTOFFS, MIN_ADAPTIVE_VOCAB = (2000, 6000, 20000, 60000), 4000
-FULL_EPOCHS = 8.0  # expected epochs from which the KJV regularizers apply in full
+FULL_EPOCHS = 20.0  # expected epochs from which the KJV regularizers apply in full
 KJV_REGULARIZERS = {"dropout": 0.3, "input_dropout": 0.4, "embedding_dropout": 0.1, "weight_dropout": 0.3}
 PENALTIES = {"activation_penalty": 2.0, "temporal_penalty": 1.0}
 
@@ -47,7 +53,8 @@ def _model_default(name: str):
 
 LARGE = _model_default("hidden_sizes")  # [512, 512]
 SIZES = ((300_000, LARGE), (60_000, [s // 2 for s in LARGE]), (0, [s // 4 for s in LARGE]))
-SPEED = {LARGE[-1]: 8_000, LARGE[-1] // 2: 25_000, LARGE[-1] // 4: 60_000}  # tokens/s, 2 cores
+SPEED = {LARGE[-1]: 5_000, LARGE[-1] // 2: 10_000, LARGE[-1] // 4: 20_000}  # tokens/s, one thread
+THREAD_GAIN = 0.7  # each thread after the first adds this much of one thread's speed
 
 
 def hidden_sizes(train_tokens: int, budget: float | None) -> list[int]:
@@ -63,10 +70,12 @@ def cutoffs(vocab_size: int) -> list[int]:
     return [c for c in CUTOFFS if c <= vocab_size // 2]
 
 
-def expected_epochs(train_tokens: int, budget: float | None, hidden: list[int], epochs: float | None) -> float:
+def expected_epochs(train_tokens: int, budget: float | None, hidden: list[int], epochs: float | None,
+                    threads: int = 1) -> float:
     if budget is None:
         return epochs or EPOCHS
-    fits = budget * SPEED.get(hidden[-1], SPEED[LARGE[-1]]) / max(1, train_tokens)
+    speed = SPEED.get(hidden[-1], SPEED[LARGE[-1]]) * (1 + THREAD_GAIN * (max(1, threads) - 1))
+    fits = budget * speed / max(1, train_tokens)
     return min(fits, epochs) if epochs else fits
 
 
@@ -85,8 +94,10 @@ def averaged_steps(total: int, per_epoch: int, flag: float | None) -> int:
     return min(steps, total - 1)
 
 
-def choose(args: argparse.Namespace, train_tokens: int, vocab_size: int) -> tuple[argparse.Namespace, list[str]]:
-    """A copy of `args` with every None model option chosen by the rules, and one line per choice."""
+def choose(args: argparse.Namespace, train_tokens: int, vocab_size: int,
+           threads: int | None = None) -> tuple[argparse.Namespace, list[str]]:
+    """A copy of `args` with every None model option chosen by the rules, and one line per choice;
+    `threads`: the CPU threads the run trains with (default: torch's count now)."""
     out, said = argparse.Namespace(**vars(args)), []
 
     def pick(name: str, value, why: str) -> None:
@@ -101,12 +112,13 @@ def choose(args: argparse.Namespace, train_tokens: int, vocab_size: int) -> tupl
     pick("tie_weights", not out.adaptive_cutoffs, "a full softmax" if not out.adaptive_cutoffs else "adaptive softmax")
     width = out.hidden_sizes[-1] if out.tie_weights else min(_model_default("embedding_size"), out.hidden_sizes[-1] // 2)
     pick("embedding_size", width, "as the last layer: no projection" if out.tie_weights else "as KJV's, at most half the last layer")
-    epochs = expected_epochs(train_tokens, budget, out.hidden_sizes, args.epochs)
+    threads = threads or torch.get_num_threads()
+    epochs = expected_epochs(train_tokens, budget, out.hidden_sizes, args.epochs, threads)
     for name, value in regularizers(epochs).items():
         if name == "input_dropout" and args.dropout is not None:
             continue  # None: the same as the --dropout given (ModelConfig's meaning)
         pick(name, value, f"KJV's {KJV_REGULARIZERS[name]} x {min(1.0, max(1 / 3, epochs / FULL_EPOCHS)):.2f} "
-                          f"for about {epochs:.1f} epochs")
+                          f"for about {epochs:.1f} epochs on {threads} thread{'s' * (threads > 1)}")
     for name, value in PENALTIES.items():
         pick(name, value, "AWD-LSTM, as KJV")
     if args.average_epochs is None:
