@@ -32,13 +32,7 @@ class _Relayed(Stream):
         super().__init__(context, words, sampler, state)
         self.number, self.keeps_trail, self.states = number, keeps_trail, []
 
-    @property
-    def state(self) -> State | None:
-        return self._state
-
-    @state.setter
-    def state(self, state: State) -> None:
-        self._state = state
+    def keep(self, state: State) -> None:
         if self.keeps_trail:
             self.states.append(flatten(state))
 

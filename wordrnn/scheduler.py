@@ -8,10 +8,10 @@ Requests join and leave at any step (continuous batching). Each tick the thread 
 requests in arrival order up to `max_batch` streams, feeds every active stream one word (the
 next of its prompt, or the word it chose last) through one batched step, and lets each stream
 whose prompt is read choose its next word with its own sampler (mode, seed, no-repeat guard).
-Words reach their consumer as they are made, in bunches at most `update_every` apart. A stream that has its words, or whose consumer
-stops iterating or closes it, leaves at once. Requests beyond `max_batch` active and
-`max_queue` waiting get `Busy`. A stream writes the same words alone or in a crowd: its numbers
-never depend on the other streams (see wordrnn.stepper).
+Words reach their consumer as they are made, in bunches at most `update_every` apart. A stream
+that has its words, or whose consumer stops iterating or closes it, leaves at once. Requests
+beyond `max_batch` active and `max_queue` waiting get `Busy`. A stream writes the same words
+alone or in a crowd: its numbers never depend on the other streams (see wordrnn.stepper).
 """
 
 from __future__ import annotations
@@ -79,6 +79,10 @@ class Stream:
     @state.setter
     def state(self, state: State) -> None:
         self._state = state
+        self.keep(state)
+
+    def keep(self, state: State) -> None:
+        """Keep the state after each word, for a stream that keeps its trail (wordrnn.trace)."""
         if self.trail is not None:  # a copy: the stepper's states may be views of its batch arrays
             self.trail.append([(h.clone(), c.clone()) for h, c in state])
 
@@ -122,7 +126,52 @@ class Tokens(Iterator[str]):
         self._stream.cancelled = True  # no lock here: the scheduler's thread drops it next tick
 
 
-class Scheduler:
+class Serving:
+    """What the app calls, the same for a Scheduler and a Worker: `prompt`, `stream` (which
+    hands a Stream over with `_open_stream`), `text` and `next_words` (run by `_next_words`, between
+    two ticks)."""
+
+    generator: Generator
+
+    def prompt(self, text: str | None) -> Prompt:
+        return self.generator.prompt(text)
+
+    def stream(
+        self, prompt: str | Prompt, words: int = 128, mode: str = "greedy", k: int = 10,
+        temperature: float = 1.0, top_p: float = 0.9, seed: int | None = None, no_repeat_ngram: int = 0,
+        state: State | None = None, trail: list[State] | None = None,
+    ) -> Iterator[str]:
+        """As Generator.stream (`state`, `trail` too); raises Busy at once when there is no room."""
+        prompt, sampler = self.generator.request(prompt, words, mode, k, temperature, top_p, seed, no_repeat_ngram)
+        context = self.generator.context(prompt.ids) if state is None else prompt.ids[-1:]
+        stream = self._open_stream(context, words, sampler, state, trail)
+        return Tokens(stream, self.generator.vocab.tokens, self.release)
+
+    def release(self, stream: Stream) -> None:
+        raise NotImplementedError
+
+    def _open_stream(self, context: list[int], words: int, sampler: Sampler, state: State | None,
+               trail: list[State] | None) -> Stream:
+        """A stream for these words, handed to the model's thread."""
+        raise NotImplementedError
+
+    def text(self, prompt: str | Prompt, words: int = 128, **options: Any) -> str:
+        """The prompt and `words` generated words as text; options as for `stream`."""
+        prompt = prompt if isinstance(prompt, Prompt) else self.prompt(prompt)
+        return detokenize(prompt.words + list(self.stream(prompt, words, **options)))
+
+    def next_words(self, prompt: str | Prompt, n: int = 10) -> list[tuple[str, float]]:
+        """As Generator.next_words, run by the model's thread between two ticks."""
+        prompt = prompt if isinstance(prompt, Prompt) else self.prompt(prompt)
+        if n < 1:
+            raise ValueError(f"n must be at least 1, got {n}")
+        return self._next_words(prompt, n)
+
+    def _next_words(self, prompt: Prompt, n: int) -> list[tuple[str, float]]:
+        raise NotImplementedError
+
+
+class Scheduler(Serving):
     """Serves many requests from one Generator with one batched step per tick; same methods as
     the Generator for the app: prompt, stream, next_words, vocab, device."""
 
@@ -145,31 +194,13 @@ class Scheduler:
         self._thread.start()
         _RUNNING.add(self)
 
-    def prompt(self, text: str | None) -> Prompt:
-        return self.generator.prompt(text)
-
-    def stream(
-        self, prompt: str | Prompt, words: int = 128, mode: str = "greedy", k: int = 10,
-        temperature: float = 1.0, top_p: float = 0.9, seed: int | None = None, no_repeat_ngram: int = 0,
-        state: State | None = None, trail: list[State] | None = None,
-    ) -> Iterator[str]:
-        """As Generator.stream (`state`, `trail` too); raises Busy at once when there is no room."""
-        prompt, sampler = self.generator.request(prompt, words, mode, k, temperature, top_p, seed, no_repeat_ngram)
-        context = self.generator.context(prompt.ids) if state is None else prompt.ids[-1:]
+    def _open_stream(self, context: list[int], words: int, sampler: Sampler, state: State | None,
+               trail: list[State] | None) -> Stream:
         stream = Stream(context, words, sampler, state, trail)
         self.submit(stream)
-        return Tokens(stream, self.vocab.tokens, self.release)
+        return stream
 
-    def text(self, prompt: str | Prompt, words: int = 128, **options: Any) -> str:
-        """The prompt and `words` generated words as text; options as for `stream`."""
-        prompt = prompt if isinstance(prompt, Prompt) else self.prompt(prompt)
-        return detokenize(prompt.words + list(self.stream(prompt, words, **options)))
-
-    def next_words(self, prompt: str | Prompt, n: int = 10) -> list[tuple[str, float]]:
-        """As Generator.next_words, run by the scheduler's thread between two ticks."""
-        prompt = prompt if isinstance(prompt, Prompt) else self.prompt(prompt)
-        if n < 1:
-            raise ValueError(f"n must be at least 1, got {n}")
+    def _next_words(self, prompt: Prompt, n: int) -> list[tuple[str, float]]:
         done: Future = Future()
         self.submit((lambda: self.generator.next_words(prompt, n), done))
         return done.result()

@@ -38,7 +38,7 @@ import weakref
 from concurrent.futures import Future
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -46,8 +46,8 @@ import torch
 from wordrnn.errors import WordRNNError
 from wordrnn.generate import Generator, Prompt
 from wordrnn.model import State
-from wordrnn.scheduler import END, MAX_BATCH, MAX_QUEUE, Busy, Scheduler, Stream, Tokens, update_every
-from wordrnn.tokenizer import detokenize
+from wordrnn.sampling import Sampler
+from wordrnn.scheduler import END, MAX_BATCH, MAX_QUEUE, Busy, Scheduler, Serving, Stream, update_every
 from wordrnn.wire import flatten, get, put, ready, sizes, unflatten
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ log = logging.getLogger(__name__)
 START_TIMEOUT = 300.0  # s for the model process to load the model and compile its kernels
 
 
-class Worker:
+class Worker(Serving):
     """Serves many requests from one Generator, batched by a Scheduler in a spawned process."""
 
     def __init__(self, generator: Generator, max_batch: int = MAX_BATCH, max_queue: int = MAX_QUEUE,
@@ -73,37 +73,21 @@ class Worker:
         self._closed = False
         self._process = self._conn = None
         self._lost = False  # the current process's pipe has closed
-        self._start()
+        self._launch()
         _RUNNING.add(self)
 
-    def prompt(self, text: str | None) -> Prompt:
-        return self.generator.prompt(text)
-
-    def stream(
-        self, prompt: str | Prompt, words: int = 128, mode: str = "greedy", k: int = 10,
-        temperature: float = 1.0, top_p: float = 0.9, seed: int | None = None, no_repeat_ngram: int = 0,
-        state: State | None = None, trail: list[State] | None = None,
-    ) -> Iterator[str]:
-        """As Scheduler.stream; raises Busy at once when there is no room."""
-        prompt, sampler = self.generator.request(prompt, words, mode, k, temperature, top_p, seed, no_repeat_ngram)
-        context = self.generator.context(prompt.ids) if state is None else prompt.ids[-1:]
+    def _open_stream(self, context: list[int], words: int, sampler: Sampler, state: State | None,
+               trail: list[State] | None) -> Stream:
+        """A stream here that the model process's words arrive in; the sampler (its rng seeded)
+        goes over with the request."""
         stream = Stream([], words, None, trail=trail)
         flat = None if state is None else flatten(state)
         with self._lock:
             number = self._admit(stream)
             self._send(("stream", number, context, words, sampler, flat, trail is not None))
-        return Tokens(stream, self.vocab.tokens, self.release)
+        return stream
 
-    def text(self, prompt: str | Prompt, words: int = 128, **options: Any) -> str:
-        """The prompt and `words` generated words as text; options as for `stream`."""
-        prompt = prompt if isinstance(prompt, Prompt) else self.prompt(prompt)
-        return detokenize(prompt.words + list(self.stream(prompt, words, **options)))
-
-    def next_words(self, prompt: str | Prompt, n: int = 10) -> list[tuple[str, float]]:
-        """As Generator.next_words, run by the model process between two ticks."""
-        prompt = prompt if isinstance(prompt, Prompt) else self.prompt(prompt)
-        if n < 1:
-            raise ValueError(f"n must be at least 1, got {n}")
+    def _next_words(self, prompt: Prompt, n: int) -> list[tuple[str, float]]:
         done: Future = Future()
         with self._lock:
             if len(self._streams) >= self.concurrency:
@@ -158,7 +142,7 @@ class Worker:
             self._process.kill()  # if its pipe broke first, it may not have exited yet
             log.warning("the model process stopped (exit code %s); starting a new one", self._process.wait())
             self._fail(self._conn)
-            self._start()
+            self._launch()
 
     def _send(self, message: tuple) -> None:
         try:
@@ -166,7 +150,7 @@ class Worker:
         except (OSError, ValueError) as error:
             raise WordRNNError(f"the model process is not answering ({error}); try again in a moment") from None
 
-    def _start(self) -> None:
+    def _launch(self) -> None:
         """Start the model process (`python -m wordrnn.worker FD`, over a socket pair: no copy of
         the app's main module runs there) with the generator's model; return once it is ready."""
         ours, theirs = socket.socketpair()
