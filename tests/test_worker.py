@@ -124,3 +124,29 @@ def test_settings_errors_come_from_the_call_and_a_closed_worker_says_so(fast):
     worker.close()
     with pytest.raises(WordRNNError, match="closed"):
         worker.stream("god", 3)
+
+
+def test_the_wire_carries_messages_and_samplers_without_pickle():
+    import socket
+    from multiprocessing.connection import Connection
+
+    import numpy as np
+
+    from wordrnn.sampling import Sampler
+    from wordrnn.wire import get, put, sampler_in, sampler_out
+
+    ours, theirs = (Connection(s.detach()) for s in socket.socketpair())
+    state = np.arange(12, dtype=np.float32).reshape(3, 4)
+    put(ours, ("tick", [(7, [3, None, "an error"], state), (8, [], None)], {"ids": np.array([1, 2], np.int64)}))
+    kind, entries, extra = get(theirs)
+    assert kind == "tick" and entries[0][:2] == [7, [3, None, "an error"]] and entries[1] == [8, [], None]
+    assert np.array_equal(entries[0][2], state) and entries[0][2].flags.writeable
+    assert extra["ids"].dtype == np.int64 and extra["ids"].tolist() == [1, 2]
+    with pytest.raises(TypeError):
+        put(ours, object())  # anything but JSON values and arrays is refused, not pickled
+    sampler = Sampler("top-k", k=4, seed=5, no_repeat_ngram=2, never=[0])
+    sampler.observe([3, 4, 3])
+    put(ours, sampler_out(sampler))
+    copy = sampler_in(get(theirs))
+    logits = torch.randn(20, 50)
+    assert [copy.choose(row) for row in logits] == [sampler.choose(row) for row in logits]

@@ -18,10 +18,11 @@ import torch
 from wordrnn.checkpoint import Checkpoint
 from wordrnn.errors import WordRNNError
 from wordrnn.generate import Generator
+from wordrnn.prompt import Prompt
 from wordrnn.model import ModelConfig, State, WordRNN
 from wordrnn.scheduler import END, Scheduler, Stream
 from wordrnn.vocab import Vocabulary
-from wordrnn.wire import flatten, get, put, sizes, unflatten
+from wordrnn.wire import flatten, get, put, sampler_in, sizes, unflatten
 
 
 class _Relayed(Stream):
@@ -76,6 +77,7 @@ def serve(conn: Connection) -> None:
             kind = message[0]
             if kind == "stream":
                 number, context, words, sampler, flat, keeps_trail = message[1:]
+                sampler = sampler_in(sampler)
                 state = None if flat is None else unflatten(flat, widths, (1, 1), generator.device)[0]
                 stream = streams[number] = _Relayed(number, context, words, sampler, state, keeps_trail)
                 try:
@@ -88,7 +90,7 @@ def serve(conn: Connection) -> None:
                 if stream is not None:
                     scheduler.release(stream)
             elif kind == "next_words":
-                _job(scheduler, outbox, message[1], lambda p=message[2], n=message[3]: generator.next_words(p, n))
+                _job(scheduler, outbox, message[1], lambda p=Prompt(message[2], message[3]), n=message[4]: generator.next_words(p, n))
             else:  # "close"
                 break
     except (EOFError, OSError):

@@ -48,7 +48,7 @@ from wordrnn.generate import Generator, Prompt
 from wordrnn.model import State
 from wordrnn.sampling import Sampler
 from wordrnn.scheduler import END, MAX_BATCH, MAX_QUEUE, Busy, Scheduler, Serving, Stream, update_every
-from wordrnn.wire import flatten, get, put, ready, sizes, unflatten
+from wordrnn.wire import flatten, get, put, ready, sampler_out, sizes, unflatten
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ class Worker(Serving):
         flat = None if state is None else flatten(state)
         with self._lock:
             number = self._admit(stream)
-            self._send(("stream", number, context, words, sampler, flat, trail is not None))
+            self._send(("stream", number, context, words, sampler_out(sampler), flat, trail is not None))
         return stream
 
     def _next_words(self, prompt: Prompt, n: int) -> list[tuple[str, float]]:
@@ -95,7 +95,7 @@ class Worker(Serving):
             self._ensure()
             number = next(self._ids)
             self._jobs[number] = done
-            self._send(("next_words", number, prompt, n))
+            self._send(("next_words", number, prompt.words, prompt.ids, n))
         return done.result()
 
     @property
@@ -195,7 +195,7 @@ class Worker(Serving):
                     with self._lock:
                         done = self._jobs.pop(message[1], None)
                     if done is not None and message[2]:
-                        done.set_result(message[3])
+                        done.set_result([(word, p) for word, p in message[3]])
                     elif done is not None:
                         done.set_exception(WordRNNError(message[3]))
         except (EOFError, OSError):
