@@ -128,8 +128,8 @@ class Tokens(Iterator[str]):
 
 class Serving:
     """What the app calls, the same for a Scheduler and a Worker: `prompt`, `stream` (which
-    hands a Stream over with `_open_stream`), `text` and `next_words` (run by `_next_words`, between
-    two ticks)."""
+    hands a Stream over with `_open_stream`), `text` and `next_words` (run by `_next_words`,
+    between two ticks)."""
 
     generator: Generator
 
@@ -151,7 +151,7 @@ class Serving:
         raise NotImplementedError
 
     def _open_stream(self, context: list[int], words: int, sampler: Sampler, state: State | None,
-               trail: list[State] | None) -> Stream:
+                     trail: list[State] | None) -> Stream:
         """A stream for these words, handed to the model's thread."""
         raise NotImplementedError
 
@@ -195,7 +195,7 @@ class Scheduler(Serving):
         _RUNNING.add(self)
 
     def _open_stream(self, context: list[int], words: int, sampler: Sampler, state: State | None,
-               trail: list[State] | None) -> Stream:
+                     trail: list[State] | None) -> Stream:
         stream = Stream(context, words, sampler, state, trail)
         self.submit(stream)
         return stream

@@ -77,7 +77,7 @@ class Worker(Serving):
         _RUNNING.add(self)
 
     def _open_stream(self, context: list[int], words: int, sampler: Sampler, state: State | None,
-               trail: list[State] | None) -> Stream:
+                     trail: list[State] | None) -> Stream:
         """A stream here that the model process's words arrive in; the sampler (its rng seeded)
         goes over with the request."""
         stream = Stream([], words, None, trail=trail)
