@@ -90,7 +90,8 @@ def serve(conn: Connection) -> None:
                 if stream is not None:
                     scheduler.release(stream)
             elif kind == "next_words":
-                _job(scheduler, outbox, message[1], lambda p=Prompt(message[2], message[3]), n=message[4]: generator.next_words(p, n))
+                prompt, n = Prompt(message[2], message[3]), message[4]
+                _job(scheduler, outbox, message[1], lambda p=prompt, n=n: generator.next_words(p, n))
             else:  # "close"
                 break
     except (EOFError, OSError):

@@ -131,7 +131,12 @@ class Serving:
     hands a Stream over with `_open_stream`), `text` and `next_words` (run by `_next_words`,
     between two ticks)."""
 
-    generator: Generator
+    def __init__(self, generator: Generator, max_batch: int, max_queue: int) -> None:
+        if max_batch < 1 or max_queue < 0:
+            raise ValueError(f"max_batch must be at least 1 and max_queue at least 0, got {max_batch}, {max_queue}")
+        self.generator, self.vocab, self.device = generator, generator.vocab, generator.device
+        self.max_batch, self.max_queue = max_batch, max_queue
+        self.concurrency = max_batch + max_queue  # requests the app may hand over at once
 
     def prompt(self, text: str | None) -> Prompt:
         return self.generator.prompt(text)
@@ -179,11 +184,7 @@ class Scheduler(Serving):
                  on_tick: Callable[[], None] | None = None) -> None:
         """`on_tick`: called by the scheduler's thread after every tick (wordrnn.worker ships
         the tick's words from there)."""
-        if max_batch < 1 or max_queue < 0:
-            raise ValueError(f"max_batch must be at least 1 and max_queue at least 0, got {max_batch}, {max_queue}")
-        self.generator, self.vocab, self.device = generator, generator.vocab, generator.device
-        self.max_batch, self.max_queue = max_batch, max_queue
-        self.concurrency = max_batch + max_queue  # requests the app may hand over at once
+        super().__init__(generator, max_batch, max_queue)
         self._on_tick = on_tick or (lambda: None)
         self._waiting: deque[Stream | tuple[Callable[[], Any], Future]] = deque()
         self._active: list[Stream] = []

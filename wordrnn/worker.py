@@ -60,10 +60,7 @@ class Worker(Serving):
 
     def __init__(self, generator: Generator, max_batch: int = MAX_BATCH, max_queue: int = MAX_QUEUE,
                  threads: int | None = None) -> None:
-        if max_batch < 1 or max_queue < 0:
-            raise ValueError(f"max_batch must be at least 1 and max_queue at least 0, got {max_batch}, {max_queue}")
-        self.generator, self.vocab, self.device = generator, generator.vocab, generator.device
-        self.max_batch, self.max_queue, self.concurrency = max_batch, max_queue, max_batch + max_queue
+        super().__init__(generator, max_batch, max_queue)
         self.threads = threads or torch.get_num_threads()
         self._sizes = sizes(generator.model)
         self._lock = threading.Lock()
@@ -90,10 +87,7 @@ class Worker(Serving):
     def _next_words(self, prompt: Prompt, n: int) -> list[tuple[str, float]]:
         done: Future = Future()
         with self._lock:
-            if len(self._streams) >= self.concurrency:
-                raise Busy()
-            self._ensure()
-            number = next(self._ids)
+            number = self._number()
             self._jobs[number] = done
             self._send(("next_words", number, prompt.words, prompt.ids, n))
         return done.result()
@@ -124,14 +118,18 @@ class Worker(Serving):
                 self._process.kill()
 
     def _admit(self, stream: Stream) -> int:
+        stream.number = number = self._number()
+        self._streams[number] = stream
+        return number
+
+    def _number(self) -> int:
+        """The id of a new request, once there is room and a live model process for it."""
         if self._closed:
             raise WordRNNError("the scheduler is closed")
         if len(self._streams) >= self.concurrency:
             raise Busy()
         self._ensure()
-        stream.number = number = next(self._ids)
-        self._streams[number] = stream
-        return number
+        return next(self._ids)
 
     def _alive(self) -> bool:
         return self._process is not None and self._process.poll() is None and not self._lost
@@ -151,7 +149,7 @@ class Worker(Serving):
             raise WordRNNError(f"the model process is not answering ({error}); try again in a moment") from None
 
     def _launch(self) -> None:
-        """Start the model process (`python -m wordrnn.worker FD`, over a socket pair: no copy of
+        """Start the model process (`python -m wordrnn.model_process FD`, over a socket pair: no copy of
         the app's main module runs there) with the generator's model; return once it is ready."""
         ours, theirs = socket.socketpair()
         package_root = str(Path(__file__).resolve().parents[1])
