@@ -104,6 +104,33 @@ def test_log_softmax_ignores_minus_inf_and_matches_torch():
     assert np.isneginf(got[:, ::3]).all()
 
 
+@pytest.mark.parametrize("length", [50, 64, 2002, 12383])
+def test_log_softmax_of_wide_rows_matches_float64(length):
+    """The SIMD exponentials, over rows as long as a head or a whole vocabulary, spread far
+    beyond float32's normal range (exp(-87.3))."""
+    x = (rng.standard_normal((3, length)) * 30).astype(np.float32)
+    x[:, 7::11] = -np.inf
+    got = kernels.log_softmax(x.copy())
+    want = torch.from_numpy(x).double().log_softmax(-1).float().numpy()
+    finite = np.isfinite(want)
+    # atol: scores near 100 are float32s 8e-6 apart, before and after the shift
+    np.testing.assert_allclose(got[finite], want[finite], rtol=2e-6, atol=1e-5)
+    assert (np.isneginf(got) == ~finite).all()
+
+
+def test_kth_largest_and_peak_match_a_sort():
+    """Both skip whole blocks by their maximum: ties, -inf and every block boundary."""
+    for trial in range(300):
+        n = int(rng.integers(1, 3000))
+        x = (rng.integers(-20, 20, n) if trial % 2 else rng.standard_normal(n) * 10).astype(np.float32)
+        x[rng.random(n) < 0.2] = -np.inf
+        k = int(rng.integers(1, n + 1))
+        assert kernels.kth_largest(x, k) == np.sort(x)[-k], (n, k)
+        start = int(rng.integers(0, n))
+        stop = int(rng.integers(start + 1, n + 1))
+        assert kernels._peak(x, start, stop, np.empty(16, np.float32)) == x[start:stop].max()
+
+
 RUN_KERNELS = """
 import numpy as np
 from wordrnn import kernels

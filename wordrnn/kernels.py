@@ -158,11 +158,35 @@ def rescore(scores, rows, weight, bias, x):
 @njit(**_JIT)
 def kth_largest(x, k):
     """The k-th highest value of x (1 <= k <= len(x)); x has no NaN."""
-    if 4 * k > x.shape[0]:  # many: a partial sort costs less than keeping them in order
+    if 4 * k > x.shape[0]:  # many: a partial sort costs less
         return np.partition(x, x.shape[0] - k)[x.shape[0] - k]
-    top_v, top_i = np.empty(k, np.float32), np.empty(k, np.int64)
-    _best(x, k, top_v, top_i)
-    return top_v[k - 1]
+    heap = x[:k].copy()  # a min-heap of the k highest so far: heap[0] is the k-th
+    for i in range(k // 2 - 1, -1, -1):
+        _sift(heap, i)
+    lanes = np.empty(16, np.float32)
+    for start in range(k, x.shape[0], 64):  # a block below the k-th highest changes nothing
+        stop = min(start + 64, x.shape[0])
+        if _peak(x, start, stop, lanes) > heap[0]:
+            for v in range(start, stop):
+                if x[v] > heap[0]:
+                    heap[0] = x[v]
+                    _sift(heap, 0)
+    return heap[0]
+
+
+@njit(**_EXACT)
+def _sift(heap, i):
+    """Moves heap[i] down until no child of it is lower (a min-heap)."""
+    value = heap[i]
+    while 2 * i + 1 < heap.shape[0]:
+        child = 2 * i + 1
+        if child + 1 < heap.shape[0] and heap[child + 1] < heap[child]:
+            child += 1
+        if heap[child] >= value:
+            break
+        heap[i] = heap[child]
+        i = child
+    heap[i] = value
 
 
 @njit(**_JIT)
@@ -200,16 +224,44 @@ def rescored(approximate, weight, bias, x, counts, always, others):
 
 @njit(**_JIT)
 def log_softmax(x):
-    """In place over each row of x (B, V); a row must have a finite entry. -inf entries (words
-    left out) cost no exp()."""
+    """In place over each row of x (B, V); a row must have a finite entry, and -inf entries
+    (words left out) stay -inf. The exponentials are _exps': SIMD, unlike libm's exp."""
+    mantissas = np.empty(x.shape[1], np.float32)
+    powers = np.empty(x.shape[1], np.int32)
+    scales = powers.view(np.float32)  # 2**n as float32 bit patterns
+    lanes = np.empty(16, np.float32)
     for b in range(x.shape[0]):
-        peak = x[b].max()
+        peak = _peak(x[b], 0, x.shape[1], lanes)
+        _exps(x[b], peak, mantissas, powers)
         total = np.float32(0.0)
-        for v in x[b]:
-            if v != -np.inf:
-                total += np.exp(v - peak)
-        x[b] -= peak + np.log(total)
+        for v in range(x.shape[1]):
+            total += mantissas[v] * scales[v]
+        shift = peak + np.log(total)
+        for v in range(x.shape[1]):
+            x[b, v] -= shift
     return x
+
+
+@njit(**_EXACT)
+def _exps(row, peak, mantissas, powers):
+    """exp(row - peak) (row <= peak) as mantissas * 2**(powers - 127), 0 for -inf: Cephes'
+    expf (within 1e-7 relative), in steps that vectorize. Below exp(-87.3) (where float32
+    stops being normal) it stays at exp(-87.3): nothing next to the peak's 1."""
+    for v in range(row.shape[0]):
+        x = row[v] - peak
+        x = x if x > np.float32(-87.3) else np.float32(-87.3)
+        n = np.floor(x * np.float32(1.44269504088896341) + np.float32(0.5))  # x / ln 2, rounded
+        x = x - n * np.float32(0.693359375)  # ln 2 in two parts (Cody-Waite): exact products
+        x = x - n * np.float32(-2.12194440e-4)
+        y = np.float32(1.9875691500e-4)
+        y = y * x + np.float32(1.3981999507e-3)
+        y = y * x + np.float32(8.3334519073e-3)
+        y = y * x + np.float32(4.1665795894e-2)
+        y = y * x + np.float32(1.6666665459e-1)
+        y = y * x + np.float32(5.0000001201e-1)
+        y = y * x * x + x + np.float32(1.0)
+        mantissas[v] = y if row[v] != -np.inf else np.float32(0.0)
+        powers[v] = (np.int32(n) + np.int32(127)) << np.int32(23)
 
 
 # The samplers' choices for B streams at once (wordrnn.sampling.choose_all). A row's result
@@ -221,20 +273,31 @@ def _best(row, k, top_v, top_i):
     order on distinct values); -inf entries count as words. Returns the best value."""
     top_v[:k] = -np.inf
     top_i[:k] = row.shape[0]  # worse than any word, -inf ones included
+    lanes = np.empty(16, np.float32)
     for start in range(0, row.shape[0], 64):  # a block below the k-th best holds no better word
         stop = min(start + 64, row.shape[0])
-        if _peak(row, start, stop) < top_v[k - 1]:
+        if _peak(row, start, stop, lanes) < top_v[k - 1]:
             continue
         for v in range(start, stop):
             _insert(row[v], v, k, top_v, top_i)
     return top_v[0]
 
 
-@njit(nogil=True, cache=True, fastmath={"nnan", "nsz"})  # scores are never NaN: a SIMD max
-def _peak(row, start, stop):
-    peak = row[start]
-    for v in range(start + 1, stop):
-        peak = max(peak, row[v])
+@njit(nogil=True, cache=True, fastmath={"nnan", "nsz"})  # scores are never NaN
+def _peak(row, start, stop, lanes):
+    """max(row[start:stop]), stop > start; lanes: scratch (16,). Sixteen running maxima, so
+    that LLVM makes it a SIMD loop: a single running max (or row.max()) stays one compare at a
+    time, 4x slower."""
+    lanes[:] = row[start]
+    whole = start + (stop - start) // 16 * 16
+    for v in range(start, whole, 16):
+        for j in range(16):
+            lanes[j] = row[v + j] if row[v + j] > lanes[j] else lanes[j]
+    peak = lanes[0]
+    for j in range(1, 16):
+        peak = lanes[j] if lanes[j] > peak else peak
+    for v in range(whole, stop):
+        peak = row[v] if row[v] > peak else peak
     return peak
 
 
@@ -281,7 +344,8 @@ def _nucleus(row, temperature, top_p, top_v, top_i, probs):
 
 @njit(**_EXACT)
 def choices(scores, counts, temperatures, top_ps, refused, offsets, banned_from):
-    """Per row b of scores (B, V): the words it may draw and their probabilities.
+    """Per row b of scores (B, V): the words it may draw and their probabilities. Writes over
+    the refused words' scores in `scores`.
 
     counts[b]: 1 greedy, k top-k, 0 top-p (every word). Row b's refused words are
     refused[offsets[b]:offsets[b + 1]]; those from banned_from[b] on (the no-repeat guard) are
@@ -296,15 +360,17 @@ def choices(scores, counts, temperatures, top_ps, refused, offsets, banned_from)
     lengths = np.zeros(rows, np.int64)
     top_v = np.empty(width, np.float32)
     scratch = np.empty(width, np.float32)
-    row = np.empty(words, np.float32)
+    kept = np.empty(refused.shape[0], np.float32)  # the refused words' own scores
     for b in range(rows):
-        row[:] = scores[b]
+        row = scores[b]
         for n in range(offsets[b], offsets[b + 1]):
+            kept[n] = row[refused[n]]
+        for n in range(offsets[b], offsets[b + 1]):  # after: a word may be refused twice
             row[refused[n]] = -np.inf
         k = words if counts[b] == 0 else min(counts[b], words)
         if banned_from[b] < offsets[b + 1] and _best(row, 1, top_v, indices[b]) == -np.inf:
             for n in range(banned_from[b], offsets[b + 1]):  # every word repeats: allow repeats
-                row[refused[n]] = scores[b, refused[n]]
+                row[refused[n]] = kept[n]
             for n in range(offsets[b], banned_from[b]):  # the never-words stay out
                 row[refused[n]] = -np.inf
         if counts[b] == 0:

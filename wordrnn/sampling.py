@@ -124,7 +124,7 @@ def choose_all(samplers: list[Sampler], logits: list[Logits | torch.Tensor]) -> 
         refused.extend(sampler.ngrams.banned() if sampler.ngrams is not None else ())
         offsets.append(len(refused))
     indices, probs, lengths = kernels.choices(
-        np.stack(rows), np.array([s.count for s in samplers], np.int64),  # (B, V)
+        np.stack(rows), np.array([s.count for s in samplers], np.int64),  # (B, V): a copy, written over
         np.array([s.temperature for s in samplers], np.float32), np.array([s.top_p for s in samplers], np.float32),
         np.array(refused, np.int64), np.array(offsets, np.int64), np.array(banned_from, np.int64))
     chosen = []
