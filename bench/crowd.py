@@ -128,11 +128,12 @@ def _calls(url: str, clients: int, words: int, outer, first: int, pid: int | Non
     if outer is not None:
         outer.wait()
     gate.wait()
-    began, server, own = time.monotonic(), cpu_seconds(pid) if pid else 0.0, cpu_seconds(os.getpid())
+    # time.process_time: this process alone (cpu_seconds would add the app, a child of ours)
+    began, server, own = time.monotonic(), cpu_seconds(pid) if pid else 0.0, time.process_time()
     for thread in threads:
         thread.join()
     wall = time.monotonic() - began
-    server, own = (cpu_seconds(pid) - server) if pid else 0.0, cpu_seconds(os.getpid()) - own
+    server, own = (cpu_seconds(pid) - server) if pid else 0.0, time.process_time() - own
     return dict(totals=totals, errors=errors, wall=wall, rate=len(totals) * words / wall, server=server, clients=own)
 
 

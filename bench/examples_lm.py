@@ -18,7 +18,8 @@ Re-implemented from its main.py and model.py, with embedding 256 and two LSTM la
     it improved and lr / 4 when it did not.
 
 What differs, so that both models are compared on the same terms: the vocabulary is ours (words
-of the train split plus `<unk>`; upstream's dictionary takes the words of all three files), the
+of the train split seen at least --min-count times, plus `<unk>`; upstream's dictionary takes
+the words of all three files), the
 run stops at --minutes (upstream stops after 40 epochs or at Ctrl-C) with one more validation at
 the stop, and the test split is scored with bench/ngram.py's convention (one continuous pass, a
 leading `<eol>` as first context) as well as with upstream's 10 columns.
@@ -37,7 +38,7 @@ import torch.nn.functional as F
 from safetensors.torch import save_file
 from torch import nn
 
-from wordrnn.cli import Parser, positive_float
+from wordrnn.cli import Parser, positive_float, positive_int
 from training.evaluate import evaluate, stream
 from wordrnn import Vocabulary, tokenize
 from wordrnn.source import resolve
@@ -135,6 +136,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, required=True, help="where to write the weights and result.json")
     parser.add_argument("--model", help="a wordrnn checkpoint: its vocabulary, and its test perplexity beside")
     parser.add_argument("--seed", type=int, default=1111, help="upstream's default seed")
+    parser.add_argument("--min-count", type=positive_int, default=1,
+                        help="rarer train words become <unk> (default 1: every word of the train split)")
     args = parser.parse_args(argv)
     missing = [s for s in ("train", "valid", "test") if not (args.data / f"{s}.txt").is_file()]
     if missing:
@@ -142,7 +145,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     texts = {s: (Path(args.data) / f"{s}.txt").read_text(encoding="utf-8") for s in ("train", "valid", "test")}
     checkpoint = resolve(args.model, fallback=False).checkpoint if args.model else None
-    vocab = checkpoint.vocab if checkpoint else Vocabulary.build(tokenize(texts["train"]))
+    vocab = checkpoint.vocab if checkpoint else Vocabulary.build(tokenize(texts["train"]), min_count=args.min_count)
     ids = {split: stream(text, vocab) for split, text in texts.items()}
     torch.manual_seed(args.seed)
     model = ExamplesLM(len(vocab))

@@ -14,8 +14,9 @@ cores (one core each on 2) with that many threads: the same cores for both, in h
    defaults) for the same minutes;
 3. an interpolated modified Kneser-Ney 5-gram (bench/ngram.py), built in seconds.
 
-All three use the vocabulary of train.txt and score test.txt with the same convention (one
-continuous pass, a leading `<eol>`). The table gives test perplexities and the plain command's
+All three use the vocabulary the plain command builds from train.txt (training/rules.py: words
+seen once become `<unk>`) and score test.txt with the same convention (one continuous pass, a
+leading `<eol>`). The table gives test perplexities and the plain command's
 ratios to each baseline (the goal of issue 16: at most 0.75 x word_language_model's and 0.8 x
 the 5-gram's). Wall times include start-up and the final scoring.
 """
@@ -34,6 +35,7 @@ import torch
 
 from bench.ngram import KneserNey, encode
 from wordrnn.cli import Parser, positive_float, quiet_known_warnings
+from training import rules
 from training.precision import cpu_summary
 from wordrnn import Checkpoint, Vocabulary, tokenize
 
@@ -41,11 +43,16 @@ log = logging.getLogger(__name__)
 SPLITS = ("train", "valid", "test")
 
 
+def min_count(data: Path) -> int:
+    """The vocabulary cut the plain command chooses for this train split: every model gets it."""
+    return rules.min_count(tokenize((data / "train.txt").read_text(encoding="utf-8")))[0]
+
+
 def ngram(data: Path, order: int = 5) -> tuple[float, float]:
     """(test perplexity, seconds) of a Kneser-Ney model of `order` on the train split."""
     start = time.perf_counter()
     texts = {s: (data / f"{s}.txt").read_text(encoding="utf-8") for s in ("train", "test")}
-    vocab = Vocabulary.build(tokenize(texts["train"]))
+    vocab = Vocabulary.build(tokenize(texts["train"]), min_count=min_count(data))
     model = KneserNey(order, len(vocab)).fit(encode(texts["train"], vocab))
     return model.perplexity(encode(texts["test"], vocab)), time.perf_counter() - start
 
@@ -76,7 +83,7 @@ def commands(data: Path, minutes: float, out: Path) -> dict[str, list[str]]:
         "plain": [sys.executable, "-m", "training.train", *splits, "--time-budget", f"{minutes * 60:g}s",
                   "--out", str(out / "plain")],
         "examples-lm": [sys.executable, "-m", "bench.examples_lm", "--data", str(data), "--minutes", f"{minutes:g}",
-                        "--out", str(out / "examples-lm")],
+                        "--min-count", str(min_count(data)), "--out", str(out / "examples-lm")],
     }
 
 

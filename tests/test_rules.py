@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from training import args as options
-from training.rules import AVERAGE_FRACTION, KJV_REGULARIZERS, averaged_steps, choose, warmup_steps
+from training.data import load_corpus
+from training.rules import AVERAGE_FRACTION, KJV_REGULARIZERS, averaged_steps, choose, min_count, warmup_steps
 from wordrnn import ModelConfig
 
 
@@ -75,3 +76,20 @@ def test_schedule_rules_warmup_and_averaging():
     assert averaged_steps(800, 100, None) == round(800 * AVERAGE_FRACTION)
     assert averaged_steps(800, 100, 2.0) == 200 and averaged_steps(800, 100, 0.0) == 0
     assert averaged_steps(10, 100, 4.0) == 9  # at least one step decays
+
+
+def test_words_seen_once_become_unk_unless_the_text_or_a_flag_decides():
+    assert min_count("the light the dark".split())[0] == 2
+    assert min_count("the <unk> the dark".split())[0] == 1  # already unked (Penn Treebank)
+    assert min_count("the light the dark".split(), max_vocab=100)[0] == 1
+
+
+def test_the_plain_vocabulary_learns_unk_from_the_words_seen_once(tmp_path):
+    text = tmp_path / "text.txt"
+    text.write_text("in the beginning god created the heaven and the earth .\n" * 30 + "and the earth was void .\n")
+    corpus = load_corpus(text, text)
+    assert corpus.min_count == 2 and "min-count 2" in corpus.chosen[0]
+    assert "void" not in corpus.vocab.tokens and corpus.vocab.counts[corpus.vocab.unk_id] == 2  # was, void
+    assert int((corpus.train == corpus.vocab.unk_id).sum()) == 2  # <unk> is a training target
+    given = load_corpus(text, text, min_count=1)
+    assert given.min_count == 1 and not given.chosen and "void" in given.vocab.tokens

@@ -30,7 +30,8 @@ def parser() -> argparse.ArgumentParser:
     data.add_argument("--text", type=existing_file, help="UTF-8 training text (required unless --resume)")
     data.add_argument("--valid", type=existing_file, help="UTF-8 validation text (default: hold out 5%% of --text)")
     data.add_argument("--test", type=existing_file, help="UTF-8 test text, scored once at the end for the model card")
-    data.add_argument("--min-count", type=positive_int, default=1, help="drop rarer words to <unk>")
+    data.add_argument("--min-count", type=positive_int,
+                      help="drop rarer words to <unk> (default: by the rule, 2 unless the text has its own <unk>s)")
     data.add_argument("--max-vocab", type=positive_int, help="keep at most this many tokens, <unk> included")
     model = p.add_argument_group("model (every default: by the rule, printed at the start)")
     model.add_argument("--embedding-size", type=positive_int, help="width of the word vectors")

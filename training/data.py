@@ -8,12 +8,14 @@ split. Both streams are encoded with a vocabulary built from the training part o
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
 from wordrnn import Vocabulary, tokenize
+
+from . import rules
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +31,8 @@ class Corpus:
     vocab: Vocabulary
     train: torch.Tensor  # (N_train,) token ids
     valid: torch.Tensor  # (N_valid,) token ids
+    min_count: int | None = None  # the vocabulary's cut (None: the vocabulary was given)
+    chosen: list[str] = field(default_factory=list)  # what training.rules chose for it, and why
 
 
 def read_text(path: str | Path) -> str:
@@ -70,18 +74,23 @@ def holdout_split(text: str) -> tuple[str, str]:
 def load_corpus(
     text_path: str | Path,
     valid_path: str | Path | None = None,
-    min_count: int = 1,
+    min_count: int | None = None,
     max_vocab: int | None = None,
     vocab: Vocabulary | None = None,
 ) -> Corpus:
-    """Read, split, build the vocabulary (unless given, e.g. when resuming) and encode."""
+    """Read, split, build the vocabulary (unless given, e.g. when resuming; min_count None: by
+    training.rules.min_count) and encode."""
     text = read_text(text_path)
     if valid_path is not None:
         train_text, valid_text = text, read_text(valid_path)
     else:
         train_text, valid_text = holdout_split(text)
     train_words = tokenize(train_text)
-    if vocab is None:
+    chosen, vocab_built = [], vocab is None
+    if vocab_built:
+        if min_count is None:
+            min_count, why = rules.min_count(train_words, max_vocab)
+            chosen.append(f"min-count {min_count} ({why})")
         vocab = Vocabulary.build(train_words, min_count=min_count, max_size=max_vocab)
     train = torch.tensor(vocab.encode(train_words), dtype=torch.long)
     valid = torch.tensor(vocab.encode(tokenize(valid_text)), dtype=torch.long)
@@ -90,7 +99,7 @@ def load_corpus(
         train.numel(), valid.numel(), len(vocab),
         100.0 * float((valid == vocab.unk_id).float().mean()) if valid.numel() else 0.0,
     )
-    return Corpus(vocab, train, valid)
+    return Corpus(vocab, train, valid, min_count if vocab_built else None, chosen)
 
 
 def check_size(corpus: Corpus, batch_size: int, world_size: int = 1) -> None:

@@ -88,7 +88,8 @@ def run(args: argparse.Namespace, meta: dict | None, process: distributed.Proces
     check_size(corpus, args.batch_size, process.world_size)
     if not meta:
         args, chosen = rules.choose(args, corpus.train.numel(), len(corpus.vocab))
-        for line in chosen:
+        args.min_count = corpus.min_count  # chosen with the vocabulary; saved with the run's options
+        for line in corpus.chosen + chosen:
             log.info("by the rule: %s", line)
     try:
         loop = Loop(args, corpus, process, out)
