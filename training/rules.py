@@ -21,9 +21,10 @@ training tokens, 12k words, an hour on 2 cores) and scale down:
   the embeddings, 10% of words dropped, DropConnect 0.3, AR 2, TAR 1), scaled by the epochs the
   run can expect (`min(1, epochs / 20)`, at least a third): dropout slows learning, and a run that
   sees the text a few times needs speed more than protection from over-fitting (KJV, 30 minutes
-  on one core, about 10 epochs: test perplexity 26.82 at 0.53 of the strength against 27.91 at
-  full; `python -m bench.plain --side-by-side`, README "The plain command against the
-  baselines"). AR and TAR always (they helped from the first steps and cost nothing).
+  on one core, about 10 epochs, every word kept: test perplexity 26.82 at 0.53 of the strength
+  against 27.91 at full; `python -m bench.plain --side-by-side`, README "The plain command
+  against the baselines"). AR and TAR always (they helped from the first steps and cost
+  nothing).
 - schedule: 10 epochs without a budget; with one, what the budget fits (training/loop.py
   measures the speed); warm-up 100 steps but at most 5% of the schedule; the last 1/8 of the
   steps at the learning rate's floor with their weights averaged (KJV: 4 of 32 epochs).
