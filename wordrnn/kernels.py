@@ -245,7 +245,7 @@ def log_softmax(x):
 @njit(**_EXACT)
 def _exps(row, peak, mantissas, powers):
     """exp(row - peak) (row <= peak) as mantissas * 2**(powers - 127), 0 for -inf: Cephes'
-    expf (within 1e-7 relative), in steps that vectorize. Below exp(-87.3) (where float32
+    expf (within 3e-7 relative), in steps that vectorize. Below exp(-87.3) (where float32
     stops being normal) it stays at exp(-87.3): nothing next to the peak's 1."""
     for v in range(row.shape[0]):
         x = row[v] - peak
@@ -287,7 +287,7 @@ def _best(row, k, top_v, top_i):
 def _peak(row, start, stop, lanes):
     """max(row[start:stop]), stop > start; lanes: scratch (16,). Sixteen running maxima, so
     that LLVM makes it a SIMD loop: a single running max (or row.max()) stays one compare at a
-    time, 4x slower."""
+    time."""
     lanes[:] = row[start]
     whole = start + (stop - start) // 16 * 16
     for v in range(start, whole, 16):
