@@ -48,11 +48,12 @@ def min_count(data: Path) -> int:
     return rules.min_count(tokenize((data / "train.txt").read_text(encoding="utf-8")))[0]
 
 
-def ngram(data: Path, order: int = 5) -> tuple[float, float]:
-    """(test perplexity, seconds) of a Kneser-Ney model of `order` on the train split."""
+def ngram(data: Path, cut: int, order: int = 5) -> tuple[float, float]:
+    """(test perplexity, seconds) of a Kneser-Ney model of `order` on the train split, words
+    seen fewer than `cut` times as <unk>."""
     start = time.perf_counter()
     texts = {s: (data / f"{s}.txt").read_text(encoding="utf-8") for s in ("train", "test")}
-    vocab = Vocabulary.build(tokenize(texts["train"]), min_count=min_count(data))
+    vocab = Vocabulary.build(tokenize(texts["train"]), min_count=cut)
     model = KneserNey(order, len(vocab)).fit(encode(texts["train"], vocab))
     return model.perplexity(encode(texts["test"], vocab)), time.perf_counter() - start
 
@@ -76,20 +77,20 @@ def finish(process: subprocess.Popen, began: float, log_path: Path) -> float:
     return time.perf_counter() - began
 
 
-def commands(data: Path, minutes: float, out: Path) -> dict[str, list[str]]:
+def commands(data: Path, minutes: float, out: Path, cut: int) -> dict[str, list[str]]:
     """The two LSTM runs: the plain command, and word_language_model for the same minutes."""
     splits = [f"--{s if s != 'train' else 'text'}={data / f'{s}.txt'}" for s in SPLITS]
     return {
         "plain": [sys.executable, "-m", "training.train", *splits, "--time-budget", f"{minutes * 60:g}s",
                   "--out", str(out / "plain")],
         "examples-lm": [sys.executable, "-m", "bench.examples_lm", "--data", str(data), "--minutes", f"{minutes:g}",
-                        "--min-count", str(min_count(data)), "--out", str(out / "examples-lm")],
+                        "--min-count", str(cut), "--out", str(out / "examples-lm")],
     }
 
 
-def lstms(data: Path, minutes: float, out: Path, side_by_side: bool) -> dict[str, tuple[float, float]]:
+def lstms(data: Path, minutes: float, out: Path, side_by_side: bool, cut: int) -> dict[str, tuple[float, float]]:
     """{name: (test perplexity, wall seconds)} of the two LSTM runs."""
-    cmds, seconds = commands(data, minutes, out), {}
+    cmds, seconds = commands(data, minutes, out, cut), {}
     cores = sorted(os.sched_getaffinity(0))
     halves = [set(cores[: len(cores) // 2]), set(cores[len(cores) // 2 :])] if side_by_side else [None, None]
     if side_by_side and len(cores) < 2:
@@ -133,10 +134,11 @@ def main(argv: list[str] | None = None) -> int:
     features = cpu_summary()
     try:
         log.info("5-gram ...")
-        kn, kn_s = ngram(args.data)
+        cut = min_count(args.data)
+        kn, kn_s = ngram(args.data, cut)
         log.info("the plain command and word_language_model, %g minutes each%s ...", args.minutes,
                  ", side by side" if args.side_by_side else "")
-        runs = lstms(args.data, args.minutes, args.out, args.side_by_side)
+        runs = lstms(args.data, args.minutes, args.out, args.side_by_side, cut)
     except (RuntimeError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
