@@ -71,9 +71,11 @@ def test_every_way_of_multiplying_gives_the_same_bits(shape, monkeypatch):
     xq, _ = kernels.quantize(x, matrix.levels)
     loops = kernels.int_products(matrix.weight, xq)
     np.testing.assert_array_equal(kernels.int_products_parallel(matrix.weight, xq, 3), loops)
-    np.testing.assert_array_equal(matrix._gemm(xq), loops)
+    np.testing.assert_array_equal(matrix._float_gemm(xq), loops)
     alone = np.concatenate([matrix(x[b : b + 1]) for b in range(len(x))])
     np.testing.assert_array_equal(matrix(x), alone)  # the GEMM path against the loops at B=1
+    monkeypatch.setattr(int8, "_INT_MM", False)  # the float32 GEMM, scaled by numpy
+    np.testing.assert_array_equal(matrix(x), alone)
     monkeypatch.setattr(int8, "GEMM_ROWS", 10**6)
     np.testing.assert_array_equal(matrix(x), alone)
 

@@ -159,3 +159,27 @@ def test_a_sampler_refuses_logits_that_do_not_cover_its_candidates():
     with pytest.raises(RuntimeError, match="top-p needs all exact words"):
         Sampler("top-p", seed=0).choose(Logits(scores, exact=64))
     assert Sampler("top-p", seed=0).choose(Logits(scores)) in range(10)
+
+
+def test_states_from_the_last_batch_give_the_same_numbers_as_copies_of_them(adaptive):
+    """FastStepper.advance gathers the rows of states its last call made from that call's arrays;
+    a copy of the same states (which it cannot recognize) must give the same bits, in a batch that
+    mixes last-call states, older ones, the exact model's and fresh streams."""
+    stepper = FastStepper(adaptive.model)
+    exact = steps(adaptive, 8)[-1][1]  # the exact model's state, (1, 1, N) tensors
+    with torch.inference_mode():
+        _, states = stepper.advance([1, 2, 3, 4], [None] * 4)
+        older = states[0]
+        _, states = stepper.advance([5, 6, 7, 8], states)
+        batch = [states[2], older, None, exact, states[0], states[2]]
+        copies = [None if s is None else [(h.clone(), c.clone()) for h, c in s] for s in batch]
+        words = [9, 10, 11, 12, 13, 14]
+        fresh = FastStepper(adaptive.model)  # no last batch: every row from its own tensors
+        want, want_states = fresh.advance(words, copies)
+        got, got_states = stepper.advance(words, batch)
+        np.testing.assert_array_equal(got, want)
+        for a, b in zip(got_states, want_states):
+            for (h1, c1), (h2, c2) in zip(a, b):
+                assert torch.equal(h1, h2) and torch.equal(c1, c2)
+        again, _ = stepper.advance(words, got_states)  # every row recognized
+        np.testing.assert_array_equal(again, fresh.advance(words, want_states)[0])

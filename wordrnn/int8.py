@@ -62,7 +62,11 @@ class Int8Matrix:
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """x (B, K) -> x W^T (B, N)."""
         xq, x_scale = kernels.quantize(np.ascontiguousarray(x, np.float32), self.levels)
-        sums = self._gemm(xq) if len(xq) >= GEMM_ROWS and (_INT_MM or _exact_gemm()) else self._loops(xq)
+        if len(xq) >= GEMM_ROWS and _INT_MM:  # the scales are applied as the halves are joined
+            split = kernels.halves(xq, self.bits)  # (2B, K) int8
+            sums = torch._int_mm(torch.from_numpy(split), self._int8.t())  # (2B, N) int32
+            return kernels.joined(sums.numpy(), self.bits, self.scale, x_scale)
+        sums = self._float_gemm(xq) if len(xq) >= GEMM_ROWS and _exact_gemm() else self._loops(xq)
         sums *= self.scale
         sums *= x_scale[:, None]
         return sums
@@ -74,14 +78,10 @@ class Int8Matrix:
         with _parallel:  # numba's fallback thread pool (no OpenMP or TBB) takes one caller at a time
             return kernels.int_products_parallel(self.weight, xq, threads)
 
-    def _gemm(self, xq: np.ndarray) -> np.ndarray:
-        """The same exact sums through torch: int8 halves of the inputs times the int8 weights
-        (torch._int_mm, int32 sums), or where that is missing, float32 GEMM on the halves (every
-        partial sum a whole number below 2**24)."""
+    def _float_gemm(self, xq: np.ndarray) -> np.ndarray:
+        """The same exact sums where torch._int_mm is missing: float32 GEMM on the int8 halves
+        of the inputs (every partial sum a whole number below 2**24), joined with one rounding."""
         split = kernels.halves(xq, self.bits)  # (2B, K) int8
-        if _INT_MM:
-            sums = torch._int_mm(torch.from_numpy(split), self._int8.t())  # (2B, N) int32
-            return kernels.joined(sums.numpy(), self.bits)
         if self._float is None:
             self._float = torch.from_numpy(self.weight).float()  # (N, K)
         sums = torch.from_numpy(split).float() @ self._float.t()  # whole numbers below 2**24: exact

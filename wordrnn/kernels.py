@@ -78,13 +78,16 @@ def halves(xq, bits):
 
 
 @njit(**_EXACT)
-def joined(sums, bits):
-    """The int32 sums (2B, N) of `halves` times a matrix, put back together: (B, N) float32."""
+def joined(sums, bits, scale, x_scale):
+    """The int32 sums (2B, N) of `halves` times a matrix, put back together and scaled:
+    (B, N) float32, sum * scale[n] * x_scale[b], rounded after each product as numpy's
+    `sums *= scale; sums *= x_scale[:, None]` rounds."""
     rows = sums.shape[0] // 2
     out = np.empty((rows, sums.shape[1]), np.float32)
     for b in range(rows):
         for n in range(sums.shape[1]):
-            out[b, n] = np.float32((np.int64(sums[b, n]) << bits) + sums[rows + b, n])
+            whole = np.float32((np.int64(sums[b, n]) << bits) + sums[rows + b, n])
+            out[b, n] = (whole * scale[n]) * x_scale[b]
     return out
 
 

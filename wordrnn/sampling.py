@@ -89,7 +89,7 @@ class Sampler:
         if self.mode == "top-p":
             return None
         banned = len(self.ngrams.banned()) if self.ngrams is not None else 0
-        return (1 if self.mode == "greedy" else self.k) + self.never.numel() + banned
+        return self.count + len(self.refused_ids) + banned
 
     def choose(self, logits: Logits | torch.Tensor) -> int:
         """The id of the next word, given the logits (V,) for it (a tensor: all exact);
