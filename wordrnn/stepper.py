@@ -23,12 +23,13 @@ import copy
 import logging
 import threading
 from contextlib import contextmanager, nullcontext
-from typing import Iterator, NamedTuple
+from typing import Iterator
 
 import numpy as np
 import torch
 from torch import nn
 
+from wordrnn.batch_states import NO_BATCH, BatchStates
 from wordrnn.model import State, WordRNN
 from wordrnn.sampling import Logits
 
@@ -153,7 +154,7 @@ class FastStepper(_Stepper):
         self.embedding = None if self.layers[0].table is not None else embedding.float().clone().numpy()
         self.output = (FastLinear if isinstance(model.output, nn.Linear) else FastAdaptive)(model.output)
         self.exact = ExactStepper(copy.deepcopy(model).float())  # for candidates None: every word exact
-        self._last = _NO_BATCH
+        self._last = NO_BATCH
         # Compile the kernels (or load them from numba's cache) now, not at the first request:
         # one stream, and a batch large enough for the GEMM path.
         for candidates in (1, 10, None):
@@ -177,44 +178,20 @@ class FastStepper(_Stepper):
         )
 
     def advance(self, tokens: list[int], states: list[State | None]) -> tuple[np.ndarray, list[State]]:
-        """One word per stream -> features (B, O) and each stream's new state.
-
-        A scheduler hands back, tick after tick, the states the last call made: their rows are
-        gathered from that call's batch arrays in one step rather than stacked stream by stream.
-        The returned states are views of the new batch arrays, which nothing writes to again."""
+        """One word per stream -> features (B, O) and each stream's new state (views of this
+        step's batch arrays; the states of the step before are gathered from its arrays)."""
         words = np.array(tokens, np.int64)
         x = words if self.embedding is None else self.embedding[words]  # (B,) or (B, E)
         last = self._last  # one read: another thread may make its own call meanwhile
-        rows = np.array([last.rows.get(id(s), -1) if s is not None else -1 for s in states], np.int64)
-        for b in np.flatnonzero(rows >= 0):
-            if last.states[rows[b]] is not states[b]:  # an id reused by a newer object
-                rows[b] = -1
+        rows = last.rows(states)
         arrays = []
         for i, layer in enumerate(self.layers):
-            h = self._gather(states, rows, last.arrays, i, 0, layer.output_size)  # (B, O)
-            c = self._gather(states, rows, last.arrays, i, 1, layer.hidden_size)  # (B, H)
+            h = last.gather(states, rows, i, 0, layer.output_size)  # (B, O)
+            c = last.gather(states, rows, i, 1, layer.hidden_size)  # (B, H)
             x, c = layer(x, h, c)  # (B, O), (B, H)
             arrays.append((x, c))
-        per_layer = [list(zip(torch.from_numpy(h).unbind(0), torch.from_numpy(c).unbind(0))) for h, c in arrays]
-        new: list[State] = [list(layers) for layers in zip(*per_layer)]
-        self._last = _Batch(new, {id(s): b for b, s in enumerate(new)}, arrays)
-        return x, new
-
-    @staticmethod
-    def _gather(states: list[State | None], rows: np.ndarray, arrays: list, layer: int, part: int,
-                size: int) -> np.ndarray:
-        """(B, size): h (part 0) or c (part 1) of `layer` for every stream; rows >= 0 come from
-        the last call's `arrays`, the others from their own tensors (zeros for None)."""
-        known = rows >= 0
-        if known.all():
-            return arrays[layer][part][rows]
-        out = np.zeros((len(states), size), np.float32)
-        if known.any():
-            out[known] = arrays[layer][part][rows[known]]
-        for b in np.flatnonzero(~known):
-            if states[b] is not None:
-                out[b] = _vector(states[b][layer][part])
-        return out
+        self._last = BatchStates.made(arrays)
+        return x, list(self._last.states)
 
     def logits(self, features: np.ndarray, candidates: list[int | None]) -> list[Logits]:
         """Each stream's Logits, covering its candidates."""
@@ -229,19 +206,3 @@ class FastStepper(_Stepper):
             if n is None:  # the model's own float32 output layer, one stream at a time
                 out[b] = self.exact.logits(torch.from_numpy(features[b : b + 1]), [None])[0]
         return out
-
-
-class _Batch(NamedTuple):
-    """What a FastStepper's last advance made: the states, their rows, and per layer (h, c)."""
-
-    states: list[State]
-    rows: dict[int, int]  # id(state) -> its row in arrays
-    arrays: list[tuple[np.ndarray, np.ndarray]]
-
-
-_NO_BATCH = _Batch([], {}, [])
-
-
-def _vector(t: torch.Tensor) -> np.ndarray:
-    """A state tensor, (1, 1, N) from the model or (N,) from a FastStepper, as a numpy (N,)."""
-    return t.numpy() if t.dim() == 1 else t.reshape(-1).float().numpy()
