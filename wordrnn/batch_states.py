@@ -8,7 +8,8 @@ exact model's, a branch's, an older one) is copied from its own tensors.
 
     batch = BatchStates.made(arrays)            # arrays: per layer (h (B, O), c (B, H))
     batch.states[b]                             # stream b's State: views of the arrays' rows
-    h = batch.gather(states, layer=0, part=0, size=O)   # (B', O) for any list of states
+    rows = batch.rows(states)                   # for any list of states: -1 where not made here
+    h = batch.gather(states, rows, layer=0, part=0, size=O)   # (B', O)
 """
 
 from __future__ import annotations

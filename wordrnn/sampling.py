@@ -66,7 +66,6 @@ class Sampler:
             raise ValueError(f"no_repeat_ngram must be 0 (off) or a number of words, got {no_repeat_ngram!r}")
         self.mode, self.k, self.temperature, self.top_p = mode, k, temperature, top_p
         self.refused = frozenset(never)
-        self.never = torch.tensor(sorted(self.refused), dtype=torch.long)
         self.refused_ids = sorted(self.refused)
         self.count = {"greedy": 1, "top-k": k, "top-p": 0}[mode]  # words to choose among (0: all)
         self.generator = torch.Generator()
