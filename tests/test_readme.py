@@ -1,6 +1,6 @@
 """Every code block of README.md that can run is run, and every output it shows is what it prints.
 
-Conventions (notes/README-pkg.md has them for README writers):
+Conventions, for README writers:
 - ```python and ```bash (or sh, shell) blocks are code; any other fence is text.
 - `<!-- not run: REASON -->` on the line before a block (blank lines between allowed) skips it,
   and the skip shows with its reason in pytest's summary.
