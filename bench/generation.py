@@ -33,9 +33,11 @@ import torch
 
 from wordrnn import Checkpoint, ModelConfig, Vocabulary, WordRNN, tokenize
 from wordrnn.generate import Generator
+from wordrnn.int8 import GEMM_ROWS, products
 from wordrnn.sampling import Sampler, choose_all
 from wordrnn.cli import Parser, positive_int
 from wordrnn.source import resolve
+from training.precision import cpu_summary
 
 WINDOW, WORDS = 7, 128
 HELD_OUT = Path(__file__).resolve().parents[1] / "data" / "kjv" / "test.txt"
@@ -194,7 +196,9 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     name = "random weights (meaningless)" if args.random else args.model or "the embedded model"
     checkpoint = random_checkpoint(args.adaptive) if args.random else resolve(args.model, fallback=False).checkpoint
-    print(f"{name}: {describe(checkpoint)}\n")
+    print(f"{name}: {describe(checkpoint)}")
+    print(f"CPU features: {cpu_summary()}; torch {torch.__version__}; int8 products of {GEMM_ROWS}+ streams: "
+          f"{products()} (the fastest here, timed at start)\n")
     prompts = held_out_prompts(checkpoint.vocab, args.timed_prompts, args.text)
     print(f"Times over {args.repeats} runs, taking {args.timed_prompts} held-out prompts in turn.\n")
     print("\n".join(speed_table(checkpoint, prompts, args.repeats)))

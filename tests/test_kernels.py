@@ -65,19 +65,66 @@ def test_every_way_of_multiplying_gives_the_same_bits(shape, monkeypatch):
     """The integer loops (one thread or several) and the split float32 GEMM are all exact, so a
     row's numbers never depend on the kernel or on the other rows of the batch."""
     matrix = Int8Matrix(torch.from_numpy(rng.standard_normal(shape, dtype=np.float32)))
-    x = rng.standard_normal((40, shape[1]), dtype=np.float32)
+    x = rng.standard_normal((42, shape[1]), dtype=np.float32)  # blocks of 4 streams and 2 more
     x[3] *= 1000  # rows of any size share a batch
     x[5] = 0
     xq, _ = kernels.quantize(x, matrix.levels)
     loops = kernels.int_products(matrix.weight, xq)
     np.testing.assert_array_equal(kernels.int_products_parallel(matrix.weight, xq, 3), loops)
-    np.testing.assert_array_equal(matrix._float_gemm(xq), loops)
-    alone = np.concatenate([matrix(x[b : b + 1]) for b in range(len(x))])
-    np.testing.assert_array_equal(matrix(x), alone)  # the GEMM path against the loops at B=1
-    monkeypatch.setattr(int8, "_INT_MM", False)  # the float32 GEMM, scaled by numpy
-    np.testing.assert_array_equal(matrix(x), alone)
+    alone = np.concatenate([matrix(x[b : b + 1]) for b in range(len(x))])  # B=1: always the loops
+    assert int8.products() in int8.exact_ways()
+    for way in int8.exact_ways():  # products() takes the fastest of them
+        monkeypatch.setattr(int8, "_WAY", way)
+        np.testing.assert_array_equal(matrix(x), alone, err_msg=way)
     monkeypatch.setattr(int8, "GEMM_ROWS", 10**6)
     np.testing.assert_array_equal(matrix(x), alone)
+
+
+def test_a_way_that_saturates_is_not_used(monkeypatch):
+    """Without VNNI, x86 int8 GEMMs multiply unsigned by signed bytes in pairs into a saturating
+    16-bit sum (vpmaddubsw): exact only while 2 x 127 x 127 fits, which kernels.halves keeps to.
+    A kernel that feeds it bytes up to 255 (a signed input shifted by 128, as oneDNN does for
+    torch._int_mm) is off at the largest products, and products() must not use it."""
+    def saturating(matrix, split):  # vpmaddubsw, then int32 sums, on the halves shifted by 128
+        x, w = split.astype(np.int64) + 128, matrix.weight.astype(np.int64)
+        pairs = x[:, None, 0::2] * w[None, :, 0::2] + x[:, None, 1::2] * w[None, :, 1::2]  # (2B, N, K/2)
+        return (np.clip(pairs, -(2**15), 2**15 - 1).sum(-1) - 128 * w.sum(1)).astype(np.float32)
+
+    monkeypatch.setattr(Int8Matrix, "_float32", saturating)
+    int8.exact_ways.cache_clear()
+    try:
+        assert "float32" not in int8.exact_ways() and "loops" in int8.exact_ways()
+    finally:
+        int8.exact_ways.cache_clear()
+
+
+AVX2_ONLY = """
+import logging, sys
+logging.basicConfig(level=logging.INFO, stream=sys.stdout, format="%(message)s")
+from wordrnn import Checkpoint, int8
+from wordrnn.generate import Generator
+from wordrnn.scheduler import Scheduler
+gen = Generator(Checkpoint.from_pretrained("models/kjv-lstm"), device="cpu")
+prompts = ["and god said", "in the beginning god created", "the lord is my shepherd", "and it came to pass"] * 2
+alone = [list(gen.stream(p, 24, mode="top-k", seed=n)) for n, p in enumerate(prompts)]
+scheduler = Scheduler(gen)
+together = [scheduler.stream(p, 24, mode="top-k", seed=n) for n, p in enumerate(prompts)]
+assert [list(s) for s in together] == alone
+print("way", int8.products(), "exact", *int8.exact_ways())
+"""
+
+
+def test_a_cpu_with_avx2_alone_writes_the_same_words_alone_and_in_a_crowd():
+    """AMD's Zen 2 and 3 have AVX2 but neither VNNI nor AVX-512: oneDNN, ATen and numba are told
+    to use no more than AVX2 here, so the int8 products run the code such a CPU runs."""
+    env = {**os.environ, "ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2", "NUMBA_CPU_NAME": "haswell"}
+    env.pop("NUMBA_CPU_FEATURES", None)
+    run = subprocess.run([sys.executable, "-c", AVX2_ONLY], cwd=ROOT, env=env, capture_output=True, text=True,
+                         timeout=600)
+    assert run.returncode == 0, run.stdout + run.stderr
+    way = run.stdout.split("way ")[1].split()[0]
+    assert way in run.stdout.split("exact ")[1].split()
+    assert "int_mm does not give exact sums" in run.stdout or "avx512_vnni" not in Path("/proc/cpuinfo").read_text()
 
 
 def test_rescored_scores_are_exact_for_the_best_rows_and_minus_inf_elsewhere():

@@ -3,8 +3,9 @@
 Every matrix is int8 with one scale per row: 4x less to read than float32, which is what a
 step at batch size 1 is limited by. Inputs are quantized per stream to whole numbers, so
 products are exact integer sums (wordrnn.kernels): a stream's numbers are the same whichever
-streams share its batch. Small batches take numba's integer loops; larger ones torch's int8
-GEMM (each input split into two int8 halves), which gives the same sums.
+streams share its batch. Small batches take numba's integer loops; larger ones the fastest
+way on this CPU that gives the same sums (products()): the loops, or a GEMM (torch's float32
+one, torch._int_mm or oneDNN's quantized linear layer) on each input split into two int8 halves.
 
 int8 weights blur close logits, so the output layer's int8 scores only shortlist words: the
 best `max(RESCORE, candidates)` of each stream are scored again in float32 with the model's own
@@ -15,7 +16,10 @@ that cannot hold one of its candidates (FastAdaptive). Vectors are float32 numpy
 
 from __future__ import annotations
 
+import functools
+import logging
 import threading
+import time
 
 import numpy as np
 import torch
@@ -28,8 +32,10 @@ TABLE_BYTES = 64 * 2**20  # the largest first-layer input table (bfloat16, V x 4
 SKETCH_RANK = 128  # rank of the output layer's sketch (FastLinear)
 SKETCH_TOP = 8  # the sketch serves streams whose candidates are at most this many words
 PARALLEL_BYTES = 2**19  # smaller matrices take less time than handing work to a second thread
-GEMM_ROWS = 4  # from this many streams on, torch's GEMM beats the integer loops
+GEMM_ROWS = 4  # from this many streams on, a GEMM may beat the integer loops (products())
 _parallel = threading.Lock()
+_deciding = threading.Lock()
+log = logging.getLogger(__name__)
 
 
 def _array(tensor: torch.Tensor) -> np.ndarray:
@@ -56,20 +62,24 @@ class Int8Matrix:
         self.scale = scale.numpy()
         self.bits = _bits(self.weight.shape[1])
         self.levels = 2 ** (2 * self.bits - 1) - 1  # |x| in whole numbers: two halves of `bits`
+        # what kernels.halves adds to every input, times each row's sum: joined takes it out
+        self.offsets = self.weight.sum(1, dtype=np.int64) << (2 * self.bits - 1)  # (N,)
         self._int8 = torch.from_numpy(self.weight)
-        self._float: torch.Tensor | None = None  # the int8 values as float32, without _int_mm
+        self._float: torch.Tensor | None = None  # the weights as float32, for the "float32" way
+        self._packed: tuple[torch.Tensor, ...] | None = None  # oneDNN's layout, for "onednn"
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """x (B, K) -> x W^T (B, N)."""
         xq, x_scale = kernels.quantize(np.ascontiguousarray(x, np.float32), self.levels)
-        if len(xq) >= GEMM_ROWS and _INT_MM:  # the scales are applied as the halves are joined
-            split = kernels.halves(xq, self.bits)  # (2B, K) int8
-            sums = torch._int_mm(torch.from_numpy(split), self._int8.t())  # (2B, N) int32
-            return kernels.joined(sums.numpy(), self.bits, self.scale, x_scale)
-        sums = self._float_gemm(xq) if len(xq) >= GEMM_ROWS and _exact_gemm() else self._loops(xq)
-        sums *= self.scale
-        sums *= x_scale[:, None]
-        return sums
+        way = products() if len(xq) >= GEMM_ROWS else "loops"
+        if way == "loops" or (way == "float32" and not _exact_gemm()):
+            sums = self._loops(xq)
+            sums *= self.scale
+            sums *= x_scale[:, None]
+            return sums
+        split = kernels.halves(xq, self.bits)  # (2B, K) int8, each in [0, 2**bits)
+        sums = getattr(self, f"_{way}")(split)  # (2B, N) whole numbers
+        return kernels.joined(sums, self.bits, self.offsets, self.scale, x_scale)  # (B, N)
 
     def _loops(self, xq: np.ndarray) -> np.ndarray:
         threads = torch.get_num_threads() if self.weight.size >= PARALLEL_BYTES else 1
@@ -78,26 +88,100 @@ class Int8Matrix:
         with _parallel:  # numba's fallback thread pool (no OpenMP or TBB) takes one caller at a time
             return kernels.int_products_parallel(self.weight, xq, threads)
 
-    def _float_gemm(self, xq: np.ndarray) -> np.ndarray:
-        """The same exact sums where torch._int_mm is missing: float32 GEMM on the int8 halves
-        of the inputs (every partial sum a whole number below 2**24), joined with one rounding."""
-        split = kernels.halves(xq, self.bits)  # (2B, K) int8
+    def _int_mm(self, split: np.ndarray) -> np.ndarray:
+        """torch._int_mm: int32 sums (2B, N). Exact with VNNI or AMX; on AVX2 alone it may
+        saturate (products() checks)."""
+        return torch._int_mm(torch.from_numpy(split), self._int8.t()).numpy()
+
+    def _float32(self, split: np.ndarray) -> np.ndarray:
+        """torch's float32 GEMM: every sum of a half is a whole number below 2**24 (_bits), so exact."""
         if self._float is None:
-            self._float = torch.from_numpy(self.weight).float()  # (N, K)
-        sums = torch.from_numpy(split).float() @ self._float.t()  # whole numbers below 2**24: exact
-        rows = len(xq)
-        return torch.add(sums[rows:], sums[:rows], alpha=2**self.bits).numpy()  # one rounding
+            self._float = self._int8.float()  # (N, K)
+        return (torch.from_numpy(split).float() @ self._float.t()).numpy()
+
+    def _onednn(self, split: np.ndarray) -> np.ndarray:
+        """oneDNN's quantized linear layer on weights packed once for this CPU, the halves as
+        uint8 (they are never negative), all scales 1: float32 sums (2B, N), whole numbers below
+        2**24, so exact."""
+        if self._packed is None:
+            rows = len(self.weight)
+            self._packed = (torch.ops.onednn.qlinear_prepack(self._int8, None), torch.ones(rows),
+                            torch.zeros(rows, dtype=torch.long))
+        packed, ones, zeros = self._packed
+        x = torch.from_numpy(split.view(np.uint8))
+        return torch.ops.onednn.qlinear_pointwise(x, 1.0, 0, packed, ones, zeros, None, 1.0, 0, torch.float32,
+                                                  "none", [], "").numpy()
 
 
-def _int_mm_works() -> bool:
-    try:
-        probe = torch._int_mm(torch.ones(32, 8, dtype=torch.int8), torch.ones(8, 8, dtype=torch.int8))
-        return bool((probe == 8).all())
-    except (AttributeError, RuntimeError, NotImplementedError):
-        return False
+WAYS = ("loops", "float32", "int_mm", "onednn")  # how an Int8Matrix multiplies GEMM_ROWS streams or more
+_WAY: str | None = None  # the fastest exact one of WAYS on this machine, chosen at the first use
 
 
-_INT_MM = _int_mm_works()
+def products() -> str:
+    """How Int8Matrix multiplies GEMM_ROWS streams or more, one of WAYS: "loops" (numba's
+    integer loops), or a GEMM on the inputs' int8 halves: "float32" (torch's float32 GEMM),
+    "int_mm" (torch._int_mm) or "onednn" (oneDNN's quantized linear layer, weights packed
+    once). Chosen once per process: of the ways that give the loops' exact sums on this CPU
+    (checked on extreme values: without VNNI, torch._int_mm's int8 kernel saturates), the
+    fastest on a layer-sized product. Their speed depends on the CPU: with AMX or VNNI
+    oneDNN's int8 kernels win by far; with AVX2 alone the float32 GEMM or the loops may."""
+    global _WAY
+    if _WAY is None:
+        with _deciding:
+            _WAY = _WAY or _fastest()
+    return _WAY
+
+
+def _fastest(streams: int = 32) -> str:
+    matrix, xq = _probe(streams)
+    split = kernels.halves(xq, matrix.bits)
+    times = {way: _best_time(lambda: getattr(matrix, f"_{way}")(xq if way == "loops" else split))
+             for way in exact_ways()}
+    way = min(times, key=times.get)
+    log.info("int8 products of %d+ streams: %s (%s for %d streams, %d threads)", GEMM_ROWS, way,
+             ", ".join(f"{w} {1e3 * t:.2f} ms" for w, t in times.items()), streams, torch.get_num_threads())
+    return way
+
+
+@functools.cache
+def exact_ways() -> tuple[str, ...]:
+    """The WAYS that give the loops' exact sums on this CPU and build of torch."""
+    matrix, xq = _probe(32)
+    split = kernels.halves(xq, matrix.bits)
+    exact = xq.astype(np.int64) @ matrix.weight.astype(np.int64).T  # (B, N)
+    ways = ["loops"]
+    for way in WAYS[1:]:
+        try:
+            sums = getattr(matrix, f"_{way}")(split).astype(np.int64)  # (2B, N) whole numbers
+        except (AttributeError, RuntimeError, NotImplementedError) as error:  # not in this build of torch
+            log.debug("int8 products: no %s (%s)", way, error)
+            continue
+        if np.array_equal((sums[: len(xq)] << matrix.bits) + sums[len(xq) :] - matrix.offsets, exact):
+            ways.append(way)
+        else:
+            log.info("int8 products: %s does not give exact sums on this CPU, not used", way)
+    return tuple(ways)
+
+
+def _probe(streams: int) -> tuple[Int8Matrix, np.ndarray]:
+    """A layer-sized matrix and quantized inputs that hold the largest sums there can be."""
+    rng = np.random.default_rng(0)  # not torch's: a user's seeded runs must not see this draw
+    weight = rng.standard_normal((2048, 1024), np.float32)  # a layer's gates
+    weight[:2] = np.sign(weight[:2])  # rows of +-127 only
+    x = rng.standard_normal((streams, 1024), np.float32)
+    x[:2], x[2] = weight[:2], -weight[0]  # inputs of +-levels: every product at its largest
+    matrix = Int8Matrix(torch.from_numpy(weight))
+    return matrix, kernels.quantize(x, matrix.levels)[0]
+
+
+def _best_time(fn, repeats: int = 3) -> float:
+    fn()  # the first call compiles or allocates
+    times = []
+    for _ in range(repeats):
+        began = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - began)
+    return min(times)
 
 
 def _exact_gemm() -> bool:

@@ -66,40 +66,61 @@ def quantize(x, levels):
 
 @njit(**_EXACT)
 def halves(xq, bits):
-    """xq (B, K) as int8 (2B, K): the high halves (xq >> bits) of all rows, then the low ones."""
+    """xq (B, K) whole numbers in [-2**(2 bits - 1), 2**(2 bits - 1)) as (2B, K) int8 halves, each
+    in [0, 2**bits): the high halves of xq + 2**(2 bits - 1) for all rows, then the low ones.
+    Never negative, so an unsigned-by-signed int8 kernel cannot saturate its 16-bit pair sums
+    (AVX2's vpmaddubsw: 2 x 127 x 127 < 2**15); `joined` takes the offset back out."""
     rows, width = xq.shape
+    offset = np.int32(1) << (2 * bits - 1)
     out = np.empty((2 * rows, width), np.int8)
     for b in range(rows):
         for k in range(width):
-            high = np.int32(xq[b, k]) >> bits
+            shifted = np.int32(xq[b, k]) + offset
+            high = shifted >> bits
             out[b, k] = high
-            out[rows + b, k] = np.int32(xq[b, k]) - (high << bits)
+            out[rows + b, k] = shifted - (high << bits)
     return out
 
 
 @njit(**_EXACT)
-def joined(sums, bits, scale, x_scale):
-    """The int32 sums (2B, N) of `halves` times a matrix, put back together and scaled:
-    (B, N) float32, sum * scale[n] * x_scale[b], rounded after each product as numpy's
-    `sums *= scale; sums *= x_scale[:, None]` rounds."""
+def joined(sums, bits, offsets, scale, x_scale):
+    """The sums (2B, N) of `halves` times a matrix (int32, or float32 holding whole numbers),
+    put back together less each row's offset (`offsets[n]`: 2**(2 bits - 1) times the sum of
+    weight row n) and scaled: (B, N) float32, the exact sum rounded once, then * scale[n], then
+    * x_scale[b], rounded after each product as numpy's `sums *= scale; sums *= x_scale[:, None]`."""
     rows = sums.shape[0] // 2
     out = np.empty((rows, sums.shape[1]), np.float32)
     for b in range(rows):
         for n in range(sums.shape[1]):
-            whole = np.float32((np.int64(sums[b, n]) << bits) + sums[rows + b, n])
+            whole = np.float32((np.int64(sums[b, n]) << bits) + np.int64(sums[rows + b, n]) - offsets[n])
             out[b, n] = (whole * scale[n]) * x_scale[b]
     return out
 
 
+# numba types int32 arithmetic as int64, and LLVM then multiplies in 64-bit lanes (4 per AVX2
+# register). Cast back to int32 after every step, the sums stay 32-bit and LLVM uses vpmaddwd
+# (16 products an instruction): 2.2x faster on AVX2. No sum overflows (wordrnn.int8._bits).
 @njit(**_EXACT)
 def _products_into(weight, xq, out, start, stop):
+    rows, width = xq.shape
     for n in range(start, stop):
         row = weight[n]
-        for b in range(xq.shape[0]):
-            xb = xq[b]
-            acc = np.int32(0)
-            for k in range(row.shape[0]):
-                acc += np.int32(row[k]) * np.int32(xb[k])
+        b = 0
+        while b + 4 <= rows:  # four streams per pass over the row: one load of it for four
+            x0, x1, x2, x3 = xq[b], xq[b + 1], xq[b + 2], xq[b + 3]
+            a0 = a1 = a2 = a3 = np.int32(0)
+            for k in range(width):
+                w = np.int32(row[k])
+                a0 = np.int32(a0 + w * np.int32(x0[k]))
+                a1 = np.int32(a1 + w * np.int32(x1[k]))
+                a2 = np.int32(a2 + w * np.int32(x2[k]))
+                a3 = np.int32(a3 + w * np.int32(x3[k]))
+            out[b, n], out[b + 1, n], out[b + 2, n], out[b + 3, n] = a0, a1, a2, a3
+            b += 4
+        for b in range(b, rows):
+            xb, acc = xq[b], np.int32(0)
+            for k in range(width):
+                acc = np.int32(acc + np.int32(row[k]) * np.int32(xb[k]))
             out[b, n] = np.float32(acc)
 
 
