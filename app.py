@@ -29,7 +29,7 @@ from typing import Any, Iterator
 import gradio as gr
 import torch
 
-from wordrnn import PromptError, controls, detokenize, page, session, source
+from wordrnn import PromptError, controls, detokenize, gradio_sessions, page, session, source
 from wordrnn.controls import K, LENGTH, NO_REPEAT, TEMPERATURE, TOP_P
 from wordrnn.errors import CheckpointError, WordRNNError
 from wordrnn.generate import MAX_PROMPT_CHARS, MODES, SEED_WORDS, Generator, Prompt
@@ -312,6 +312,7 @@ def reshade(text_id: str | None, shade: bool, selected: int | None) -> Any:
         return gr.skip()
 
 
+gradio_sessions.install()  # a new visitor's session builds its 80 block configs only when asked
 with gr.Blocks(title="wordrnn") as demo:
     gr.Markdown(
         f"# wordrnn\nType {SEED_WORDS} seed words; a word-level LSTM continues them, one word at a time. "
