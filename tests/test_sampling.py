@@ -1,8 +1,9 @@
 """Tests for wordrnn.sampling: greedy, top-k, top-p, seeds, the <unk> mask, the n-gram guard."""
+import numpy as np
 import pytest
 import torch
 
-from wordrnn.sampling import MODES, NgramBlocker, Sampler
+from wordrnn.sampling import MODES, NOISE_BLOCK, NgramBlocker, Sampler
 
 UNK = 0
 
@@ -117,14 +118,34 @@ def test_modes_are_the_documented_ones():
 
 def test_a_draw_is_torch_multinomials_draw():
     """The sampler draws as torch.multinomial(probs, 1) would with the same generator: the
-    same words as before draws were batched."""
+    same words as before draws were batched, and before they were drawn NOISE_BLOCK at a time
+    (sizes below, at and across a block, and wider than one)."""
+    sizes = [1, 10, 7, NOISE_BLOCK - 18, 1, NOISE_BLOCK, 3, NOISE_BLOCK + 500, 50]
     for seed in range(20):
-        probs = logits(seed, 1 + seed * 7).softmax(-1)
         sampler = Sampler("top-k", seed=seed)
         reference = torch.Generator().manual_seed(seed)
-        for _ in range(5):
+        for n, size in enumerate(sizes * 3):
+            probs = logits(seed * 100 + n, size).softmax(-1)
             expected = int(torch.multinomial(probs, 1, generator=reference))
             assert sampler._draw(probs.numpy()) == expected
+
+
+def test_choosing_reads_a_batch_in_place_and_leaves_it_as_it_was():
+    from wordrnn.sampling import Logits, choose_all
+
+    scores = torch.stack([logits(n, 300) for n in range(6)]).numpy()
+    kept = scores.copy()
+    batch = [Logits(torch.from_numpy(scores[b]), batch=(scores, b)) for b in range(6)]
+    copies = [Logits(torch.from_numpy(scores[b].copy())) for b in range(6)]
+    settings = [dict(mode="greedy", no_repeat_ngram=1), dict(mode="top-k", k=7), dict(mode="top-p", top_p=0.8)] * 2
+    samplers = [[Sampler(seed=b, never=[UNK, 5], **o) for b, o in enumerate(settings)] for _ in range(2)]
+    for sampler in samplers[0] + samplers[1]:
+        sampler.observe([int(np.argmax(kept[0]))])  # the no-repeat guard bans a word too
+    for _ in range(10):
+        assert choose_all(samplers[0], batch) == choose_all(samplers[1], copies)
+    np.testing.assert_array_equal(scores, kept)  # refused words were masked only while read
+    assert choose_all(samplers[0], batch[::-1])  # rows out of order: read as copies, still right
+    np.testing.assert_array_equal(scores, kept)
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -146,6 +146,8 @@ def test_the_wire_carries_messages_and_samplers_without_pickle():
         put(ours, object())  # anything but JSON values and arrays is refused, not pickled
     sampler = Sampler("top-k", k=4, seed=5, no_repeat_ngram=2, never=[0])
     sampler.observe([3, 4, 3])
+    sampler.choose(torch.randn(50))  # a draw made: the rest of its block of exponentials goes too
+    assert len(sampler.noise)
     put(ours, sampler_out(sampler))
     copy = sampler_in(get(theirs))
     logits = torch.randn(20, 50)

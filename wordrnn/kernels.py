@@ -368,8 +368,8 @@ def _nucleus(row, temperature, top_p, top_v, top_i, probs):
 
 @njit(**_EXACT)
 def choices(scores, counts, temperatures, top_ps, refused, offsets, banned_from):
-    """Per row b of scores (B, V): the words it may draw and their probabilities. Writes over
-    the refused words' scores in `scores`.
+    """Per row b of scores (B, V): the words it may draw and their probabilities. `scores` is
+    left as it was (refused words are masked while their row is read, then put back).
 
     counts[b]: 1 greedy, k top-k, 0 top-p (every word). Row b's refused words are
     refused[offsets[b]:offsets[b + 1]]; those from banned_from[b] on (the no-repeat guard) are
@@ -406,4 +406,6 @@ def choices(scores, counts, temperatures, top_ps, refused, offsets, banned_from)
             for j in range(k):
                 top_v[j] = top_v[j] / temperatures[b]
             _softmax(top_v[:k], probs[b, :k])
+        for n in range(offsets[b], offsets[b + 1]):  # every kept score is the row's own
+            row[refused[n]] = kept[n]
     return indices, probs, lengths

@@ -23,7 +23,7 @@ do not cover its candidates. A new decoding rule that reads more of the logits m
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterable
 
 import numpy as np
@@ -32,15 +32,19 @@ import torch
 from wordrnn import kernels
 
 MODES = ("greedy", "top-k", "top-p")
+NOISE_BLOCK = 1024  # exponentials a sampler draws from its generator at once (Sampler._draw)
 
 
 @dataclass(frozen=True)
 class Logits:
     """Scores (V,) for the next word. The `exact` most likely words are scored right and ranked
-    right; the others may be approximate or -inf. None: every word is right."""
+    right; the others may be approximate or -inf. None: every word is right. `batch`: the
+    (F, V) float32 array whose row `values` is, and the row's index (a batched stepper's), so
+    that choose_all reads a batch where it is instead of copying its rows together."""
 
     values: torch.Tensor
     exact: int | None = None
+    batch: tuple[np.ndarray, int] | None = field(default=None, compare=False, repr=False)
 
     def covers(self, candidates: int | None) -> bool:
         """Whether a sampler that picks among `candidates` words (None: all) may use these."""
@@ -69,6 +73,7 @@ class Sampler:
         self.refused_ids = sorted(self.refused)
         self.count = {"greedy": 1, "top-k": k, "top-p": 0}[mode]  # words to choose among (0: all)
         self.generator = torch.Generator()
+        self.noise = np.empty(0, np.float32)  # exponentials drawn from the generator, not used yet
         if seed is None:
             self.generator.seed()  # fresh entropy, still apart from the global RNG
         else:
@@ -98,8 +103,14 @@ class Sampler:
 
     def _draw(self, probs: np.ndarray) -> int:
         """A draw from probs (n,) with this sampler's generator, as torch.multinomial(probs, 1)
-        draws it on the CPU (argmax of probs / q, q ~ Exp(1)): the same numbers, the same word."""
-        q = torch.empty(len(probs)).exponential_(1, generator=self.generator).numpy()  # (n,)
+        draws it on the CPU (argmax of probs / q, q ~ Exp(1)): the same numbers, the same word.
+        The exponentials come NOISE_BLOCK at a time and are used in order: torch draws a tensor's
+        one after another, so they are the numbers n at a time would give, for less per draw."""
+        n = len(probs)
+        if len(self.noise) < n:
+            fresh = torch.empty(max(NOISE_BLOCK, n - len(self.noise))).exponential_(1, generator=self.generator)
+            self.noise = np.concatenate([self.noise, fresh.numpy()])
+        q, self.noise = self.noise[:n], self.noise[n:]  # (n,)
         return int(np.argmax(probs / q))
 
 
@@ -107,15 +118,10 @@ def choose_all(samplers: list[Sampler], logits: list[Logits | torch.Tensor]) -> 
     """Each sampler's next word from its logits (V,), all at once: one compiled pass over the
     batch selects every row's candidates (its refused and banned words masked) and their
     probabilities; each draw then comes from that sampler's own generator."""
-    rows = []
     for sampler, scores in zip(samplers, logits):
-        if isinstance(scores, Logits):
-            if not scores.covers(sampler.candidates()):
-                raise RuntimeError(f"{sampler.mode} needs {sampler.candidates() or 'all'} exact words, "
-                                   f"the stepper gave {scores.exact}")
-            scores = scores.values
-        fast = scores.dtype == torch.float32 and scores.device.type == "cpu" and not scores.requires_grad
-        rows.append(scores.numpy() if fast else scores.detach().float().cpu().numpy())  # (V,) on the CPU
+        if isinstance(scores, Logits) and not scores.covers(sampler.candidates()):
+            raise RuntimeError(f"{sampler.mode} needs {sampler.candidates() or 'all'} exact words, "
+                               f"the stepper gave {scores.exact}")
     refused, offsets, banned_from = [], [0], []
     for sampler in samplers:
         refused.extend(sampler.refused_ids)
@@ -123,7 +129,7 @@ def choose_all(samplers: list[Sampler], logits: list[Logits | torch.Tensor]) -> 
         refused.extend(sampler.ngrams.banned() if sampler.ngrams is not None else ())
         offsets.append(len(refused))
     indices, probs, lengths = kernels.choices(
-        np.stack(rows), np.array([s.count for s in samplers], np.int64),  # (B, V): a copy, written over
+        _scores(logits), np.array([s.count for s in samplers], np.int64),
         np.array([s.temperature for s in samplers], np.float32), np.array([s.top_p for s in samplers], np.float32),
         np.array(refused, np.int64), np.array(offsets, np.int64), np.array(banned_from, np.int64))
     chosen = []
@@ -133,6 +139,22 @@ def choose_all(samplers: list[Sampler], logits: list[Logits | torch.Tensor]) -> 
         sampler.observe([token])
         chosen.append(token)
     return chosen
+
+
+def _scores(logits: list[Logits | torch.Tensor]) -> np.ndarray:
+    """The logits as one float32 (B, V) array on the CPU: the batch they are the rows of, in
+    order, as it is; else their rows copied together."""
+    first = logits[0].batch if isinstance(logits[0], Logits) else None
+    if first is not None and len(first[0]) == len(logits) and all(
+            isinstance(one, Logits) and one.batch is not None and one.batch[0] is first[0] and one.batch[1] == b
+            for b, one in enumerate(logits)):
+        return first[0]
+    rows = []
+    for scores in logits:
+        scores = scores.values if isinstance(scores, Logits) else scores
+        fast = scores.dtype == torch.float32 and scores.device.type == "cpu" and not scores.requires_grad
+        rows.append(scores.numpy() if fast else scores.detach().float().cpu().numpy())  # (V,) on the CPU
+    return np.stack(rows)
 
 
 class NgramBlocker:

@@ -201,7 +201,7 @@ class FastStepper(_Stepper):
             counts = np.array([candidates[b] for b in fast], np.int64)
             scores = self.output(features[fast], counts)  # (F, V)
             for row, b in enumerate(fast):
-                out[b] = Logits(torch.from_numpy(scores[row]), exact=candidates[b])
+                out[b] = Logits(torch.from_numpy(scores[row]), exact=candidates[b], batch=(scores, row))
         for b, n in enumerate(candidates):
             if n is None:  # the model's own float32 output layer, one stream at a time
                 out[b] = self.exact.logits(torch.from_numpy(features[b : b + 1]), [None])[0]

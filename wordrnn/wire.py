@@ -1,7 +1,7 @@
 """How the app and its model process talk: one frame per message over a socket pair, JSON for
 the structure and raw bytes for the arrays in it, so nothing on the wire can run code (no
 pickle: wordrnn never unpickles). A model state crosses as one float32 vector (per layer h then
-c), a sampler as its settings, what it has read and its generator's state.
+c), a sampler as its settings, what it has read, its generator's state and unused draws.
 
     frame = [4-byte header length][JSON header: {"message": ..., "arrays": [[dtype, shape], ...]}]
             [array 0 bytes][array 1 bytes] ...       (an array in the message: {"__array__": i})
@@ -73,11 +73,13 @@ def _decode(value: Any, arrays: list[np.ndarray]) -> Any:
 
 
 def sampler_out(sampler: Sampler) -> dict[str, Any]:
-    """A sampler as a message: its settings, the words it has read, its generator's state."""
+    """A sampler as a message: its settings, the words it has read, its generator's state and
+    the draws it has made from it but not used yet."""
     ngrams = sampler.ngrams
     return dict(mode=sampler.mode, k=sampler.k, temperature=sampler.temperature, top_p=sampler.top_p,
                 no_repeat_ngram=ngrams.n if ngrams else 0, never=sampler.refused_ids,
-                read=list(ngrams.history) if ngrams else [], rng=sampler.generator.get_state().numpy())
+                read=list(ngrams.history) if ngrams else [], rng=sampler.generator.get_state().numpy(),
+                noise=sampler.noise)
 
 
 def sampler_in(data: dict[str, Any]) -> Sampler:
@@ -85,6 +87,7 @@ def sampler_in(data: dict[str, Any]) -> Sampler:
     sampler = Sampler(data["mode"], data["k"], data["temperature"], data["top_p"], 0, data["no_repeat_ngram"],
                       never=data["never"])
     sampler.generator.set_state(torch.from_numpy(data["rng"]))
+    sampler.noise = data["noise"]
     sampler.observe(data["read"])
     return sampler
 
