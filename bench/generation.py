@@ -146,9 +146,10 @@ def speed_table(checkpoint: Checkpoint, prompts: list[list[int]], repeats: int) 
     return rows
 
 
-def batch_table(checkpoint: Checkpoint, sizes: list[int], ticks: int = 20) -> list[str]:
+def batch_table(checkpoint: Checkpoint, sizes: list[int], ticks: int = 50, warm: int = 30) -> list[str]:
     """One tick of the scheduler's work (a batched step, each stream's top-k choice) for B
-    streams: the time per tick, and words per second per stream and in all."""
+    streams: the median time per tick, and words per second per stream and in all. The first
+    `warm` ticks are not timed: the streams start alike and only then write texts of their own."""
     gen = Generator(checkpoint, "cpu")
     rows = ["| streams | ms per tick | words/s per stream | words/s in all | vs 1 stream |", "|---:|---:|---:|---:|---:|"]
     base = None
@@ -157,13 +158,13 @@ def batch_table(checkpoint: Checkpoint, sizes: list[int], ticks: int = 20) -> li
             samplers = [Sampler("top-k", seed=n, never=[checkpoint.vocab.unk_id]) for n in range(size)]
             tokens, states = [(checkpoint.vocab.unk_id + 1) % len(checkpoint.vocab)] * size, [None] * size
             times = []
-            for tick in range(ticks + 2):
+            for tick in range(warm + ticks):
                 began = time.perf_counter()
                 features, states = gen.stepper.advance(tokens, states)
                 logits = gen.stepper.logits(features, [s.candidates() for s in samplers])
                 tokens = choose_all(samplers, logits)
                 times.append(time.perf_counter() - began)
-            tick = statistics.median(times[2:])
+            tick = statistics.median(times[warm:])
             base = base or size / tick
             rows.append(f"| {size} | {1000 * tick:.1f} | {1 / tick:.0f} | {size / tick:.0f} | {size / tick / base:.1f}x |")
     return rows
