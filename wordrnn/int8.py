@@ -128,26 +128,26 @@ def products() -> str:
     global _WAY
     if _WAY is None:
         with _deciding:
-            _WAY = _WAY or _fastest()
+            if _WAY is None:
+                _WAY = _fastest()
+                _probe.cache_clear()  # its matrix and copies are not needed again
     return _WAY
 
 
-def _fastest(streams: int = 32) -> str:
-    matrix, xq = _probe(streams)
-    split = kernels.halves(xq, matrix.bits)
+def _fastest() -> str:
+    matrix, xq, split = _probe()
     times = {way: _best_time(lambda: getattr(matrix, f"_{way}")(xq if way == "loops" else split))
              for way in exact_ways()}
     way = min(times, key=times.get)
     log.info("int8 products of %d+ streams: %s (%s for %d streams, %d threads)", GEMM_ROWS, way,
-             ", ".join(f"{w} {1e3 * t:.2f} ms" for w, t in times.items()), streams, torch.get_num_threads())
+             ", ".join(f"{w} {1e3 * t:.2f} ms" for w, t in times.items()), len(xq), torch.get_num_threads())
     return way
 
 
 @functools.cache
 def exact_ways() -> tuple[str, ...]:
     """The WAYS that give the loops' exact sums on this CPU and build of torch."""
-    matrix, xq = _probe(32)
-    split = kernels.halves(xq, matrix.bits)
+    matrix, xq, split = _probe()
     exact = xq.astype(np.int64) @ matrix.weight.astype(np.int64).T  # (B, N)
     ways = ["loops"]
     for way in WAYS[1:]:
@@ -163,15 +163,18 @@ def exact_ways() -> tuple[str, ...]:
     return tuple(ways)
 
 
-def _probe(streams: int) -> tuple[Int8Matrix, np.ndarray]:
-    """A layer-sized matrix and quantized inputs that hold the largest sums there can be."""
+@functools.cache
+def _probe(streams: int = 32) -> tuple[Int8Matrix, np.ndarray, np.ndarray]:
+    """A layer-sized matrix, quantized inputs that hold the largest sums there can be, and
+    their halves."""
     rng = np.random.default_rng(0)  # not torch's: a user's seeded runs must not see this draw
     weight = rng.standard_normal((2048, 1024), np.float32)  # a layer's gates
     weight[:2] = np.sign(weight[:2])  # rows of +-127 only
     x = rng.standard_normal((streams, 1024), np.float32)
     x[:2], x[2] = weight[:2], -weight[0]  # inputs of +-levels: every product at its largest
     matrix = Int8Matrix(torch.from_numpy(weight))
-    return matrix, kernels.quantize(x, matrix.levels)[0]
+    xq = kernels.quantize(x, matrix.levels)[0]
+    return matrix, xq, kernels.halves(xq, matrix.bits)
 
 
 def _best_time(fn, repeats: int = 3) -> float:
