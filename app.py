@@ -33,7 +33,8 @@ from wordrnn import PromptError, controls, detokenize, gradio_sessions, page, se
 from wordrnn.controls import K, LENGTH, NO_REPEAT, TEMPERATURE, TOP_P
 from wordrnn.errors import CheckpointError, WordRNNError
 from wordrnn.generate import MAX_PROMPT_CHARS, MODES, SEED_WORDS, Generator, Prompt
-from wordrnn.scheduler import UPDATE_EVERY, Busy, update_every
+from wordrnn.scheduler import UPDATE_EVERY, update_every
+from wordrnn.streams import Busy
 from wordrnn.worker import serve
 from wordrnn.trace import Text
 

@@ -1,4 +1,5 @@
-"""Tests for wordrnn.kernels and wordrnn.int8, the compiled loops of the fast path."""
+"""Tests for the compiled loops of the fast path: wordrnn.kernels (the step), wordrnn.int8 (the
+products) and wordrnn.score_kernels (the output layer's)."""
 import os
 import shutil
 import subprocess
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from wordrnn import int8, kernels
+from wordrnn import int8, kernels, score_kernels
 from wordrnn.int8 import Int8Matrix
 
 rng = np.random.default_rng(0)
@@ -135,11 +136,12 @@ def test_rescored_scores_are_exact_for_the_best_rows_and_minus_inf_elsewhere():
     approximate = (exact + rng.normal(0, 0.01, 500)).astype(np.float32)[None]
     always = np.array([3, 499])
     counts = np.array([10])
-    scores = kernels.rescored(approximate.copy(), weight, bias, x, counts, always, np.array([-np.inf], np.float32))
+    rescored = score_kernels.rescored
+    scores = rescored(approximate.copy(), weight, bias, x, counts, always, np.array([-np.inf], np.float32))
     finite = np.flatnonzero(np.isfinite(scores[0]))
     assert set(np.argsort(-approximate[0])[:10]) | {3, 499} == set(finite)
     np.testing.assert_allclose(scores[0, finite], exact[finite], rtol=1e-5, atol=1e-5)
-    kept = kernels.rescored(approximate.copy(), weight, bias, x, counts, always, np.array([np.nan], np.float32))
+    kept = rescored(approximate.copy(), weight, bias, x, counts, always, np.array([np.nan], np.float32))
     rest = np.setdiff1d(np.arange(500), finite)
     np.testing.assert_array_equal(kept[0, rest], approximate[0, rest])
 
@@ -148,7 +150,7 @@ def test_log_softmax_ignores_minus_inf_and_matches_torch():
     x = rng.standard_normal((2, 300), dtype=np.float32) * 5
     x[:, ::3] = -np.inf
     want = torch.from_numpy(x).log_softmax(-1).numpy()
-    got = kernels.log_softmax(x.copy())
+    got = score_kernels.log_softmax(x.copy())
     np.testing.assert_allclose(got, want, atol=1e-5)
     assert np.isneginf(got[:, ::3]).all()
 
@@ -159,7 +161,7 @@ def test_log_softmax_of_wide_rows_matches_float64(length):
     beyond float32's normal range (exp(-87.3))."""
     x = (rng.standard_normal((3, length)) * 30).astype(np.float32)
     x[:, 7::11] = -np.inf
-    got = kernels.log_softmax(x.copy())
+    got = score_kernels.log_softmax(x.copy())
     want = torch.from_numpy(x).double().log_softmax(-1).float().numpy()
     finite = np.isfinite(want)
     # atol: scores near 100 are float32s 8e-6 apart, before and after the shift
@@ -174,10 +176,10 @@ def test_kth_largest_and_peak_match_a_sort():
         x = (rng.integers(-20, 20, n) if trial % 2 else rng.standard_normal(n) * 10).astype(np.float32)
         x[rng.random(n) < 0.2] = -np.inf
         k = int(rng.integers(1, n + 1))
-        assert kernels.kth_largest(x, k) == np.sort(x)[-k], (n, k)
+        assert score_kernels.kth_largest(x, k) == np.sort(x)[-k], (n, k)
         start = int(rng.integers(0, n))
         stop = int(rng.integers(start + 1, n + 1))
-        assert kernels._peak(x, start, stop, np.empty(16, np.float32)) == x[start:stop].max()
+        assert score_kernels._peak(x, start, stop, np.empty(16, np.float32)) == x[start:stop].max()
 
 
 RUN_KERNELS = """

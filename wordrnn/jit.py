@@ -1,4 +1,5 @@
-"""How wordrnn compiles its numba kernels: the CPU target and where compiled code is cached.
+"""How wordrnn compiles its numba kernels: the options, the CPU target and where compiled code is
+cached.
 
 Two process-wide effects, both here and both at import:
 - On AVX-512 CPUs it sets NUMBA_CPU_NAME and NUMBA_CPU_FEATURES (unless the user set
@@ -21,6 +22,13 @@ import sys
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent
+
+# How every wordrnn kernel is compiled: without the GIL and cached on disk. FAST may reorder
+# float sums within one row (for SIMD) but keeps inf and NaN; EXACT (integer work, rounding)
+# is plain IEEE.
+FAST = dict(nogil=True, fastmath={"reassoc", "contract", "nsz", "arcp", "afn"}, cache=True,
+            error_model="numpy")
+EXACT = dict(nogil=True, cache=True, error_model="numpy")
 
 
 def _wide_vectors() -> None:

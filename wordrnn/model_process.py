@@ -20,7 +20,8 @@ from wordrnn.errors import WordRNNError
 from wordrnn.generate import Generator
 from wordrnn.prompt import Prompt
 from wordrnn.model import ModelConfig, State, WordRNN
-from wordrnn.scheduler import END, Scheduler, Stream
+from wordrnn.scheduler import Scheduler
+from wordrnn.streams import END, Stream
 from wordrnn.vocab import Vocabulary
 from wordrnn.wire import flatten, get, put, sampler_in, sizes, unflatten
 

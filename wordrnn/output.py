@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from wordrnn import kernels
+from wordrnn import score_kernels
 from wordrnn.int8 import RESCORE, SKETCH_RANK, SKETCH_TOP, Int8Matrix, _array
 
 
@@ -50,7 +50,7 @@ class FastLinear:
         approximate += self.bias
         others = np.where(sketching, -np.inf, np.nan).astype(np.float32)  # NaN: keep the int8 scores
         counts = np.maximum(candidates, RESCORE)
-        return kernels.rescored(approximate, self.weight, self.bias, x, counts, self.always, others)
+        return score_kernels.rescored(approximate, self.weight, self.bias, x, counts, self.always, others)
 
 
 class FastAdaptive:
@@ -71,17 +71,17 @@ class FastAdaptive:
         """x (B, O), candidates (B,) -> log-probabilities (B, V); words of skipped clusters are
         -inf. On the head's sketch path they are normalized over the shortlisted words only: all
         shifted by one constant, which no choice among the candidates depends on."""
-        head = kernels.log_softmax(self.head(x, candidates))  # (B, shortlist + clusters)
+        head = score_kernels.log_softmax(self.head(x, candidates))  # (B, shortlist + clusters)
         out = np.full((len(x), self.words), -np.inf, np.float32)
         out[:, : self.shortlist] = head[:, : self.shortlist]
-        threshold = kernels.thresholds(head, self.shortlist, candidates)  # (B,)
+        threshold = score_kernels.thresholds(head, self.shortlist, candidates)  # (B,)
         start = self.shortlist
         for i, (down, up) in enumerate(self.tails):
             cluster = head[:, self.shortlist + i]  # (B,)
             rows = np.flatnonzero(cluster > threshold)
             size = up.weight.shape[0]
             if len(rows):
-                inner = kernels.log_softmax(up(down(x[rows])))  # (R, size)
+                inner = score_kernels.log_softmax(up(down(x[rows])))  # (R, size)
                 out[rows, start : start + size] = inner + cluster[rows, None]
             start += size
         return out

@@ -29,7 +29,7 @@ from typing import Iterable
 import numpy as np
 import torch
 
-from wordrnn import kernels
+from wordrnn import choice_kernels
 
 MODES = ("greedy", "top-k", "top-p")
 NOISE_BLOCK = 1024  # exponentials a sampler draws from its generator at once (Sampler._draw)
@@ -128,7 +128,7 @@ def choose_all(samplers: list[Sampler], logits: list[Logits | torch.Tensor]) -> 
         banned_from.append(len(refused))
         refused.extend(sampler.ngrams.banned() if sampler.ngrams is not None else ())
         offsets.append(len(refused))
-    indices, probs, lengths = kernels.choices(
+    indices, probs, lengths = choice_kernels.choices(
         _scores(logits), np.array([s.count for s in samplers], np.int64),
         np.array([s.temperature for s in samplers], np.float32), np.array([s.top_p for s in samplers], np.float32),
         np.array(refused, np.int64), np.array(offsets, np.int64), np.array(banned_from, np.int64))

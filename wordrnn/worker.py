@@ -47,7 +47,8 @@ from wordrnn.errors import WordRNNError
 from wordrnn.generate import Generator, Prompt
 from wordrnn.model import State
 from wordrnn.sampling import Sampler
-from wordrnn.scheduler import END, MAX_BATCH, MAX_QUEUE, Busy, Scheduler, Serving, Stream, update_every
+from wordrnn.scheduler import MAX_BATCH, MAX_QUEUE, Scheduler, update_every
+from wordrnn.streams import END, Busy, Serving, Stream
 from wordrnn.wire import flatten, get, put, ready, sampler_out, sizes, unflatten
 
 log = logging.getLogger(__name__)

@@ -1,0 +1,151 @@
+"""Compiled loops (numba) of the fast stepper's output layers (wordrnn.output), per row of a
+(B, V) batch of scores: rescoring a shortlist in float32, the k-th best score, log-softmax.
+
+Each row's result depends on that row alone, so a stream gets the same scores alone or in a
+crowd. SIMD-friendly forms (sixteen running maxima, a polynomial exp) stand in for calls that
+LLVM would leave scalar.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from wordrnn.jit import EXACT, FAST  # first: chooses the CPU target and cache before numba compiles
+from numba import njit  # noqa: E402
+
+
+@njit(**FAST)
+def rescore(scores, rows, weight, bias, x):
+    """scores[r] = weight[r] @ x + bias[r] in float32, for each r in rows."""
+    for r in rows:
+        acc = bias[r]
+        for k in range(x.shape[0]):
+            acc += weight[r, k] * x[k]
+        scores[r] = acc
+
+
+@njit(**FAST)
+def rescored(approximate, weight, bias, x, counts, always, others):
+    """In place, per row b of approximate (B, V): the best counts[b] rows and the `always` rows
+    computed again in float32 from x[b] (weight (V, O), bias (V,)); the other rows keep their
+    scores (others[b] NaN) or become others[b]."""
+    for b in range(approximate.shape[0]):
+        best = best_rows(approximate[b], counts[b])
+        if not np.isnan(others[b]):
+            approximate[b, :] = others[b]
+        rescore(approximate[b], best, weight, bias, x[b])
+        rescore(approximate[b], always, weight, bias, x[b])
+    return approximate
+
+
+@njit(**FAST)
+def best_rows(scores, count):
+    """The indices of the `count` highest scores (ties at the border may add a few), any order."""
+    if count >= scores.shape[0]:
+        return np.arange(scores.shape[0])
+    return np.nonzero(scores >= kth_largest(scores, count))[0]
+
+
+@njit(**FAST)
+def thresholds(head, shortlist, tops):
+    """Per row b of head (B, W): the tops[b]-th highest of its first `shortlist` scores, or -inf
+    when tops[b] is beyond the shortlist."""
+    out = np.full(head.shape[0], -np.inf, np.float32)
+    for b in range(head.shape[0]):
+        if tops[b] <= shortlist:
+            out[b] = kth_largest(head[b, :shortlist], tops[b])
+    return out
+
+
+@njit(**FAST)
+def kth_largest(x, k):
+    """The k-th highest value of x (1 <= k <= len(x)); x has no NaN."""
+    if 4 * k > x.shape[0]:  # many: a partial sort costs less
+        return np.partition(x, x.shape[0] - k)[x.shape[0] - k]
+    heap = x[:k].copy()  # a min-heap of the k highest so far: heap[0] is the k-th
+    for i in range(k // 2 - 1, -1, -1):
+        _sift(heap, i)
+    lanes = np.empty(16, np.float32)
+    for start in range(k, x.shape[0], 64):  # a block below the k-th highest changes nothing
+        stop = min(start + 64, x.shape[0])
+        if _peak(x, start, stop, lanes) > heap[0]:
+            for v in range(start, stop):
+                if x[v] > heap[0]:
+                    heap[0] = x[v]
+                    _sift(heap, 0)
+    return heap[0]
+
+
+@njit(**EXACT)
+def _sift(heap, i):
+    """Moves heap[i] down until no child of it is lower (a min-heap)."""
+    value = heap[i]
+    while 2 * i + 1 < heap.shape[0]:
+        child = 2 * i + 1
+        if child + 1 < heap.shape[0] and heap[child + 1] < heap[child]:
+            child += 1
+        if heap[child] >= value:
+            break
+        heap[i] = heap[child]
+        i = child
+    heap[i] = value
+
+
+@njit(nogil=True, cache=True, fastmath={"nnan", "nsz"})  # scores are never NaN
+def _peak(row, start, stop, lanes):
+    """max(row[start:stop]), stop > start; lanes: scratch (16,). Sixteen running maxima, so
+    that LLVM makes it a SIMD loop: a single running max (or row.max()) stays one compare at a
+    time."""
+    lanes[:] = row[start]
+    whole = start + (stop - start) // 16 * 16
+    for v in range(start, whole, 16):
+        for j in range(16):
+            lanes[j] = row[v + j] if row[v + j] > lanes[j] else lanes[j]
+    peak = lanes[0]
+    for j in range(1, 16):
+        peak = lanes[j] if lanes[j] > peak else peak
+    for v in range(whole, stop):
+        peak = row[v] if row[v] > peak else peak
+    return peak
+
+
+@njit(**FAST)
+def log_softmax(x):
+    """In place over each row of x (B, V); a row must have a finite entry, and -inf entries
+    (words left out) stay -inf. The exponentials are _exps': SIMD, unlike libm's exp."""
+    mantissas = np.empty(x.shape[1], np.float32)
+    powers = np.empty(x.shape[1], np.int32)
+    scales = powers.view(np.float32)  # 2**n as float32 bit patterns
+    lanes = np.empty(16, np.float32)
+    for b in range(x.shape[0]):
+        peak = _peak(x[b], 0, x.shape[1], lanes)
+        _exps(x[b], peak, mantissas, powers)
+        total = np.float32(0.0)
+        for v in range(x.shape[1]):
+            total += mantissas[v] * scales[v]
+        shift = peak + np.log(total)
+        for v in range(x.shape[1]):
+            x[b, v] -= shift
+    return x
+
+
+@njit(**EXACT)
+def _exps(row, peak, mantissas, powers):
+    """exp(row - peak) (row <= peak) as mantissas * 2**(powers - 127), 0 for -inf: Cephes'
+    expf (within 3e-7 relative), in steps that vectorize. Below exp(-87.3) (where float32
+    stops being normal) it stays at exp(-87.3): nothing next to the peak's 1."""
+    for v in range(row.shape[0]):
+        x = row[v] - peak
+        x = x if x > np.float32(-87.3) else np.float32(-87.3)
+        n = np.floor(x * np.float32(1.44269504088896341) + np.float32(0.5))  # x / ln 2, rounded
+        x = x - n * np.float32(0.693359375)  # ln 2 in two parts (Cody-Waite): exact products
+        x = x - n * np.float32(-2.12194440e-4)
+        y = np.float32(1.9875691500e-4)
+        y = y * x + np.float32(1.3981999507e-3)
+        y = y * x + np.float32(8.3334519073e-3)
+        y = y * x + np.float32(4.1665795894e-2)
+        y = y * x + np.float32(1.6666665459e-1)
+        y = y * x + np.float32(5.0000001201e-1)
+        y = y * x * x + x + np.float32(1.0)
+        mantissas[v] = y if row[v] != -np.inf else np.float32(0.0)
+        powers[v] = (np.int32(n) + np.int32(127)) << np.int32(23)
