@@ -53,6 +53,20 @@ def test_kjv_with_half_an_hour_on_one_thread_gets_about_half_the_dropout():
     assert any("on 1 thread" in line for line in said)
 
 
+def test_a_text_the_budget_reads_20_times_gets_an_untied_full_softmax():
+    jargon, said = chosen(tokens=334_738, vocab=10_462, budget="30m", threads=1)  # about 27 epochs
+    assert jargon.adaptive_cutoffs == [] and not jargon.tie_weights and jargon.embedding_size == 256
+    assert any(line.startswith("adaptive-cutoffs none") and "epochs" in line for line in said)
+    kjv, _ = chosen(tokens=849_828, vocab=8_369, budget="30m", threads=1)  # about 11 epochs
+    assert kjv.adaptive_cutoffs == [2000] and not kjv.tie_weights
+    large, _ = chosen(tokens=334_738, vocab=20_000, budget="2h", threads=1)  # many epochs, many words
+    assert large.adaptive_cutoffs == [2000, 6000]
+    unbudgeted, _ = chosen(tokens=334_738, vocab=10_462)  # 10 epochs
+    assert unbudgeted.adaptive_cutoffs == [2000]
+    ModelConfig(10_462, jargon.embedding_size, jargon.hidden_sizes, jargon.dropout, jargon.tie_weights,
+                jargon.adaptive_cutoffs)  # a valid model
+
+
 @pytest.mark.parametrize("tokens, vocab, budget", [(5_000, 300, "1m"), (400_000, 9_000, None),
                                                    (20_000_000, 200_000, "8h")])
 def test_every_choice_is_a_valid_model(tokens, vocab, budget):
@@ -65,7 +79,11 @@ def test_flags_win_over_the_rules():
     args, said = chosen("--hidden-sizes", "300", "--dropout", "0.5", "--adaptive-cutoffs",
                         "--weight-dropout", "0", "--activation-penalty", "0", tokens=849_828, vocab=12_383)
     assert args.hidden_sizes == [300] and args.dropout == 0.5 and args.weight_dropout == 0
-    assert args.adaptive_cutoffs == [] and args.tie_weights  # an explicit full softmax is tied
+    assert args.adaptive_cutoffs == [] and not args.tie_weights  # a full softmax of 12k words: untied
+    assert args.embedding_size == 150  # untied: half the last layer
+    tied, why = chosen("--tie", tokens=849_828, vocab=12_383, budget="60m")
+    assert tied.adaptive_cutoffs == [] and tied.tie_weights and tied.embedding_size == 512
+    assert "adaptive-cutoffs none (--tie: a full softmax)" in why
     assert args.input_dropout is None  # the same as the given --dropout
     assert args.activation_penalty == 0 and not any(line.startswith("dropout") for line in said)
 

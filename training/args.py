@@ -44,6 +44,8 @@ def parser() -> argparse.ArgumentParser:
                        help="AR: penalty on the last layer's squared outputs")
     model.add_argument("--temporal-penalty", type=non_negative_float,
                        help="TAR: penalty on their squared step-to-step changes")
+    model.add_argument("--tie", dest="tie_weights", action="store_true", default=None,
+                       help="share the embedding with the output layer (a full softmax)")
     model.add_argument("--no-tie", dest="tie_weights", action="store_false", default=None,
                        help="do not share the embedding with the output layer")
     model.add_argument("--adaptive-cutoffs", type=positive_int, nargs="*",

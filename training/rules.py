@@ -14,9 +14,14 @@ training tokens, 12k words, an hour on 2 cores) and scale down:
   sees the text several times.
 - output layer: adaptive softmax with cutoffs at 2,000, 6,000, 20,000 and 60,000 words, as many
   as fit in half the vocabulary (KJV's 8,369 words: 2,000; the default model's 12,383: 2,000
-  and 6,000), untied, embedding 256 or half the hidden size; a vocabulary under 4,000 words
-  gets a full softmax tied to an embedding as wide as the last layer (no projection, so the
-  LSTM keeps oneDNN's fast kernel).
+  and 6,000), untied, embedding 256 or half the hidden size. A full softmax, untied (as
+  word_language_model's), when the run can expect 20 epochs or more (FULL_EPOCHS, as for the
+  regularizers) over at most 12,000 words: it learns more from each word but trains at about
+  0.8x the tokens/s, and pays for that when the run can read the text only a few times (30
+  minutes on one core, test perplexity, full against adaptive: Jargon File, 27 expected
+  epochs, 68.99 against 73.19; the first half of KJV, 20.6, 30.00 against 29.94; KJV, 10.6, 24.05
+  against 23.35). A vocabulary under 4,000 words gets a full softmax tied to an embedding as
+  wide as the last layer (no projection, so the LSTM keeps oneDNN's fast kernel).
 - regularizers: AWD-LSTM's as in the KJV recipe (variational dropout 0.3 between layers, 0.4 on
   the embeddings, 10% of words dropped, DropConnect 0.3, AR 2, TAR 1), scaled by the epochs the
   run can expect (`min(1, epochs / 20)`, at least a third): dropout slows learning, and a run that
@@ -50,7 +55,8 @@ AVERAGE_FRACTION = 1 / 8
 WARMUP, WARMUP_FRACTION = 100, 0.05
 SHORT_BUDGET = 600.0  # seconds
 CUTOFFS, MIN_ADAPTIVE_VOCAB = (2000, 6000, 20000, 60000), 4000
-FULL_EPOCHS = 20.0  # expected epochs from which the KJV regularizers apply in full
+FULL_EPOCHS = 20.0  # expected epochs from which the KJV regularizers apply in full, and a full softmax
+FULL_SOFTMAX_VOCAB = 12_000  # the most words a full softmax is chosen for (measured up to 10,462)
 KJV_REGULARIZERS = {"dropout": 0.3, "input_dropout": 0.4, "embedding_dropout": 0.1, "weight_dropout": 0.3}
 PENALTIES = {"activation_penalty": 2.0, "temporal_penalty": 1.0}
 
@@ -82,10 +88,22 @@ def hidden_sizes(train_tokens: int, budget: float | None) -> list[int]:
     return list(SIZES[index][1])
 
 
-def cutoffs(vocab_size: int) -> list[int]:
+def cutoffs(vocab_size: int, epochs: float = 0.0) -> tuple[list[int], str]:
+    """The adaptive softmax's cutoffs ([]: a full softmax) and why."""
     if vocab_size < MIN_ADAPTIVE_VOCAB:
-        return []
-    return [c for c in CUTOFFS if c <= vocab_size // 2]
+        return [], f"vocabulary {vocab_size:,}: a full softmax"
+    if epochs >= FULL_EPOCHS and vocab_size <= FULL_SOFTMAX_VOCAB:
+        return [], f"vocabulary {vocab_size:,}, about {epochs:.1f} epochs: a full softmax learns more per word"
+    return [c for c in CUTOFFS if c <= vocab_size // 2], f"vocabulary {vocab_size:,}"
+
+
+def tied(vocab_size: int, cutoffs: list[int]) -> tuple[bool, str]:
+    """Whether the output layer shares the embedding's weights, and why."""
+    if cutoffs:
+        return False, "adaptive softmax"
+    if vocab_size < MIN_ADAPTIVE_VOCAB:
+        return True, "a full softmax over a small vocabulary"
+    return False, "a full softmax over a large vocabulary, as word_language_model's"
 
 
 def expected_epochs(train_tokens: int, budget: float | None, hidden: list[int], epochs: float | None,
@@ -126,12 +144,14 @@ def choose(args: argparse.Namespace, train_tokens: int, vocab_size: int,
     budget = args.time_budget
     size_why = f"{train_tokens:,} training tokens" + (", short budget" if budget and budget < SHORT_BUDGET else "")
     pick("hidden_sizes", hidden_sizes(train_tokens, budget), size_why)
-    pick("adaptive_cutoffs", cutoffs(vocab_size), f"vocabulary {vocab_size:,}")
-    pick("tie_weights", not out.adaptive_cutoffs, "a full softmax" if not out.adaptive_cutoffs else "adaptive softmax")
-    width = out.hidden_sizes[-1] if out.tie_weights else min(_model_default("embedding_size"), out.hidden_sizes[-1] // 2)
-    pick("embedding_size", width, "as the last layer: no projection" if out.tie_weights else "as KJV's, at most half the last layer")
     threads = threads or torch.get_num_threads()
     epochs = expected_epochs(train_tokens, budget, out.hidden_sizes, args.epochs, threads)
+    if args.tie_weights:  # a tied output layer is a full softmax
+        pick("adaptive_cutoffs", [], "--tie: a full softmax")
+    pick("adaptive_cutoffs", *cutoffs(vocab_size, epochs))
+    pick("tie_weights", *tied(vocab_size, out.adaptive_cutoffs))
+    width = out.hidden_sizes[-1] if out.tie_weights else min(_model_default("embedding_size"), out.hidden_sizes[-1] // 2)
+    pick("embedding_size", width, "as the last layer: no projection" if out.tie_weights else "as KJV's, at most half the last layer")
     for name, value in regularizers(epochs).items():
         if name == "input_dropout" and args.dropout is not None:
             continue  # None: the same as the --dropout given (ModelConfig's meaning)
