@@ -36,8 +36,9 @@ training tokens, 12k words, an hour on 2 cores) and scale down:
 
 Expected epochs = budget x tokens/s / training tokens, with the tokens/s of each size on one CPU
 thread (SPEED, measured roughly under bfloat16 autocast) times 1 + 0.7 per further thread (2
-threads trained KJV 1.7x as fast as one). Only the regularizers' strength depends on this guess;
-it is a CPU's, so on a GPU a short budget gets lighter dropout than it could afford.
+threads trained KJV 1.7x as fast as one). The regularizers' strength and the choice of a full
+softmax depend on this guess; it is a CPU's, so on a GPU a short budget gets lighter dropout and
+an adaptive softmax where it could afford more.
 """
 
 from __future__ import annotations
