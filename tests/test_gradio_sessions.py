@@ -32,9 +32,18 @@ def test_a_lazy_state_holds_what_the_eager_one_holds():
     keys = list(demo.blocks)
     for state in (eager, lazy):  # what a run of an event does to a session's state
         state._update_value_in_config(keys[0], "new seed words")
+        state._update_value_in_config(keys[3], [("a", None)])  # an output's value
         state[keys[1]] = gr.Slider(1, 500, 64, step=1)
         state[keys[2]] = [3]
+    assert set(lazy.config_values) == {keys[1], keys[2]}  # values alone build no config
     assert lazy[keys[2]] == eager[keys[2]] == [3]
+    assert list(lazy.components) == list(eager.components)  # a deep link's view: every block, in order
+    eager, lazy = SessionState(demo), LazySessionState(demo)
+    for state in (eager, lazy):  # a gr.update with props: a fresh config, then its value
+        state._update_value_in_config(keys[0], "older words")
+        state.blocks_config.blocks[keys[0]] = gr.Textbox("typed", label="Seed words", render=False)
+        state._update_config(keys[0])
+        state._update_value_in_config(keys[3], [("b", None)])
     assert list(lazy.components) == list(eager.components)  # a deep link's view: every block, in order
     assert [c["id"] for c in lazy.components] == [c["id"] for c in eager.components]
 

@@ -5,9 +5,12 @@ Every new session (each page, each gradio_client) makes a `gradio.state_holder.S
 which builds the config of every block of the app at once: about 2.7 ms for the app's 80 blocks
 on a quiet core (`inspect.signature` for each), on Gradio's event loop, one session at a time.
 Only deep links (`/gradio_api/deep_link`) read those configs. In a burst of 64 new visitors
-that was about a sixth of the app process's time (py-spy, README "What limits it"). Here a
-session builds a block's config when something first asks for it: an update of the block, or
-a deep link, which gets every block's config in the same order as before.
+that was about a sixth of the app process's time (py-spy, README "What limits it"). Then each
+event built the configs of its inputs and output the first time it set their values (about 5%
+of the app process's time in a burst). Here a session builds a block's config only when
+something asks for the config itself: a new block or a changed one (gr.update with props), or
+a deep link, which gets every block's config, with the values set since, in the same order as
+before.
 
     from wordrnn import gradio_sessions
     gradio_sessions.install()   # later sessions of every Blocks in this process
@@ -35,16 +38,28 @@ class LazySessionState(SessionState):
     def __init__(self, blocks: Any) -> None:
         super().__init__(_Unconfigured(blocks))
         self._configurable = blocks.blocks  # the blocks the eager state would have configured
+        self._values: dict[int, Any] = {}  # values set on blocks whose config is not built yet
+
+    def _update_value_in_config(self, key: int, value: Any) -> None:
+        if key in self.config_values:
+            super()._update_value_in_config(key, value)
+        else:
+            # Into the config if a deep link builds it. A config built before that (a new or
+            # changed block) starts afresh, as Gradio's does.
+            self._values[key] = value
 
     @property
     def components(self) -> Iterator[dict]:
         """Every block's config, as the eager state kept them: built now where still missing."""
-        built = self.config_values
-        self.config_values = {
-            key: built[key] if key in built else self.blocks_config.config_for_block(key, [], block)
-            for key, block in self.blocks_config.blocks.items()
-            if key in self._configurable or key in built
-        }
+        built, configs = self.config_values, {}
+        for key, block in self.blocks_config.blocks.items():
+            if key in built:
+                configs[key] = built[key]
+            elif key in self._configurable or key in self._values:
+                configs[key] = self.blocks_config.config_for_block(key, [], block)
+                if key in self._values and "props" in configs[key]:
+                    configs[key]["props"]["value"] = self._values[key]
+        self.config_values, self._values = configs, {}
         return super().components
 
 
