@@ -113,7 +113,7 @@ def held_out_prompts(vocab: Vocabulary, count: int, text: Path | None) -> list[l
     """7-word prompts from held-out lines (all words known), else random frequent words (they
     read differently: fast and exact agree more often on them)."""
     prompts = []
-    if text is not None and text.is_file():
+    if text is not None:
         for line in text.read_text(encoding="utf-8").splitlines()[::50]:
             ids = vocab.encode(tokenize(line, eol=False)[:WINDOW])
             if len(ids) == WINDOW and vocab.unk_id not in ids:
@@ -201,15 +201,16 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{name}: {describe(checkpoint)}")
     print(f"CPU features: {cpu_summary()}; torch {torch.__version__}; int8 products of {GEMM_ROWS}+ streams: "
           f"{products()} (the fastest here, timed at start)\n")
-    prompts = held_out_prompts(checkpoint.vocab, args.timed_prompts, args.text)
-    source = (f"7-word starts of lines of {args.text}" if args.text and args.text.is_file() else
+    text = args.text if args.text is not None and args.text.is_file() else None
+    prompts = held_out_prompts(checkpoint.vocab, args.timed_prompts, text)
+    source = (f"7-word starts of lines of {text}" if text else
               f"7 random frequent words ({args.text} not found: python -m training.corpus kjv --out data/kjv)")
     print(f"Prompts: {source}.\nTimes over {args.repeats} runs, taking {args.timed_prompts} prompts in turn.\n")
     print("\n".join(speed_table(checkpoint, prompts, args.repeats)))
     if args.batches:
         print(f"\nThe scheduler's tick (fast path, top-k, k 10), {torch.get_num_threads()} threads:\n")
         print("\n".join(batch_table(checkpoint, args.batches)))
-    step, free = agreement(checkpoint, held_out_prompts(checkpoint.vocab, args.prompts, args.text))
+    step, free = agreement(checkpoint, held_out_prompts(checkpoint.vocab, args.prompts, text))
     print("\n| greedy agreement, fast vs exact | per step | free run |\n|---|---:|---:|")
     print(f"| {name}, {args.prompts} prompts x {WORDS} words | {step:.1%} | {free:.1%} |")
     return 0

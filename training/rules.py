@@ -89,7 +89,7 @@ def hidden_sizes(train_tokens: int, budget: float | None) -> list[int]:
     return list(SIZES[index][1])
 
 
-def cutoffs(vocab_size: int, epochs: float = 0.0) -> tuple[list[int], str]:
+def cutoffs(vocab_size: int, epochs: float) -> tuple[list[int], str]:
     """The adaptive softmax's cutoffs ([]: a full softmax) and why."""
     if vocab_size < MIN_ADAPTIVE_VOCAB:
         return [], f"vocabulary {vocab_size:,}: a full softmax"

@@ -164,13 +164,13 @@ def exact_ways() -> tuple[str, ...]:
 
 
 @functools.cache
-def _probe(streams: int = 32) -> tuple[Int8Matrix, np.ndarray, np.ndarray]:
+def _probe() -> tuple[Int8Matrix, np.ndarray, np.ndarray]:
     """A layer-sized matrix, quantized inputs that hold the largest sums there can be, and
     their halves."""
     rng = np.random.default_rng(0)  # not torch's: a user's seeded runs must not see this draw
     weight = rng.standard_normal((2048, 1024), np.float32)  # a layer's gates
     weight[:2] = np.sign(weight[:2])  # rows of +-127 only
-    x = rng.standard_normal((streams, 1024), np.float32)
+    x = rng.standard_normal((32, 1024), np.float32)  # 32 streams
     x[:2], x[2] = weight[:2], -weight[0]  # inputs of +-levels: every product at its largest
     matrix = Int8Matrix(torch.from_numpy(weight))
     xq = kernels.quantize(x, matrix.levels)[0]
