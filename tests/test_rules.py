@@ -11,9 +11,11 @@ from training.rules import AVERAGE_FRACTION, KJV_REGULARIZERS, averaged_steps, c
 from wordrnn import ModelConfig
 
 
-def chosen(*flags: str, tokens: int, vocab: int, budget: str | None = None, threads: int | None = None):
+def chosen(*flags: str, tokens: int, vocab: int, budget: str | None = None, threads: int | None = None,
+           autocast: bool = True):
+    """The rules' choices; `autocast` True: a run under bfloat16 autocast, what they were measured in."""
     argv = ["--text", __file__, "--out", "x", *flags, *(["--time-budget", budget] if budget else [])]
-    return choose(options.parse(argv), tokens, vocab, threads)
+    return choose(options.parse(argv), tokens, vocab, threads, autocast=autocast)
 
 
 @pytest.mark.parametrize("threads", [1, 2, None])
@@ -65,6 +67,16 @@ def test_a_text_the_budget_reads_20_times_gets_an_untied_full_softmax():
     assert unbudgeted.adaptive_cutoffs == [2000]
     ModelConfig(10_462, jargon.embedding_size, jargon.hidden_sizes, jargon.dropout, jargon.tie_weights,
                 jargon.adaptive_cutoffs)  # a valid model
+
+
+def test_a_run_in_float32_expects_fewer_epochs():
+    """A CPU without native bfloat16 (an AVX2-only AMD) trains in float32, at about 0.6x the speed:
+    the Jargon File's 30 minutes on one thread are then about 16 epochs, not 27."""
+    fast, _ = chosen(tokens=334_738, vocab=10_462, budget="30m", threads=1)
+    slow, said = chosen(tokens=334_738, vocab=10_462, budget="30m", threads=1, autocast=False)
+    assert fast.adaptive_cutoffs == [] and slow.adaptive_cutoffs == [2000]
+    assert slow.dropout < fast.dropout == KJV_REGULARIZERS["dropout"]
+    assert any("epochs on 1 thread in float32" in line for line in said)
 
 
 @pytest.mark.parametrize("tokens, vocab, budget", [(5_000, 300, "1m"), (400_000, 9_000, None),

@@ -35,8 +35,9 @@ training tokens, 12k words, an hour on 2 cores) and scale down:
   steps at the learning rate's floor with their weights averaged (KJV: 4 of 32 epochs).
 
 Expected epochs = budget x tokens/s / training tokens, with the tokens/s of each size on one CPU
-thread (SPEED, measured roughly under bfloat16 autocast) times 1 + 0.7 per further thread (2
-threads trained KJV 1.7x as fast as one). The regularizers' strength and the choice of a full
+thread (SPEED, measured roughly under bfloat16 autocast; x 0.6 for a run in float32, as on a CPU
+without native bfloat16) times 1 + 0.7 per further thread (2 threads trained KJV 1.7x as fast
+as one). The regularizers' strength and the choice of a full
 softmax depend on this guess; it is a CPU's, so on a GPU a short budget gets lighter dropout and
 an adaptive softmax where it could afford more.
 """
@@ -71,6 +72,9 @@ LARGE = _model_default("hidden_sizes")  # [512, 512]
 SIZES = ((300_000, LARGE), (60_000, [s // 2 for s in LARGE]), (0, [s // 4 for s in LARGE]))
 SPEED = {LARGE[-1]: 5_000, LARGE[-1] // 2: 10_000, LARGE[-1] // 4: 20_000}  # tokens/s, one thread
 THREAD_GAIN = 0.7  # each thread after the first adds this much of one thread's speed
+# float32 against bfloat16 autocast, tokens/s (README "Training throughput", 2 x 512 on KJV):
+# adaptive softmax 6,115 against 10,219, full softmax 3,176 against 6,121
+FLOAT32_SPEED = 0.6
 
 
 def min_count(train_words: list[str], max_vocab: int | None = None) -> tuple[int, str]:
@@ -108,10 +112,11 @@ def tied(vocab_size: int, cutoffs: list[int]) -> tuple[bool, str]:
 
 
 def expected_epochs(train_tokens: int, budget: float | None, hidden: list[int], epochs: float | None,
-                    threads: int = 1) -> float:
+                    threads: int, autocast: bool) -> float:
     if budget is None:
         return epochs or EPOCHS
     speed = SPEED.get(hidden[-1], SPEED[LARGE[-1]]) * (1 + THREAD_GAIN * (max(1, threads) - 1))
+    speed *= 1.0 if autocast else FLOAT32_SPEED
     fits = budget * speed / max(1, train_tokens)
     return min(fits, epochs) if epochs else fits
 
@@ -131,10 +136,11 @@ def averaged_steps(total: int, per_epoch: int, flag: float | None) -> int:
     return min(steps, total - 1)
 
 
-def choose(args: argparse.Namespace, train_tokens: int, vocab_size: int,
-           threads: int | None = None) -> tuple[argparse.Namespace, list[str]]:
+def choose(args: argparse.Namespace, train_tokens: int, vocab_size: int, threads: int | None = None, *,
+           autocast: bool) -> tuple[argparse.Namespace, list[str]]:
     """A copy of `args` with every None model option chosen by the rules, and one line per choice;
-    `threads`: the CPU threads the run trains with (default: torch's count now)."""
+    `threads`: the CPU threads the run trains with (default: torch's count now); `autocast`:
+    whether it trains under bfloat16 or float16 autocast (training.precision), else float32."""
     out, said = argparse.Namespace(**vars(args)), []
 
     def pick(name: str, value, why: str) -> None:
@@ -146,7 +152,7 @@ def choose(args: argparse.Namespace, train_tokens: int, vocab_size: int,
     size_why = f"{train_tokens:,} training tokens" + (", short budget" if budget and budget < SHORT_BUDGET else "")
     pick("hidden_sizes", hidden_sizes(train_tokens, budget), size_why)
     threads = threads or torch.get_num_threads()
-    epochs = expected_epochs(train_tokens, budget, out.hidden_sizes, args.epochs, threads)
+    epochs = expected_epochs(train_tokens, budget, out.hidden_sizes, args.epochs, threads, autocast)
     if args.tie_weights:  # a tied output layer is a full softmax
         pick("adaptive_cutoffs", [], "--tie: a full softmax")
     pick("adaptive_cutoffs", *cutoffs(vocab_size, epochs))
@@ -157,7 +163,8 @@ def choose(args: argparse.Namespace, train_tokens: int, vocab_size: int,
         if name == "input_dropout" and args.dropout is not None:
             continue  # None: the same as the --dropout given (ModelConfig's meaning)
         pick(name, value, f"KJV's {KJV_REGULARIZERS[name]} x {min(1.0, max(1 / 3, epochs / FULL_EPOCHS)):.2f} "
-                          f"for about {epochs:.1f} epochs on {threads} thread{'s' * (threads > 1)}")
+                          f"for about {epochs:.1f} epochs on {threads} thread{'s' * (threads > 1)}"
+                          f"{'' if autocast else ' in float32'}")
     for name, value in PENALTIES.items():
         pick(name, value, "AWD-LSTM, as KJV")
     if args.average_epochs is None:

@@ -82,12 +82,12 @@ def _resolved(args: argparse.Namespace) -> tuple[argparse.Namespace, dict | None
 
 def run(args: argparse.Namespace, meta: dict | None, process: distributed.Process, stop: list[int]) -> int:
     out = Path(args.out)
-    autocast_dtype(args.precision, process.device)  # refuse before any work
+    autocast = autocast_dtype(args.precision, process.device) is not None  # refuses before any work
     vocab = Vocabulary.from_json(meta["vocab"]) if meta else None
     corpus = load_corpus(args.text, args.valid, args.min_count, args.max_vocab, vocab=vocab)
     check_size(corpus, args.batch_size, process.world_size)
     if not meta:
-        args, chosen = rules.choose(args, corpus.train.numel(), len(corpus.vocab))
+        args, chosen = rules.choose(args, corpus.train.numel(), len(corpus.vocab), autocast=autocast)
         args.min_count = corpus.min_count  # chosen with the vocabulary; saved with the run's options
         for line in corpus.chosen + chosen:
             log.info("by the rule: %s", line)
