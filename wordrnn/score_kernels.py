@@ -59,36 +59,73 @@ def thresholds(head, shortlist, tops):
 
 @njit(**FAST)
 def kth_largest(x, k):
-    """The k-th highest value of x (1 <= k <= len(x)); x has no NaN."""
-    if 4 * k > x.shape[0]:  # many: a partial sort costs less
-        return np.partition(x, x.shape[0] - k)[x.shape[0] - k]
-    heap = x[:k].copy()  # a min-heap of the k highest so far: heap[0] is the k-th
-    for i in range(k // 2 - 1, -1, -1):
-        _sift(heap, i)
-    lanes = np.empty(16, np.float32)
-    for start in range(k, x.shape[0], 64):  # a block below the k-th highest changes nothing
-        stop = min(start + 64, x.shape[0])
-        if _peak(x, start, stop, lanes) > heap[0]:
-            for v in range(start, stop):
-                if x[v] > heap[0]:
-                    heap[0] = x[v]
-                    _sift(heap, 0)
-    return heap[0]
+    """The k-th highest value of x (1 <= k <= len(x)); x has no NaN. Only the values at or
+    above floor(x, k) can be it (usually a few times k of them): they are copied out and
+    the k-th highest among them selected."""
+    above = np.empty(x.shape[0], np.float32)
+    low = floor(x, k, np.empty(_groups(k), np.float32)) if 4 * k <= x.shape[0] else -np.inf
+    n = 0
+    for v in range(x.shape[0]):  # without a branch: each value is written, kept if at or above
+        above[n] = x[v]
+        n += x[v] >= low
+    return _select(above, n, k)
 
 
 @njit(**EXACT)
-def _sift(heap, i):
-    """Moves heap[i] down until no child of it is lower (a min-heap)."""
-    value = heap[i]
-    while 2 * i + 1 < heap.shape[0]:
-        child = 2 * i + 1
-        if child + 1 < heap.shape[0] and heap[child + 1] < heap[child]:
-            child += 1
-        if heap[child] >= value:
-            break
-        heap[i] = heap[child]
-        i = child
-    heap[i] = value
+def _select(a, n, k):
+    """The k-th highest of a[:n] (1 <= k <= n), by quickselect; reorders a[:n]."""
+    lo, hi, target = 0, n - 1, k - 1  # target: its place in a[:n] sorted highest first
+    while lo < hi:
+        mid = (lo + hi) // 2
+        first, middle, last = a[lo], a[mid], a[hi]  # their median is the pivot
+        pivot = max(min(first, middle), min(max(first, middle), last))
+        i, j = lo, hi
+        while i <= j:
+            while a[i] > pivot:
+                i += 1
+            while a[j] < pivot:
+                j -= 1
+            if i <= j:
+                a[i], a[j] = a[j], a[i]
+                i += 1
+                j -= 1
+        if target <= j:
+            hi = j
+        elif target >= i:
+            lo = i
+        else:  # between the two parts: equal to the pivot
+            return a[target]
+    return a[target]
+
+
+@njit(**EXACT)
+def _groups(k):
+    """How many groups floor() splits a row into for its k-th highest: k rounded up to a whole
+    number of 16 (SIMD lanes)."""
+    return (k + 15) // 16 * 16
+
+
+@njit(nogil=True, cache=True, fastmath={"nnan", "nsz"})  # scores are never NaN
+def floor(x, k, lanes):
+    """A value at most the k-th highest of x: the lowest of the maxima of g = _groups(k) >= k
+    groups (x[j], x[j + g], x[j + 2g], ...), so at least k values are at or above it; -inf
+    when x has fewer than g values. lanes: scratch (g,). One SIMD pass, where keeping the k
+    best so far costs a compare and a sift per value."""
+    g = lanes.shape[0]
+    n = x.shape[0]
+    if n < g:
+        return -np.inf
+    lanes[:] = x[:g]
+    whole = n // g * g
+    for start in range(g, whole, g):
+        for j in range(g):
+            lanes[j] = x[start + j] if x[start + j] > lanes[j] else lanes[j]
+    for j in range(n - whole):
+        lanes[j] = x[whole + j] if x[whole + j] > lanes[j] else lanes[j]
+    low = lanes[0]
+    for j in range(1, g):
+        low = lanes[j] if lanes[j] < low else low
+    return low
 
 
 @njit(nogil=True, cache=True, fastmath={"nnan", "nsz"})  # scores are never NaN
