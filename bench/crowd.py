@@ -3,13 +3,15 @@
     python -m bench.crowd                              # app.py, 1, 16 and 64 clients x 128 words
     python -m bench.crowd --app /tmp/app_serve.py      # another app file that calls wordrnn.worker.serve
     python -m bench.crowd --clients 1 8 --words 32     # a quick look
+    python -m bench.crowd --decoding top-p             # as the page decodes by default
 
 Starts the app as a host would (`python APP --port P`, Hub offline), once per path:
 WORDRNN_BATCHING=0 (one batch-1 stream per request, as before the scheduler), =thread (the
 scheduler in the app's process, sharing its GIL with Gradio's threads) and =1 (the default: the
 scheduler in a model process of its own, wordrnn.worker). For each, every client count sends
-that many gradio_client /generate calls at the same moment (top-k, k 10, distinct seeds; one
-client: the median of --alone-runs runs), and reports errors, p50 / p95 time to the whole text,
+that many gradio_client /generate calls at the same moment (distinct rng seeds; --decoding
+top-k: k 10, temperature 1, or top-p: the page's default, top-p 0.9, temperature 0.7; the
+no-repeat guard on 4-grams in both; one client: the median of --alone-runs runs), and reports errors, p50 / p95 time to the whole text,
 the burst's time, aggregate words per second, the CPU seconds the app (with its model process)
 and the clients spent in the burst (on one machine they share its cores), and each batched
 path's ratios to the per-request one. Prints markdown and the CPU it ran on.
@@ -40,10 +42,17 @@ PROMPT = "and god said , let there be light"
 PATHS = {"per-request": "0", "batched, in-process": "thread", "batched": "1"}  # WORDRNN_BATCHING
 
 
-def generate(client: Client, seed: int, words: int):
-    """One /generate call as the page makes it (top-k, k 10, temperature 1): the only place
-    that knows the endpoint's parameters."""
-    return client.submit(PROMPT, words, "top-k", 10, 1.0, str(seed), api_name="/generate")
+# How the clients decode: the issue's benchmark (top-k), or the page's defaults (top-p, every
+# word of the output layer in float32). No-repeat guard on 4-grams, the page's, in both.
+DECODING = {"top-k": dict(mode="top-k", k=10, temperature=1.0),
+            "top-p": dict(mode="top-p", temperature=0.7, top_p=0.9)}
+
+
+def generate(client: Client, seed: int, words: int, decoding: str = "top-k"):
+    """One /generate call as the page makes it: the only place that knows the endpoint's
+    parameters."""
+    return client.submit(prompt=PROMPT, length=words, **DECODING[decoding], no_repeat=4, rng_seed=str(seed),
+                         api_name="/generate")
 
 
 def start(app: Path, batching: str, model: str | None, log: Path) -> tuple[subprocess.Popen, str]:
@@ -79,7 +88,7 @@ def cpu_seconds(pid: int) -> float:
     return own + sum(cpu_seconds(int(child)) for child in children)
 
 
-def burst(url: str, clients: int, words: int, pid: int, processes: int = 1) -> dict:
+def burst(url: str, clients: int, words: int, pid: int, processes: int = 1, decoding: str = "top-k") -> dict:
     """`clients` calls at the same moment, each from its own connected client and thread, the
     clients spread over `processes` processes (visitors do not share one GIL); with the CPU
     seconds the app (server) and the clients spent meanwhile."""
@@ -87,7 +96,7 @@ def burst(url: str, clients: int, words: int, pid: int, processes: int = 1) -> d
         shares = [clients // processes + (n < clients % processes) for n in range(processes)]
         with multiprocessing.get_context("spawn").Pool(processes) as pool:
             gate = multiprocessing.get_context("spawn").Manager().Barrier(len([s for s in shares if s]) + 1)
-            parts = [pool.apply_async(_share, (url, n, words, gate, sum(shares[:i])))
+            parts = [pool.apply_async(_share, (url, n, words, gate, sum(shares[:i]), decoding))
                      for i, n in enumerate(shares) if n]
             gate.wait()
             began, server = time.monotonic(), cpu_seconds(pid)
@@ -96,24 +105,24 @@ def burst(url: str, clients: int, words: int, pid: int, processes: int = 1) -> d
         totals = [t for r in results for t in r["totals"]]
         return dict(totals=totals, errors=[e for r in results for e in r["errors"]], wall=wall,
                     rate=len(totals) * words / wall, server=server, clients=sum(r["clients"] for r in results))
-    return _calls(url, clients, words, None, 0, pid)
+    return _calls(url, clients, words, None, 0, pid, decoding)
 
 
-def lone_client(url: str, words: int, pid: int, runs: int) -> dict:
+def lone_client(url: str, words: int, pid: int, runs: int, decoding: str = "top-k") -> dict:
     """One client at a time, `runs` times: its median run. One run is a poor yardstick: a
     gradio_client looks for new messages every 50 ms, so a lone text's time comes out at one of
     two values 50 ms apart."""
-    tries = [burst(url, 1, words, pid) for _ in range(runs)]
+    tries = [burst(url, 1, words, pid, decoding=decoding) for _ in range(runs)]
     middle = sorted(tries, key=lambda r: r["wall"])[len(tries) // 2]
     return {**middle, "totals": [t for r in tries for t in r["totals"]],
             "errors": [e for r in tries for e in r["errors"]]}
 
 
-def _share(url: str, clients: int, words: int, gate, first: int) -> dict:
-    return _calls(url, clients, words, gate, first, None)
+def _share(url: str, clients: int, words: int, gate, first: int, decoding: str) -> dict:
+    return _calls(url, clients, words, gate, first, None, decoding)
 
 
-def _calls(url: str, clients: int, words: int, outer, first: int, pid: int | None) -> dict:
+def _calls(url: str, clients: int, words: int, outer, first: int, pid: int | None, decoding: str) -> dict:
     # ssl_verify=False: the app is plain http on 127.0.0.1, so nothing is ever verified, but with
     # it on, httpx loads the CA bundle for every request (about 25 ms of CPU, three times per
     # call): the harness would take that CPU from the app it measures, which visitors' own
@@ -128,7 +137,7 @@ def _calls(url: str, clients: int, words: int, outer, first: int, pid: int | Non
         gate.wait()
         began = time.monotonic()
         try:
-            generate(connected[n], 1000 + first + n, words).result(timeout=600)
+            generate(connected[n], 1000 + first + n, words, decoding).result(timeout=600)
             totals.append(time.monotonic() - began)
         except Exception as error:  # noqa: BLE001 - counted and shown
             errors.append(f"{type(error).__name__}: {error}"[:160])
@@ -173,6 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--processes", type=int, default=1,
                    help="client processes the clients are spread over (default 1: one GIL for all)")
     p.add_argument("--paths", nargs="+", choices=list(PATHS), default=list(PATHS), help="default: all three")
+    p.add_argument("--decoding", choices=list(DECODING), default="top-k",
+                   help="top-k (k 10, the default) or top-p (the page's default decoding)")
     args = p.parse_args(argv)
     if not args.app.is_file():
         p.error(f"no app file at {args.app}")
@@ -182,13 +193,16 @@ def main(argv: list[str] | None = None) -> int:
             batching = PATHS[path]
             process, url = start(args.app, batching, args.model, Path(tmp) / f"{path}.log")
             try:
-                burst(url, 1, args.words, process.pid)  # warm-up: first-call allocations
-                results[path] = {n: burst(url, n, args.words, process.pid, args.processes) if n > 1 else
-                                 lone_client(url, args.words, process.pid, args.alone_runs) for n in args.clients}
+                burst(url, 1, args.words, process.pid, decoding=args.decoding)  # warm-up: first-call allocations
+                results[path] = {n: burst(url, n, args.words, process.pid, args.processes, args.decoding) if n > 1
+                                 else lone_client(url, args.words, process.pid, args.alone_runs, args.decoding)
+                                 for n in args.clients}
             finally:
                 process.terminate()
                 process.wait(timeout=30)
-    print(f"{args.app.name}: {args.words} top-k words per client, clients in {args.processes} process(es); {cpu()}\n")
+    settings = ", ".join(f"{k} {v}" for k, v in DECODING[args.decoding].items())
+    print(f"{args.app.name}: {args.words} words per client ({settings}, no-repeat 4), clients in {args.processes} "
+          f"process(es); {cpu()}\n")
     print("| path | clients | errors | p50 whole text (s) | p95 whole text (s) | burst (s) | burst / one client | words/s "
           "| app CPU (s) | clients' CPU (s) |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")

@@ -159,3 +159,45 @@ def test_choosing_for_a_batch_is_choosing_alone(mode):
     for step in range(40):
         rows = [logits(step * 4 + n) for n in range(len(settings))]
         assert choose_all(batch, rows) == [s.choose(r) for s, r in zip(alone, rows)]
+
+
+def nucleus(scores: np.ndarray, temperature: float, top_p: float) -> list[int]:
+    """Top-p's words the plain way: every word sorted (ties to the lower index), float64 sums."""
+    order = np.argsort(-scores, kind="stable")
+    probs = np.exp((scores[order] - scores.max()).astype(np.float64) / temperature)
+    probs /= probs.sum()
+    before = np.concatenate([[0.0], np.cumsum(probs)[:-1]])  # what the words before each add up to
+    return sorted(order[before < top_p].tolist())
+
+
+@pytest.mark.parametrize("shape", ["peaked", "flat", "ties"])
+def test_top_p_keeps_the_words_a_full_sort_keeps(shape):
+    """The nucleus sorts only the best words (64, then 256, ...): the same words as a full sort,
+    for peaked and flat distributions (hundreds of words), ties and -inf scores."""
+    from wordrnn import choice_kernels
+
+    generator = np.random.default_rng(1)
+    for trial in range(40):
+        size = int(generator.integers(50, 3000))
+        scores = generator.standard_normal(size).astype(np.float32) * (4.0 if shape == "peaked" else 0.3)
+        if shape == "ties":
+            scores = np.round(scores * 2) / 2
+        scores[generator.random(size) < 0.1] = -np.inf
+        temperature, top_p = float(generator.uniform(0.5, 1.5)), float(generator.choice([0.5, 0.9, 0.99, 1.0]))
+        want = nucleus(scores, temperature, top_p)
+        edges = np.cumsum(np.sort(np.exp((scores - scores.max()).astype(np.float64) / temperature))[::-1])
+        if np.abs(edges / edges[-1] - top_p).min() < 1e-5 and top_p < 1:
+            continue  # a cut within float32 rounding of top_p: either side is right
+        indices, _, lengths = choice_kernels.choices(
+            scores[None].copy(), np.array([0]), np.array([temperature], np.float32), np.array([top_p], np.float32),
+            np.zeros(0, np.int64), np.array([0, 0]), np.array([0]))
+        got = indices[0, : lengths[0]]
+        finite = np.isfinite(scores)  # words of probability 0 count either way (top_p 1: float32 sums)
+        kept, wanted = sorted(got[finite[got]].tolist()), [w for w in want if finite[w]]
+        if top_p == 1.0:  # float32 sums reach 1 before the last words of probability ~1e-9: left out
+            probs = np.exp((scores - scores.max()).astype(np.float64) / temperature)
+            assert set(kept) <= set(wanted) and probs[sorted(set(wanted) - set(kept))].sum() < 1e-5 * probs.sum()
+        else:
+            assert kept == wanted, (trial, size, len(want))
+        ranked = scores[got[finite[got]]]
+        assert (np.diff(ranked) <= 0).all()  # best first

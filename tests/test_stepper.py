@@ -183,3 +183,22 @@ def test_states_from_the_last_batch_give_the_same_numbers_as_copies_of_them(adap
                 assert torch.equal(h1, h2) and torch.equal(c1, c2)
         again, _ = stepper.advance(words, got_states)  # every row recognized
         np.testing.assert_array_equal(again, fresh.advance(words, want_states)[0])
+
+
+@pytest.mark.parametrize("output", ["adaptive", "linear"])
+def test_top_p_reads_the_models_own_float32_output_layer_row_by_row(adaptive, output):
+    """FloatOutput (every word, for top-p) gives the model's logits to float32 rounding, and a
+    stream's row comes out bit for bit the same alone and among others."""
+    from wordrnn.output import FloatOutput
+
+    model = adaptive.model if output == "adaptive" else train_tiny(tie_weights=False).model
+    layer = FloatOutput(model.output)
+    x = torch.randn(9, model.config.output_size, generator=torch.Generator().manual_seed(0))
+    with torch.inference_mode():
+        want = model.logits(x).numpy()
+    got = layer(x.numpy())
+    assert got.shape == want.shape == (9, layer.words)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    for b in (0, 4, 8):
+        np.testing.assert_array_equal(layer(x[b : b + 1].numpy())[0], got[b])
+        np.testing.assert_array_equal(layer(x[[8, b, 2]].numpy())[1], got[b])

@@ -9,7 +9,7 @@ import numpy as np
 
 from wordrnn.jit import EXACT  # first: chooses the CPU target and cache before numba compiles
 from numba import njit  # noqa: E402
-from wordrnn.score_kernels import _peak  # noqa: E402
+from wordrnn.score_kernels import _peak, kth_largest, tempered_total  # noqa: E402
 
 
 @njit(**EXACT)
@@ -25,11 +25,10 @@ def choices(scores, counts, temperatures, top_ps, refused, offsets, banned_from)
     width = 1
     for b in range(rows):
         width = max(width, words if counts[b] == 0 else min(counts[b], words))
-    indices = np.zeros((rows, width), np.int64)
-    probs = np.zeros((rows, width), np.float32)
+    indices = np.empty((rows, width), np.int64)  # row b's first lengths[b] are set, the rest never read
+    probs = np.empty((rows, width), np.float32)
     lengths = np.zeros(rows, np.int64)
     top_v = np.empty(width, np.float32)
-    scratch = np.empty(width, np.float32)
     kept = np.empty(refused.shape[0], np.float32)  # the refused words' own scores
     for b in range(rows):
         row = scores[b]
@@ -44,7 +43,7 @@ def choices(scores, counts, temperatures, top_ps, refused, offsets, banned_from)
             for n in range(offsets[b], banned_from[b]):  # the never-words stay out
                 row[refused[n]] = -np.inf
         if counts[b] == 0:
-            lengths[b] = _nucleus(row, temperatures[b], top_ps[b], top_v, indices[b], scratch)
+            lengths[b] = _nucleus(row, temperatures[b], top_ps[b], top_v, indices[b])
             _softmax(top_v[: lengths[b]], probs[b, : lengths[b]])
         else:
             _best(row, k, top_v, indices[b])
@@ -99,16 +98,36 @@ def _softmax(values, out):
 
 
 @njit(**EXACT)
-def _nucleus(row, temperature, top_p, top_v, top_i, probs):
-    """Top-p: every word sorted (ties to the lower index), scaled by 1/temperature; keeps the
-    words whose more likely predecessors add up to less than top_p. Returns how many."""
-    order = np.argsort(-row, kind="mergesort")
-    for j in range(order.shape[0]):
-        top_i[j] = order[j]
-        top_v[j] = row[order[j]] / temperature
-    _softmax(top_v, probs)
-    keep, below = 0, np.float32(0.0)
-    while keep < probs.shape[0] and below < top_p:
-        below += probs[keep]
-        keep += 1
-    return keep
+def _nucleus(row, temperature, top_p, top_v, top_i):
+    """Top-p: the words in order of score (ties to the lower index), scaled by 1/temperature;
+    keeps the words whose more likely predecessors add up to less than top_p. Returns how
+    many, in top_v / top_i. Only the best words are sorted: the m best (m = 64, 256, ...),
+    until they hold top_p of the probability."""
+    peak = _peak(row, 0, row.shape[0], np.empty(16, np.float32)) / temperature
+    total = tempered_total(row, temperature, peak)
+    found = np.empty(row.shape[0], np.int64)
+    m = 64
+    while True:
+        n = _at_least(row, m, found)  # found[:n]: the words at or above the m-th best score
+        order = np.argsort(-row[found[:n]], kind="mergesort")  # stable: ties keep the lower index first
+        keep, below = 0, np.float32(0.0)
+        while keep < n and below < top_p:
+            top_i[keep] = found[order[keep]]
+            top_v[keep] = row[top_i[keep]] / temperature
+            below += np.exp(top_v[keep] - peak) / total
+            keep += 1
+        if below >= top_p or n == row.shape[0]:
+            return keep
+        m *= 4
+
+
+@njit(**EXACT)
+def _at_least(row, m, out):
+    """The indices of the words whose score is at least the m-th highest (all of them when m
+    is the row's length or more), in order, in out; returns how many."""
+    low = -np.inf if m >= row.shape[0] else kth_largest(row, m)
+    n = 0
+    for v in range(row.shape[0]):
+        out[n] = v
+        n += row[v] >= low
+    return n

@@ -5,7 +5,7 @@ A linear layer's int8 scores (or, for streams with few candidates, its low-rank 
 shortlist each stream's best words, which are scored again in float32 (FastLinear). An adaptive
 softmax does the same with its head and computes a cluster only for the streams whose
 candidates it could hold (FastAdaptive). Streams with candidates None are not served here:
-wordrnn.stepper gives them the model's own float32 layer.
+FloatOutput is the model's own output layer in float32 for them, every word exact.
 """
 
 from __future__ import annotations
@@ -85,3 +85,39 @@ class FastAdaptive:
                 out[rows, start : start + size] = inner + cluster[rows, None]
             start += size
         return out
+
+
+class FloatOutput:
+    """The model's output layer (nn.Linear or an adaptive softmax) in float32, for every word:
+    logits, or the adaptive softmax's log-probabilities, as WordRNN.logits gives them (to
+    float32 rounding). For B streams in one pass over the weights, yet each row's numbers are
+    its own (score_kernels.float_products): top-p reads these."""
+
+    def __init__(self, output: nn.Linear | nn.AdaptiveLogSoftmaxWithLoss) -> None:
+        adaptive = isinstance(output, nn.AdaptiveLogSoftmaxWithLoss)
+        head = output.head if adaptive else output
+        self.head = _array(head.weight)  # (W, O)
+        self.bias = _array(head.bias) if head.bias is not None else None
+        self.shortlist = output.shortlist_size if adaptive else None
+        self.tails = [(_array(tail[0].weight), _array(tail[1].weight)) for tail in output.tail] if adaptive else []
+        self.words = len(self.head) if not adaptive else self.shortlist + sum(len(up) for _, up in self.tails)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """x (B, O) -> (B, V)."""
+        head = _products(self.head, x)  # (B, W)
+        if self.bias is not None:
+            head += self.bias
+        if self.shortlist is None:
+            return head
+        head = score_kernels.log_softmax(head)
+        parts = [head[:, : self.shortlist]]
+        for i, (down, up) in enumerate(self.tails):
+            inner = score_kernels.log_softmax(_products(up, _products(down, x)))  # (B, cluster size)
+            parts.append(inner + head[:, self.shortlist + i, None])
+        return np.concatenate(parts, 1)
+
+
+def _products(weight: np.ndarray, x: np.ndarray) -> np.ndarray:
+    out = np.empty((len(x), len(weight)), np.float32)
+    score_kernels.float_products(weight, np.ascontiguousarray(x, np.float32), out)
+    return out

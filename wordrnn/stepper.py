@@ -19,7 +19,6 @@ batch to the same size on CUDA.
 
 from __future__ import annotations
 
-import copy
 import logging
 import threading
 from contextlib import contextmanager, nullcontext
@@ -36,7 +35,7 @@ from wordrnn.sampling import Logits
 try:  # numba compiles the fast path's loops; without it every step takes the exact path
     from wordrnn import kernels as KERNELS
     from wordrnn.int8 import GEMM_ROWS, FastLayer
-    from wordrnn.output import FastAdaptive, FastLinear
+    from wordrnn.output import FastAdaptive, FastLinear, FloatOutput
 except ImportError as error:  # pragma: no cover - numba is in requirements.txt
     KERNELS = None
     logging.getLogger(__name__).warning("no CPU fast path (%s): pip install numba", error)
@@ -153,7 +152,7 @@ class FastStepper(_Stepper):
         self.layers = [FastLayer(lstm, embedding if i == 0 else None) for i, lstm in enumerate(model.layers)]
         self.embedding = None if self.layers[0].table is not None else embedding.float().clone().numpy()
         self.output = (FastLinear if isinstance(model.output, nn.Linear) else FastAdaptive)(model.output)
-        self.exact = ExactStepper(copy.deepcopy(model).float())  # for candidates None: every word exact
+        self.every = FloatOutput(model.output)  # for candidates None: every word exact
         self._last = NO_BATCH
         # Compile the kernels (or load them from numba's cache) now, not at the first request:
         # one stream, and a batch large enough for the GEMM path.
@@ -194,15 +193,17 @@ class FastStepper(_Stepper):
         return x, list(self._last.states)
 
     def logits(self, features: np.ndarray, candidates: list[int | None]) -> list[Logits]:
-        """Each stream's Logits, covering its candidates."""
-        out: list[Logits | None] = [None] * len(candidates)
+        """Each stream's Logits, covering its candidates: rows of one (B, V) array."""
+        if not candidates:
+            return []
         fast = [b for b, n in enumerate(candidates) if n is not None]
-        if fast:
-            counts = np.array([candidates[b] for b in fast], np.int64)
-            scores = self.output(features[fast], counts)  # (F, V)
-            for row, b in enumerate(fast):
-                out[b] = Logits(torch.from_numpy(scores[row]), exact=candidates[b], batch=(scores, row))
-        for b, n in enumerate(candidates):
-            if n is None:  # the model's own float32 output layer, one stream at a time
-                out[b] = self.exact.logits(torch.from_numpy(features[b : b + 1]), [None])[0]
-        return out
+        every = [b for b, n in enumerate(candidates) if n is None]  # top-p: every word exact
+        counts = np.array([candidates[b] for b in fast], np.int64)
+        if not every:
+            scores = self.output(features[fast], counts)  # (B, V)
+        elif not fast:
+            scores = self.every(features[every])
+        else:
+            scores = np.empty((len(candidates), self.every.words), np.float32)
+            scores[fast], scores[every] = self.output(features[fast], counts), self.every(features[every])
+        return [Logits(torch.from_numpy(scores[b]), exact=n, batch=(scores, b)) for b, n in enumerate(candidates)]
