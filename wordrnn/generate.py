@@ -33,6 +33,7 @@ from wordrnn.sampling import MODES, Sampler
 from wordrnn.source import DEFAULT_MODEL, resolve
 from wordrnn.stepper import ExactStepper, FastStepper
 from wordrnn.tokenizer import EOL, detokenize
+from wordrnn.trail import keep
 
 __all__ = ["MAX_PROMPT_CHARS", "MAX_PROMPT_WORDS", "MAX_WORDS", "MODES",
            "SEED_WORDS", "Generator", "Prompt"]
@@ -106,7 +107,7 @@ class Generator:
             token = inputs[n] if n < len(inputs) else token
             features, (state,) = self.stepper.advance([token], [state])
             if trail is not None:
-                trail.append([(h.clone(), c.clone()) for h, c in state])
+                keep(trail, state)
             if n + 1 >= len(inputs):
                 token = sampler.choose(self.stepper.logits(features, [sampler.candidates()])[0])
                 yield self.vocab.tokens[token]

@@ -12,7 +12,6 @@ from concurrent.futures import Future
 from multiprocessing.connection import Connection
 from typing import Any
 
-import numpy as np
 import torch
 
 from wordrnn.checkpoint import Checkpoint
@@ -23,7 +22,7 @@ from wordrnn.model import ModelConfig, State, WordRNN
 from wordrnn.scheduler import Scheduler
 from wordrnn.streams import END, Stream
 from wordrnn.vocab import Vocabulary
-from wordrnn.wire import flatten, get, put, sampler_in, sizes, unflatten
+from wordrnn.wire import flatten_all, get, put, sampler_in, sizes, unflatten
 
 
 class _Relayed(Stream):
@@ -35,8 +34,8 @@ class _Relayed(Stream):
         self.number, self.keeps_trail, self.states = number, keeps_trail, []
 
     def keep(self, state: State) -> None:
-        if self.keeps_trail:
-            self.states.append(flatten(state))
+        if self.keeps_trail:  # as it is: nothing writes to a state once made (wordrnn.batch_states)
+            self.states.append(state)
 
     def send(self, item: Any, every: float) -> None:
         self.pending.append(None if item is END else str(item) if isinstance(item, BaseException) else item)
@@ -55,17 +54,17 @@ def serve(conn: Connection) -> None:
     streams: dict[int, _Relayed] = {}
     outbox: queue.SimpleQueue = queue.SimpleQueue()
 
-    def flush() -> None:  # the scheduler's thread, after each tick
-        entries = []
+    def flush() -> None:  # the scheduler's thread, after each tick: one message, its states in one array
+        entries, states = [], []
         for number, stream in list(streams.items()):
             if stream.pending or stream.states:
-                states = np.stack(stream.states) if stream.states else None
-                entries.append((number, stream.pending, states))
+                entries.append((number, stream.pending, len(stream.states)))
+                states += stream.states
                 stream.pending, stream.states = [], []
                 if stream.cancelled:
                     streams.pop(number, None)
         if entries:
-            outbox.put(("tick", entries))
+            outbox.put(("tick", entries, flatten_all(states) if states else None))
 
     scheduler = Scheduler(generator, setup["max_batch"], setup["max_queue"], on_tick=flush)
     sender = threading.Thread(target=_send_all, args=(conn, outbox), name="wordrnn-worker-sender", daemon=True)
@@ -85,7 +84,7 @@ def serve(conn: Connection) -> None:
                     scheduler.submit(stream)
                 except WordRNNError as error:
                     streams.pop(number, None)
-                    outbox.put(("tick", [(number, [str(error)], None)]))
+                    outbox.put(("tick", [(number, [str(error)], 0)], None))
             elif kind == "cancel":
                 stream = streams.pop(message[1], None)
                 if stream is not None:

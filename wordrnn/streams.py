@@ -20,6 +20,7 @@ from wordrnn.generate import Generator, Prompt
 from wordrnn.model import State
 from wordrnn.sampling import Sampler
 from wordrnn.tokenizer import detokenize
+from wordrnn.trail import keep
 
 END = object()  # a stream's last item: its words are all sent
 
@@ -55,8 +56,8 @@ class Stream:
 
     def keep(self, state: State) -> None:
         """Keep the state after each word, for a stream that keeps its trail (wordrnn.trace)."""
-        if self.trail is not None:  # a copy: the stepper's states may be views of its batch arrays
-            self.trail.append([(h.clone(), c.clone()) for h, c in state])
+        if self.trail is not None:
+            keep(self.trail, state)
 
     def send(self, item: Any, every: float) -> None:
         """Pass `item` on. The consumer is woken at most every `every` s (at once for the last

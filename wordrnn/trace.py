@@ -33,6 +33,7 @@ import torch
 from wordrnn.errors import WordRNNError
 from wordrnn.generate import Generator, Prompt
 from wordrnn.model import State
+from wordrnn.trail import Trail
 
 __all__ = ["MAX_BYTES", "TOP_WORDS", "Gone", "Text", "Texts", "Word"]
 
@@ -70,13 +71,13 @@ class Text:
     seed: Prompt  # the seed words as typed
     ids: list[int]  # what the model read, then wrote: the context (a line break first), then the words
     start: int  # ids[start:] are the generated words (a branch's kept prefix included)
-    states: list[State]  # states[j]: after reading ids[j], for every id but the last (never read)
+    states: Trail  # states[j]: after reading ids[j], for every id but the last (never read)
     explained: list[Word] | None = field(default=None, repr=False)
     after: list[tuple[str, float]] | None = field(default=None, repr=False)  # the words after the last
 
     @property
     def size(self) -> int:
-        return sum(t.nbytes for state in self.states for pair in state for t in pair)
+        return self.states.nbytes
 
 
 class Texts:
@@ -103,7 +104,7 @@ class Texts:
         """model.stream, keeping the text under key(prompt, words, options) once it has all its
         words. Errors (Busy, bad settings) come from this call."""
         context = self.generator.context(prompt.ids)
-        trail: list[State] = []
+        trail = Trail()
         tokens = self.model.stream(prompt, words, trail=trail, **options)
         text = Text(self.key(prompt, words, options), prompt, list(context), len(context), trail)
         return self._keeping(tokens, text, words)
@@ -143,7 +144,7 @@ class Texts:
         typed = text.seed.words + [self.vocab.tokens[i] for i in ids[text.start :]]
         context = text.start - len(text.seed.ids)  # the line break the model reads first, if any
         prompt = Prompt(typed, ids[context:], text.seed.unknown)  # what a fresh generation would read
-        trail: list[State] = []
+        trail = Trail()
         if words:
             tokens = self.model.stream(prompt, words, state=text.states[at - 1], trail=trail, **options)
             ids += [self.vocab.id(t) for t in tokens]

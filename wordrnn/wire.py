@@ -102,6 +102,13 @@ def flatten(state: State) -> np.ndarray:
     return torch.cat([t.detach().reshape(-1).float().cpu() for pair in state for t in pair]).numpy()
 
 
+def flatten_all(states: list[State]) -> np.ndarray:
+    """States (per layer (h, c), all alike) as rows of one float32 array (N, S): flatten's rows."""
+    parts = [torch.stack([state[i][j].detach().reshape(-1) for state in states])
+             for i in range(len(states[0])) for j in (0, 1)]  # (N, width) each
+    return torch.cat(parts, 1).float().cpu().numpy()
+
+
 def unflatten(flat: np.ndarray, sizes: list[tuple[int, int]], shape: tuple[int, ...] = (),
               device: torch.device | None = None) -> list[State]:
     """Rows of flat vectors (N, S) back into N states; each tensor (*shape, width)."""

@@ -49,7 +49,8 @@ from wordrnn.model import State
 from wordrnn.sampling import Sampler
 from wordrnn.scheduler import MAX_BATCH, MAX_QUEUE, Scheduler, update_every
 from wordrnn.streams import END, Busy, Serving, Stream
-from wordrnn.wire import flatten, get, put, ready, sampler_out, sizes, unflatten
+from wordrnn.trail import keep_rows
+from wordrnn.wire import flatten, get, put, ready, sampler_out, sizes
 
 log = logging.getLogger(__name__)
 
@@ -189,7 +190,7 @@ class Worker(Serving):
             while True:
                 message = get(conn)
                 if message[0] == "tick":
-                    self._deliver(message[1])
+                    self._deliver(message[1], message[2])
                 else:  # ("job", number, ok, value)
                     with self._lock:
                         done = self._jobs.pop(message[1], None)
@@ -202,17 +203,19 @@ class Worker(Serving):
         with self._lock:
             self._fail(conn)
 
-    def _deliver(self, entries: list[tuple[int, list[Any], np.ndarray | None]]) -> None:
-        every = None
-        for number, items, states in entries:
+    def _deliver(self, entries: list[tuple[int, list[Any], int]], states: np.ndarray | None) -> None:
+        """One tick's news: each stream's items and how many of the tick's states (N, S) are its."""
+        every, at = None, 0
+        for number, items, count in entries:
+            rows, at = (states[at : at + count] if count else None), at + count
             stream = self._streams.get(number)
             if stream is None:
                 continue
             if stream.cancelled:  # its consumer dropped its Tokens without closing them
                 self.release(stream)
                 continue
-            if states is not None and stream.trail is not None:
-                stream.trail.extend(unflatten(states, self._sizes))
+            if rows is not None and stream.trail is not None:
+                keep_rows(stream.trail, rows, self._sizes)
             every = update_every(self) if every is None else every
             for item in items:
                 if item is None or isinstance(item, str):  # the end, or the model's error
