@@ -107,17 +107,24 @@ from wordrnn.generate import Generator
 from wordrnn.scheduler import Scheduler
 gen = Generator(Checkpoint.from_pretrained("models/kjv-lstm"), device="cpu")
 prompts = ["and god said", "in the beginning god created", "the lord is my shepherd", "and it came to pass"] * 2
-alone = [list(gen.stream(p, 24, mode="top-k", seed=n)) for n, p in enumerate(prompts)]
+modes = ["top-k", "top-p"]  # top-p: the output layer in float32 (wordrnn.output.FloatOutput)
+alone = [list(gen.stream(p, 24, mode=modes[n % 2], seed=n)) for n, p in enumerate(prompts)]
 scheduler = Scheduler(gen)
-together = [scheduler.stream(p, 24, mode="top-k", seed=n) for n, p in enumerate(prompts)]
+together = [scheduler.stream(p, 24, mode=modes[n % 2], seed=n) for n, p in enumerate(prompts)]
 assert [list(s) for s in together] == alone
+import numpy as np
+from wordrnn.output import FloatOutput
+layer = FloatOutput(gen.model.output)
+x = np.random.default_rng(0).standard_normal((9, gen.model.config.output_size)).astype(np.float32)
+assert all((layer(x[b : b + 1])[0] == layer(x)[b]).all() for b in range(9))
 print("way", int8.products(), "exact", *int8.exact_ways())
 """
 
 
 def test_a_cpu_with_avx2_alone_writes_the_same_words_alone_and_in_a_crowd():
     """AMD's Zen 2 and 3 have AVX2 but neither VNNI nor AVX-512: oneDNN, ATen and numba are told
-    to use no more than AVX2 here, so the int8 products run the code such a CPU runs."""
+    to use no more than AVX2 here, so the int8 products (and top-p's float32 ones) run the code
+    such a CPU runs."""
     env = {**os.environ, "ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2", "NUMBA_CPU_NAME": "haswell"}
     env.pop("NUMBA_CPU_FEATURES", None)
     run = subprocess.run([sys.executable, "-c", AVX2_ONLY], cwd=ROOT, env=env, capture_output=True, text=True,

@@ -96,28 +96,41 @@ class FloatOutput:
     def __init__(self, output: nn.Linear | nn.AdaptiveLogSoftmaxWithLoss) -> None:
         adaptive = isinstance(output, nn.AdaptiveLogSoftmaxWithLoss)
         head = output.head if adaptive else output
-        self.head = _array(head.weight)  # (W, O)
+        self.head, self.head_words = _padded(head.weight), head.weight.shape[0]  # (W, O)
         self.bias = _array(head.bias) if head.bias is not None else None
         self.shortlist = output.shortlist_size if adaptive else None
-        self.tails = [(_array(tail[0].weight), _array(tail[1].weight)) for tail in output.tail] if adaptive else []
-        self.words = len(self.head) if not adaptive else self.shortlist + sum(len(up) for _, up in self.tails)
+        self.tails = [(_padded(down.weight), down.weight.shape[0], _padded(up.weight), up.weight.shape[0])
+                      for down, up in output.tail] if adaptive else []
+        self.words = self.head_words if not adaptive else self.shortlist + sum(t[3] for t in self.tails)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """x (B, O) -> (B, V)."""
-        head = _products(self.head, x)  # (B, W)
+        head = _products(self.head, x, self.head_words)  # (B, W)
         if self.bias is not None:
             head += self.bias
         if self.shortlist is None:
-            return head
-        head = score_kernels.log_softmax(head)
+            return np.ascontiguousarray(head)
+        head = score_kernels.log_softmax(np.ascontiguousarray(head))
         parts = [head[:, : self.shortlist]]
-        for i, (down, up) in enumerate(self.tails):
-            inner = score_kernels.log_softmax(_products(up, _products(down, x)))  # (B, cluster size)
-            parts.append(inner + head[:, self.shortlist + i, None])
+        for i, (down, inner, up, size) in enumerate(self.tails):
+            cluster = _products(up, _products(down, x, inner), size)  # (B, cluster size)
+            parts.append(score_kernels.log_softmax(np.ascontiguousarray(cluster)) + head[:, self.shortlist + i, None])
         return np.concatenate(parts, 1)
 
 
-def _products(weight: np.ndarray, x: np.ndarray) -> np.ndarray:
-    out = np.empty((len(x), len(weight)), np.float32)
-    score_kernels.float_products(weight, np.ascontiguousarray(x, np.float32), out)
+def _padded(weight: torch.Tensor) -> np.ndarray:
+    """A float32 copy with zero rows up to a multiple of 4 (score_kernels.float_products)."""
+    rows = -(-len(weight) // 4) * 4
+    out = np.zeros((rows, weight.shape[1]), np.float32)
+    out[: len(weight)] = _array(weight)
     return out
+
+
+def _products(weight: np.ndarray, x: np.ndarray, words: int) -> np.ndarray:
+    """x (B, K) times the first `words` rows of a _padded weight: (B, words)."""
+    streams = -(-len(x) // 4) * 4
+    padded = np.zeros((streams, x.shape[1]), np.float32)
+    padded[: len(x)] = x
+    out = np.empty((streams, len(weight)), np.float32)
+    score_kernels.float_products(weight, padded, out)
+    return out[: len(x), :words]
