@@ -165,13 +165,18 @@ class NgramBlocker:
         self.n = n
         self.history: list[int] = []
         self.followers: dict[tuple[int, ...], set[int]] = defaultdict(set)
+        self._banned: list[int] | None = None  # banned()'s answer until the next word
 
     def add(self, token: int) -> None:
+        self._banned = None
         self.history.append(token)
         if len(self.history) >= self.n:
             *prefix, last = self.history[-self.n :]
             self.followers[tuple(prefix)].add(last)
 
     def banned(self) -> list[int]:
-        prefix = tuple(self.history[len(self.history) - self.n + 1 :]) if self.n > 1 else ()
-        return sorted(self.followers.get(prefix, ()))
+        """The words that would complete an n-gram already in the text (asked several times a step)."""
+        if self._banned is None:
+            prefix = tuple(self.history[len(self.history) - self.n + 1 :]) if self.n > 1 else ()
+            self._banned = sorted(self.followers.get(prefix, ()))
+        return self._banned

@@ -104,9 +104,15 @@ def flatten(state: State) -> np.ndarray:
 
 def flatten_all(states: list[State]) -> np.ndarray:
     """States (per layer (h, c), all alike) as rows of one float32 array (N, S): flatten's rows."""
-    parts = [torch.stack([state[i][j].detach().reshape(-1) for state in states])
-             for i in range(len(states[0])) for j in (0, 1)]  # (N, width) each
-    return torch.cat(parts, 1).float().cpu().numpy()
+    parts = [np.stack([_vector(state[i][j]) for state in states]) for i in range(len(states[0])) for j in (0, 1)]
+    return np.concatenate(parts, 1)  # (N, S)
+
+
+def _vector(t: torch.Tensor) -> np.ndarray:
+    """A state tensor as a float32 vector: the fast stepper's (1-D float32 on the CPU) as it is."""
+    if t.dim() == 1 and t.dtype == torch.float32 and t.device.type == "cpu":
+        return t.numpy()
+    return t.detach().reshape(-1).float().cpu().numpy()
 
 
 def unflatten(flat: np.ndarray, sizes: list[tuple[int, int]], shape: tuple[int, ...] = (),
