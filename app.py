@@ -101,8 +101,15 @@ def _tokens(prompt: Prompt, length: int, options: dict[str, Any]) -> Iterator[st
 
 
 @gpu
-def _explained(text: Text) -> tuple[list[Any], list[tuple[str, float]]]:
-    return SESSION.explained(text)
+def _explained(text: Text) -> list[Any]:
+    """Every generated word of `text` explained (once per text)."""
+    return SESSION.texts.explain(text)
+
+
+@gpu
+def _after(text: Text) -> list[tuple[str, float]]:
+    """The most likely words after the text's last one."""
+    return SESSION.texts.after(text)
 
 
 @gpu
@@ -181,7 +188,7 @@ def next_words(prompt: str) -> dict[str, float]:
 
 
 def _described(text: Text) -> dict[str, Any]:
-    return session.described(text, _explained(text)[0])
+    return session.described(text, _explained(text))
 
 
 def generate_words(
@@ -247,15 +254,15 @@ def from_url(request: gr.Request) -> list[Any]:
 
 
 def _view(text: Text, shade: bool, selected: int | None = None) -> Any:
-    words, _ = _explained(text)
-    probabilities = [w.probability for w in words] if shade else None
-    runs = page.word_runs(text.seed.words, text.seed.unknown, [w.word for w in words], probabilities, selected)
+    # unshaded, the words alone: a text is explained when a word is clicked or shading is on
+    probabilities = [w.probability for w in _explained(text)] if shade else None
+    runs = page.word_runs(text.seed.words, text.seed.unknown, SESSION.words(text), probabilities, selected)
     return gr.update(value=runs, color_map=page.colors(shade))
 
 
 def _shown(text: Text, shade: bool, history: list[str], note: Any = gr.skip()) -> list[Any]:
     """Outputs [output, chart, text_id, history, alternatives, drawn] for a new version."""
-    _, after = _explained(text)
+    after = _after(text)
     return [_view(text, shade), gr.update(value=page.chart(after), label="Most likely next words after the text"),
             text.id, history, gr.update(visible=False, value=None), note]
 
@@ -275,7 +282,7 @@ def pick(text_id: str | None, shade: bool, evt: gr.SelectData) -> list[Any]:
         text = SESSION.texts.get(text_id)
     except WordRNNError:
         return [gr.skip()] * 4
-    chosen = session.choice(text, _explained(text)[0], evt.index)
+    chosen = session.choice(text, _explained(text), evt.index)
     if chosen is None:  # a seed word (or the text still streaming)
         return [gr.skip()] * 4
     position, label, chart, choices = chosen

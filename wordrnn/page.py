@@ -17,7 +17,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from wordrnn.prompt import MAX_PROMPT_CHARS, SEED_WORDS, SUGGESTIONS
 from wordrnn.source import Source
-from wordrnn.tokenizer import EOL, detokenize, tokenize
+from wordrnn.tokenizer import EOL, detokenize, pieces, tokenize
 from wordrnn.vocab import UNK, Vocabulary
 
 __all__ = ["KJV_EXAMPLES", "SEED_WORDS", "Settings", "examples", "held_out", "is_word", "md_escape",
@@ -147,11 +147,8 @@ def seed_runs(words: list[str], unknown: Mapping[str, Any]) -> list[tuple[str, s
     """The seed words as text, in runs labelled "seed" or "unknown"; together they are
     `detokenize(words)`, so the generated text can be appended after them."""
     runs: list[tuple[str, str]] = []
-    done = ""
-    for i, word in enumerate(words):
-        text = detokenize(words[: i + 1])  # detokenize only appends: each prefix is final
+    for word, piece in zip(words, pieces(words)):
         label = "unknown" if word in unknown else "seed"
-        piece, done = text[len(done) :], text
         if runs and runs[-1][1] == label:
             runs[-1] = (runs[-1][0] + piece, label)
         else:
@@ -215,12 +212,9 @@ def word_runs(seed: list[str], unknown: Mapping[str, Any], words: list[str],
     probability band when `probabilities` are given, "selected" for word `selected`. Together
     they are `detokenize(seed + words)`."""
     runs: list[tuple[str, str | None]] = list(seed_runs(seed, unknown))
-    done = detokenize(seed)
-    for i, word in enumerate(words):
-        text = detokenize([*seed, *words[: i + 1]])  # each prefix is final: the word's own piece
+    for i, piece in enumerate(pieces([*seed, *words])[len(seed) :]):  # each word's own piece of the text
         label = "selected" if i == selected else band(probabilities[i]) if probabilities is not None else None
-        runs.append((text[len(done) :], label))
-        done = text
+        runs.append((piece, label))
     return runs
 
 

@@ -152,6 +152,11 @@ class Session:
     def explained(self, text: Text) -> tuple[list[Word], list[tuple[str, float]]]:
         return self.texts.explain(text), self.texts.after(text)
 
+    def words(self, text: Text) -> list[str]:
+        """The generated words of a text, without explaining them (that takes the output layer
+        at every position: about 25 ms for 128 words on a CPU core)."""
+        return [self.texts.vocab.tokens[i] for i in text.ids[text.start :]]
+
     def branch(self, text_id: Any, position: Any, word: Any, opts: dict[str, Any], words: int | None = None) -> Text:
         position = int(position) if isinstance(position, (int, float)) and position == int(position) else position
         return self.texts.branch(text_id, position, page.word(word), opts, words)

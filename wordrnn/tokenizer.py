@@ -68,6 +68,13 @@ def detokenize(words: Iterable[str]) -> str:
     letter, "i" is written "I", and `<eol>` becomes a line break. Tokenizing the result gives the
     original tokens back (for tokens that `tokenize` can produce).
     """
+    return "".join(pieces(words))
+
+
+def pieces(words: Iterable[str]) -> list[str]:
+    """What detokenize writes for each token, in order (its space before it included): a
+    token's piece depends only on the tokens before it, so the pieces of a prefix are the
+    prefix's text."""
     out: list[str] = []
     capitalize = True
     glue_next = True  # no space before the first token
@@ -97,7 +104,7 @@ def detokenize(words: Iterable[str]) -> str:
         if word in _SENTENCE_END:
             capitalize = True
         out.append(text if glue or not out or out[-1] == "\n" else " " + text)
-    return "".join(out)
+    return out
 
 
 def _cased(word: str, capitalize: bool) -> str:
