@@ -109,8 +109,7 @@ def _groups(k):
 def floor(x, k, lanes):
     """A value at most the k-th highest of x: the lowest of the maxima of g = _groups(k) >= k
     groups (x[j], x[j + g], x[j + 2g], ...), so at least k values are at or above it; -inf
-    when x has fewer than g values. lanes: scratch (g,). One SIMD pass, where keeping the k
-    best so far costs a compare and a sift per value."""
+    when x has fewer than g values. lanes: scratch (g,). One SIMD pass over x."""
     g = lanes.shape[0]
     n = x.shape[0]
     if n < g:
