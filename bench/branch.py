@@ -17,12 +17,22 @@ import time
 import torch
 
 from bench.crowd import cpu
-from wordrnn import Generator, detokenize
+from wordrnn import Generator, controls, detokenize
+from wordrnn.prompt import Prompt
 from wordrnn.source import resolve
 from wordrnn.trace import Texts
 
 PROMPT = "and god said , let there be light"
-OPTIONS = dict(mode="top-p", top_p=0.9, temperature=0.7, no_repeat_ngram=4)  # the app's default decoding
+OPTIONS = dict(mode=controls.DEFAULT_MODE, top_p=controls.TOP_P.default,  # the app's default decoding
+               temperature=controls.TEMPERATURE.default, no_repeat_ngram=controls.NO_REPEAT.default)
+
+
+def texts_of(model: str | None) -> tuple[Generator, Texts, Prompt]:
+    """The app's Generator over `model` (None: the embedded one) on one thread, its Texts, and
+    the benchmarks' prompt."""
+    torch.set_num_threads(1)
+    gen = Generator(resolve(model).checkpoint)
+    return gen, Texts(gen), gen.prompt(PROMPT)
 
 
 def main() -> None:
@@ -32,9 +42,7 @@ def main() -> None:
     p.add_argument("--at", type=int, default=100, help="the generated word to branch from")
     p.add_argument("--repeats", type=int, default=15)
     args = p.parse_args()
-    torch.set_num_threads(1)
-    gen = Generator(resolve(args.model).checkpoint)
-    texts, prompt = Texts(gen), gen.prompt(PROMPT)
+    gen, texts, prompt = texts_of(args.model)
     rest = args.words - args.at
     times: dict[str, list[float]] = {"branch": [], "new": [], "fresh": []}
     for seed in range(args.repeats):

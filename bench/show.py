@@ -17,16 +17,10 @@ import argparse
 import statistics
 import time
 
-import torch
-
+from bench.branch import OPTIONS, texts_of
 from bench.crowd import cpu
-from wordrnn import Generator, page
-from wordrnn.source import resolve
+from wordrnn import page
 from wordrnn.trace import Texts
-
-PROMPT = "and god said , let there be light"
-OPTIONS = dict(mode="top-p", top_p=0.9, temperature=0.7, no_repeat_ngram=4)  # the app's default decoding
-
 
 def main() -> None:
     p = argparse.ArgumentParser(prog="python -m bench.show", description=__doc__.splitlines()[0])
@@ -34,9 +28,7 @@ def main() -> None:
     p.add_argument("--words", type=int, default=128, help="each text's length")
     p.add_argument("--repeats", type=int, default=15)
     args = p.parse_args()
-    torch.set_num_threads(1)
-    gen = Generator(resolve(args.model).checkpoint)
-    texts, prompt = Texts(gen), gen.prompt(PROMPT)
+    gen, texts, prompt = texts_of(args.model)
     times: dict[str, list[float]] = {"write": [], "plain": [], "explained": []}
     for seed in range(args.repeats + 1):  # the first: warm-up
         options = dict(OPTIONS, seed=seed)
