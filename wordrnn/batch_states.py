@@ -53,13 +53,16 @@ class BatchStates:
             out[known] = self.arrays[layer][part][rows[known]]
         for b in np.flatnonzero(~known):
             if states[b] is not None:
-                out[b] = _vector(states[b][layer][part])
+                out[b] = vector(states[b][layer][part])
         return out
 
 
 NO_BATCH = BatchStates([], [])
 
 
-def _vector(t: torch.Tensor) -> np.ndarray:
-    """A state tensor, (1, 1, N) from the model or (N,) from a FastStepper, as a numpy (N,)."""
-    return t.numpy() if t.dim() == 1 else t.reshape(-1).float().numpy()
+def vector(t: torch.Tensor) -> np.ndarray:
+    """A state tensor, (1, 1, N) from the model (any device or dtype) or (N,) from a FastStepper,
+    as a float32 numpy (N,): the FastStepper's as it is, without a copy."""
+    if t.dim() == 1 and t.dtype == torch.float32 and t.device.type == "cpu":
+        return t.numpy()
+    return t.detach().reshape(-1).float().cpu().numpy()

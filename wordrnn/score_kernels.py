@@ -151,15 +151,10 @@ def log_softmax(x):
     (words left out) stay -inf. The exponentials are _exps': SIMD, unlike libm's exp."""
     mantissas = np.empty(x.shape[1], np.float32)
     powers = np.empty(x.shape[1], np.int32)
-    scales = powers.view(np.float32)  # 2**n as float32 bit patterns
     lanes = np.empty(16, np.float32)
     for b in range(x.shape[0]):
         peak = _peak(x[b], 0, x.shape[1], lanes)
-        _exps(x[b], peak, mantissas, powers)
-        total = np.float32(0.0)
-        for v in range(x.shape[1]):
-            total += mantissas[v] * scales[v]
-        shift = peak + np.log(total)
+        shift = peak + np.log(_exp_total(x[b], peak, mantissas, powers))
         for v in range(x.shape[1]):
             x[b, v] -= shift
     return x
@@ -169,10 +164,14 @@ def log_softmax(x):
 def tempered_total(row, temperature, peak):
     """The sum of exp(row[v] / temperature - peak) over the row (-inf words add 0), with
     _exps' SIMD exponentials: the denominator of a tempered softmax."""
-    mantissas = np.empty(row.shape[0], np.float32)
-    powers = np.empty(row.shape[0], np.int32)
-    scales = powers.view(np.float32)
-    _exps(row / temperature, peak, mantissas, powers)
+    return _exp_total(row / temperature, peak, np.empty(row.shape[0], np.float32), np.empty(row.shape[0], np.int32))
+
+
+@njit(**FAST)
+def _exp_total(row, peak, mantissas, powers):
+    """The sum of exp(row[v] - peak) over the row, by _exps (mantissas, powers: its scratch)."""
+    _exps(row, peak, mantissas, powers)
+    scales = powers.view(np.float32)  # 2**n as float32 bit patterns
     total = np.float32(0.0)
     for v in range(row.shape[0]):
         total += mantissas[v] * scales[v]

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from wordrnn.batch_states import vector
 from wordrnn.model import State, WordRNN
 from wordrnn.sampling import Sampler
 
@@ -98,21 +99,14 @@ def sizes(model: WordRNN) -> list[tuple[int, int]]:
 
 
 def flatten(state: State) -> np.ndarray:
-    """A state (per layer (h, c), of any shape) as one float32 vector [h0 c0 h1 c1 ...]."""
-    return torch.cat([t.detach().reshape(-1).float().cpu() for pair in state for t in pair]).numpy()
+    """A state (per layer (h, c), of any shape) as one float32 vector [h0 c0 h1 c1 ...], a copy."""
+    return flatten_all([state])[0]
 
 
 def flatten_all(states: list[State]) -> np.ndarray:
-    """States (per layer (h, c), all alike) as rows of one float32 array (N, S): flatten's rows."""
-    parts = [np.stack([_vector(state[i][j]) for state in states]) for i in range(len(states[0])) for j in (0, 1)]
+    """States (per layer (h, c), all alike) as rows of one new float32 array (N, S)."""
+    parts = [np.stack([vector(state[i][j]) for state in states]) for i in range(len(states[0])) for j in (0, 1)]
     return np.concatenate(parts, 1)  # (N, S)
-
-
-def _vector(t: torch.Tensor) -> np.ndarray:
-    """A state tensor as a float32 vector: the fast stepper's (1-D float32 on the CPU) as it is."""
-    if t.dim() == 1 and t.dtype == torch.float32 and t.device.type == "cpu":
-        return t.numpy()
-    return t.detach().reshape(-1).float().cpu().numpy()
 
 
 def unflatten(flat: np.ndarray, sizes: list[tuple[int, int]], shape: tuple[int, ...] = (),
