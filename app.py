@@ -103,13 +103,15 @@ def _tokens(prompt: Prompt, length: int, options: dict[str, Any]) -> Iterator[st
 @gpu
 def _explained(text: Text) -> list[Any]:
     """Every generated word of `text` explained (once per text)."""
-    return SESSION.texts.explain(text)
+    with _shown_errors():  # Busy: its states are read again through the scheduler (wordrnn.trace)
+        return SESSION.texts.explain(text)
 
 
 @gpu
 def _after(text: Text) -> list[tuple[str, float]]:
     """The most likely words after the text's last one."""
-    return SESSION.texts.after(text)
+    with _shown_errors():
+        return SESSION.texts.after(text)
 
 
 @gpu
@@ -143,11 +145,12 @@ def generate(
     seed_words, options, count = _start(prompt, length, mode, k, temperature, top_p, no_repeat, rng_seed)
     head: list[tuple[str, str | None]] = list(page.seed_runs(seed_words.words, seed_words.unknown))
     start = len(detokenize(seed_words.words))
-    tokens, shown = list(seed_words.words), time.monotonic()
-    yield head
+    # The first update comes with the first word: an update before the stream starts would hold
+    # the stream back behind Gradio's sending it, and in a crowd every visitor's with it.
+    tokens, shown = list(seed_words.words), None
     for token in _tokens(seed_words, count, options):
         tokens.append(token)
-        if time.monotonic() - shown >= update_every(GEN, STREAM_EVERY):
+        if shown is None or time.monotonic() - shown >= update_every(GEN, STREAM_EVERY):
             shown = time.monotonic()
             yield head + [(detokenize(tokens)[start:], None)]
     yield head + [(detokenize(tokens)[start:], None)]

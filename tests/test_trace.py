@@ -4,6 +4,7 @@ on the scheduler and on the plain Generator, the fast path and the exact one."""
 from __future__ import annotations
 
 import pytest
+import torch
 
 from wordrnn import Generator, detokenize
 from wordrnn.generate import Prompt
@@ -30,11 +31,48 @@ def written(texts: Texts, prompt: Prompt, words: int, **options):
     return tokens, texts.get(Texts.key(prompt, words, options))
 
 
+def same(a, b) -> bool:
+    return all(torch.equal(x.reshape(-1), y.reshape(-1)) for p, q in zip(a, b) for x, y in zip(p, q))
+
+
 def test_keeping_a_text_changes_none_of_its_words(model):
     texts, prompt = Texts(model), model.prompt(SEED)
     tokens, text = written(texts, prompt, 30, **SAMPLED)
     assert tokens == list(model.stream(prompt, 30, **SAMPLED))
-    assert len(text.states) == len(text.ids) - 1  # every word read but the last
+    assert len(texts.states(text)) == len(text.ids) - 1  # every word read but the last
+
+
+def test_states_read_again_are_the_states_the_text_was_written_with(model):
+    """A text keeps its last state alone; the rest, read again from its words when asked for,
+    are those of the stream that wrote it, bit for bit, though that stream shared its batch."""
+    texts, prompt = Texts(model), model.prompt(SEED)
+    crowd = [model.stream(prompt, 40, mode="top-k", seed=n) for n in range(3)] if hasattr(model, "release") else []
+    written_with: list = []  # every state, as a stream that keeps them all gets them
+    tokens = list(model.stream(prompt, 30, trail=written_with, **SAMPLED))
+    assert list(texts.stream(prompt, 30, **SAMPLED)) == tokens
+    for other in crowd:
+        other.close()
+    text = texts.get(Texts.key(prompt, 30, SAMPLED))
+    assert len(text.states) == 1 and same(text.states[-1], written_with[-1])
+    size = text.size
+    states = texts.states(text)
+    assert len(states) == len(written_with) == len(text.ids) - 1
+    assert all(same(a, b) for a, b in zip(states, written_with))
+    assert texts.states(text) is states and text.size > size  # read once, then counted in full
+
+
+def test_states_read_again_count_towards_max_bytes(model):
+    texts, prompt = Texts(model), model.prompt(SEED)
+    _, first = written(texts, prompt, 10, mode="greedy")
+    texts.max_bytes = 3 * first.size  # three texts that keep their last state alone
+    _, second = written(texts, prompt, 10, mode="top-k", seed=1)
+    _, third = written(texts, prompt, 10, mode="top-k", seed=2)
+    texts.states(third)  # now larger than the three together: the others go
+    with pytest.raises(Gone):
+        texts.get(first.id)
+    with pytest.raises(Gone):
+        texts.get(second.id)
+    assert texts.get(third.id) is third
 
 
 def test_greedy_words_are_rank_one_and_probabilities_are_exact(model):
@@ -70,7 +108,7 @@ def test_a_branch_is_a_fresh_generation_from_the_edited_prefix(model, position):
     assert fresh.words == edited
     rest = list(model.stream(fresh, 30 - position - 1, **SAMPLED)) if position < 29 else []
     assert [model.vocab.tokens[i] for i in branched.ids[branched.start :]] == tokens[:position] + [word] + rest
-    assert len(branched.states) == len(branched.ids) - 1
+    assert len(branched.states) == len(texts.states(branched)) == len(branched.ids) - 1  # kept as written
     assert [w.word for w in texts.explain(branched)] == tokens[:position] + [word] + rest
 
 

@@ -47,3 +47,16 @@ def test_rows_from_the_wire_slices_and_sums():
     listed: list = []
     keep_rows(listed, np.stack([flatten(state(5, ()))]), SIZES)  # a plain list of States too
     assert same(listed[0], state(5, ()))
+
+
+def test_a_last_only_trail_keeps_the_newest_state_alone():
+    last = Trail(last_only=True)
+    assert len(last) == 0
+    for seed in range(3):
+        keep(last, state(seed))
+    assert len(last) == 1 and same(last[-1], state(2)) and last.nbytes == 14 * 4
+    rows = np.stack([flatten(state(seed, ())) for seed in range(3, 6)])  # as a model process sends them
+    wired = Trail(last_only=True)
+    keep_rows(wired, rows[:2], SIZES)
+    keep_rows(wired, rows[2:], SIZES)
+    assert len(wired) == 1 and same(wired[0], state(5, ()))

@@ -54,7 +54,8 @@ def test_kept_texts_branch_and_explain_as_in_this_process(fast, worker):
     options = dict(mode="top-k", k=4, seed=7)
     assert list(there.stream(prompt, 24, **options)) == list(here.stream(prompt, 24, **options))
     a, b = here.get(Texts.key(prompt, 24, options)), there.get(Texts.key(prompt, 24, options))
-    assert len(a.states) == len(b.states)
+    assert len(a.states) == len(b.states) == 1  # the last state alone, until asked for the rest
+    assert len(here.states(a)) == len(there.states(b)) == len(a.ids) - 1
     for mine, theirs in zip(a.states, b.states):
         assert all(torch.equal(x.reshape(-1), y.reshape(-1)) for p, q in zip(mine, theirs) for x, y in zip(p, q))
     assert there.explain(b) == here.explain(a) and there.after(b) == here.after(a)

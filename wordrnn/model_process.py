@@ -29,15 +29,20 @@ class _Relayed(Stream):
     """A stream in the model process: what it makes is gathered for the next tick's message."""
 
     def __init__(self, number: int, context: list[int], words: int, sampler, state: State | None,
-                 keeps_trail: bool) -> None:
+                 kept: str | None) -> None:
         super().__init__(context, words, sampler, state)
-        self.number, self.keeps_trail, self.states = number, keeps_trail, []
+        self.number, self.kept, self.states, self.last = number, kept, [], None
 
     def keep(self, state: State) -> None:
-        if self.keeps_trail:  # as it is: nothing writes to a state once made (wordrnn.batch_states)
+        # as it is: nothing writes to a state once made (wordrnn.batch_states)
+        if self.kept == "all":
             self.states.append(state)
+        elif self.kept == "last":
+            self.last = state
 
     def send(self, item: Any, every: float) -> None:
+        if item is END and self.last is not None:  # "last": the one state, with the end
+            self.states.append(self.last)
         self.pending.append(None if item is END else str(item) if isinstance(item, BaseException) else item)
 
 
@@ -76,10 +81,10 @@ def serve(conn: Connection) -> None:
             message = get(conn)
             kind = message[0]
             if kind == "stream":
-                number, context, words, sampler, flat, keeps_trail = message[1:]
+                number, context, words, sampler, flat, kept = message[1:]
                 sampler = sampler_in(sampler)
                 state = None if flat is None else unflatten(flat, widths, (1, 1), generator.device)[0]
-                stream = streams[number] = _Relayed(number, context, words, sampler, state, keeps_trail)
+                stream = streams[number] = _Relayed(number, context, words, sampler, state, kept)
                 try:
                     scheduler.submit(stream)
                 except WordRNNError as error:

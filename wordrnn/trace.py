@@ -11,7 +11,15 @@ without reading its prefix again.
 A branch from generated word i reads only the new word, from the state kept after word i-1, and
 starts a fresh sampler with the given settings (rng seed included): its text is the text a fresh
 generation from the edited prefix writes with the same settings. Texts are kept server-side, the
-least recently used dropped beyond `max_bytes` of states.
+least recently used dropped beyond `max_bytes`.
+
+A new text keeps only its last state while it is written (for the chart of the words after it):
+most texts are never explained or branched from, and a state for every word of 64 texts at once
+is a large share of a crowd's cost (`python -m bench.crowd`). The others are read again from the
+text's words when first asked for (`Texts.states`): one stream through the same model, whose
+numbers do not depend on the streams beside it (wordrnn.stepper), so they are the states the
+text was written with, bit for bit. A branch keeps its states as it is written: a text that goes
+on and on is never read again from its start.
 
 A word's probability is the model's (temperature 1) over the words the generator can pick (all
 but <unk>), from the float32 output layer applied to the LSTM features the generator computed at
@@ -37,7 +45,8 @@ from wordrnn.trail import Trail
 
 __all__ = ["MAX_BYTES", "TOP_WORDS", "Gone", "Text", "Texts", "Word"]
 
-MAX_BYTES = 256 * 2**20  # of kept states: ~8 KB a word for the default model, ~200 texts of 128 words
+MAX_BYTES = 256 * 2**20  # of kept texts: ~8 KB of states a word for the default model once read again
+WORD_BYTES = 64  # a word id's share of a text's memory (ids list, the int, the Text): a rough count
 TOP_WORDS = 10
 
 
@@ -71,13 +80,14 @@ class Text:
     seed: Prompt  # the seed words as typed
     ids: list[int]  # what the model read, then wrote: the context (a line break first), then the words
     start: int  # ids[start:] are the generated words (a branch's kept prefix included)
-    states: Trail  # states[j]: after reading ids[j], for every id but the last (never read)
+    states: Trail  # states[j]: after reading ids[j], for every id but the last (never read);
+    # or the last of them alone (states.last_only) until Texts.states reads the text again
     explained: list[Word] | None = field(default=None, repr=False)
     after: list[tuple[str, float]] | None = field(default=None, repr=False)  # the words after the last
 
     @property
     def size(self) -> int:
-        return self.states.nbytes
+        return self.states.nbytes + WORD_BYTES * len(self.ids)
 
 
 class Texts:
@@ -104,7 +114,7 @@ class Texts:
         """model.stream, keeping the text under key(prompt, words, options) once it has all its
         words. Errors (Busy, bad settings) come from this call."""
         context = self.generator.context(prompt.ids)
-        trail = Trail()
+        trail = Trail(last_only=True)  # the rest when asked for: states()
         tokens = self.model.stream(prompt, words, trail=trail, **options)
         text = Text(self.key(prompt, words, options), prompt, list(context), len(context), trail)
         return self._keeping(tokens, text, words)
@@ -140,16 +150,17 @@ class Texts:
             raise WordRNNError(f"{str(word)[:40]!r} is not a word the model can write")
         at = text.start + position
         ids = text.ids[:at] + [self.vocab.id(word)]
+        states = self.states(text)
         words = count - position - 1 if words is None else words
         typed = text.seed.words + [self.vocab.tokens[i] for i in ids[text.start :]]
         context = text.start - len(text.seed.ids)  # the line break the model reads first, if any
         prompt = Prompt(typed, ids[context:], text.seed.unknown)  # what a fresh generation would read
         trail = Trail()
         if words:
-            tokens = self.model.stream(prompt, words, state=text.states[at - 1], trail=trail, **options)
+            tokens = self.model.stream(prompt, words, state=states[at - 1], trail=trail, **options)
             ids += [self.vocab.id(t) for t in tokens]
         branched = Text(self.key(text_id, position, word, words, options), text.seed, ids, text.start,
-                        text.states[:at] + trail)
+                        states[:at] + trail)
         self._keep(branched)
         return branched
 
@@ -158,7 +169,7 @@ class Texts:
         if text.explained is None:
             model = self.generator.model
             like = next(model.parameters())
-            features = torch.stack([s[-1][0].reshape(-1) for s in text.states[text.start - 1 :]])  # (T, O)
+            features = torch.stack([s[-1][0].reshape(-1) for s in self.states(text)[text.start - 1 :]])  # (T, O)
             with torch.inference_mode():
                 logits = model.logits(features.to(like.device, like.dtype)).float().cpu()  # (T, V)
             chosen = torch.tensor(text.ids[text.start :])
@@ -179,6 +190,18 @@ class Texts:
             text.after = self._words(logits, torch.tensor([text.ids[-1]]))[0].alternatives
         return text.after
 
+    def states(self, text: Text) -> Trail:
+        """Every state of `text` (see Text.states): read again from its words the first time
+        they are asked for, as one greedy stream of one word (whose word is not used), then kept."""
+        if text.states.last_only:
+            context = text.start - len(text.seed.ids)  # the line break the model reads first, if any
+            trail = Trail()
+            for _ in self.model.stream(Prompt(text.seed.words, text.ids[context:-1], text.seed.unknown), 1, trail=trail):
+                pass
+            text.states = trail
+            self._resized(text)
+        return text.states
+
     def _words(self, logits: torch.Tensor, chosen: torch.Tensor) -> list[Word]:
         """Words from logits (T, V) at temperature 1 over every word but <unk>, and the chosen ids (T,)."""
         logits = logits.clone()
@@ -193,12 +216,23 @@ class Texts:
                                             best.tolist(), top.tolist())]
 
     def _keep(self, text: Text) -> None:
-        size = text.size  # (a branch shares its prefix's states: counted again, an upper bound)
         with self._lock:
-            if text.id in self._kept:
-                self._bytes -= self._sizes.pop(text.id)
-            self._kept[text.id], self._sizes[text.id] = text, size
-            self._bytes += size
-            while self._bytes > self.max_bytes and len(self._kept) > 1:
-                gone, _ = self._kept.popitem(last=False)
-                self._bytes -= self._sizes.pop(gone)
+            self._kept[text.id] = text
+            self._kept.move_to_end(text.id)
+            self._count(text)
+
+    def _resized(self, text: Text) -> None:
+        """Count a kept text's memory again (its states were read again)."""
+        with self._lock:
+            if self._kept.get(text.id) is text:
+                self._count(text)
+
+    def _count(self, text: Text) -> None:
+        """Under the lock: count `text` at its size now, then drop the least recently used
+        texts beyond max_bytes."""
+        size = text.size  # (a branch shares its prefix's states: counted again, an upper bound)
+        self._bytes += size - self._sizes.get(text.id, 0)
+        self._sizes[text.id] = size
+        while self._bytes > self.max_bytes and len(self._kept) > 1:
+            gone, _ = self._kept.popitem(last=False)
+            self._bytes -= self._sizes.pop(gone)

@@ -5,12 +5,18 @@
     trail.extend_rows(rows)        # or flat vectors (n, S), as a Worker gets them over the wire
     trail[i]                       # the State after word i, made when asked for
     trail[:10] + other             # Trails again; trail.nbytes: what it keeps
+    last = Trail(last_only=True)   # keeps the newest state alone: len(last) is 0 or 1
 
 A page text keeps a state for every word so that it can branch from any of them, but most are
 never read. A State is four tensors; made for every word of 64 texts at once, they cost the
 app's interpreter more than the rest of a request. A Trail keeps each state as one float32
 vector [h0 c0 h1 c1 ...] (wordrnn.wire's layout) and makes its tensors, shaped and placed as
 the states it was given, only for the states asked for.
+
+A trail made `last_only` keeps just the newest state: what a text's chart of next words needs.
+A model process sends such a trail's state once, when the stream ends, rather than one state
+per word per tick (wordrnn.worker); the others can be read again from the text's words
+(wordrnn.trace).
 """
 
 from __future__ import annotations
@@ -27,7 +33,8 @@ from wordrnn.wire import flatten, unflatten
 class Trail(Sequence[State]):
     """States after each word, as flat float32 rows; a Sequence of State."""
 
-    def __init__(self) -> None:
+    def __init__(self, last_only: bool = False) -> None:
+        self.last_only = last_only
         self._rows: list[np.ndarray] = []  # (S,) each
         self._sizes: list[tuple[int, int]] | None = None  # per layer (h, c) widths
         self._shape: tuple[int, ...] = ()  # each tensor's leading dimensions, as given
@@ -37,11 +44,17 @@ class Trail(Sequence[State]):
         """Keep a copy of `state`; the states this gives back are shaped and placed like it."""
         self._learn([(h.shape[-1], c.shape[-1]) for h, c in state], tuple(state[0][0].shape[:-1]), state[0][0].device)
         self._rows.append(flatten(state))
+        self._trim()
 
     def extend_rows(self, rows: np.ndarray, sizes: list[tuple[int, int]]) -> None:
         """Keep flat states (n, S) of layers `sizes`: their own copy, as 1-D CPU tensors later."""
         self._learn(sizes, (), torch.device("cpu"))
-        self._rows.extend(np.array(rows, np.float32))  # one copy: the rows keep no other array alive
+        self._rows.extend(np.array(rows[-1:] if self.last_only else rows, np.float32))  # a copy: keeps no other array alive
+        self._trim()
+
+    def _trim(self) -> None:
+        if self.last_only:
+            del self._rows[:-1]
 
     def _learn(self, sizes: list[tuple[int, int]], shape: tuple[int, ...], device: torch.device) -> None:
         if self._sizes is None:

@@ -19,7 +19,7 @@ thread shares the lock with two threads that only wait on the pipe.
 
 The prompt is checked, and the sampler made (its rng seeded), here; the model process steps and
 chooses, and sends back each word, with the state after it for a stream that keeps its trail
-(wordrnn.trace). Texts come out exactly as from a Scheduler in this process. If the model
+(or the last state alone, when the stream ends, for a trail made last_only: wordrnn.trace). Texts come out exactly as from a Scheduler in this process. If the model
 process dies, the streams it was writing end with an error and the next request starts a new
 one.
 """
@@ -83,7 +83,7 @@ class Worker(Serving):
         flat = None if state is None else flatten(state)
         with self._lock:
             number = self._admit(stream)
-            self._send(("stream", number, context, words, sampler_out(sampler), flat, trail is not None))
+            self._send(("stream", number, context, words, sampler_out(sampler), flat, _kept(trail)))
         return stream
 
     def _next_words(self, prompt: Prompt, n: int) -> list[tuple[str, float]]:
@@ -224,6 +224,12 @@ class Worker(Serving):
                     stream.send(END if item is None else WordRNNError(item), every)
                 else:
                     stream.send(item, every)
+
+
+def _kept(trail: list[State] | None) -> str | None:
+    """Which of a stream's states the model process sends back: "all" (one per word, with each
+    tick's words), "last" (once, with the stream's end) or None."""
+    return None if trail is None else "last" if getattr(trail, "last_only", False) else "all"
 
 
 def serve(generator: Generator, **limits: int) -> Worker | Scheduler | Generator:
