@@ -5,8 +5,9 @@
 
 When a text is complete the page shows it word by word with the chart of the words most likely
 after it. With shading off (the default) that needs the words and one step after the last one
-(Texts.after); with shading on, or when a word is clicked, every word is explained too
-(Texts.explain: the float32 output layer at every position). Times each, and writing the text,
+(Texts.after, from the one state a new text keeps); with shading on, or when a word is clicked,
+every word is explained too (Texts.explain: the text's states read again from its words, then
+the float32 output layer at every position). Times each, and writing the text,
 for --repeats texts of --words words (the page's default decoding, each its own rng seed).
 One process, one thread, the app's Generator; medians.
 """
@@ -21,6 +22,7 @@ from bench.branch import OPTIONS, texts_of
 from bench.crowd import cpu
 from wordrnn import page
 from wordrnn.trace import Texts
+
 
 def main() -> None:
     p = argparse.ArgumentParser(prog="python -m bench.show", description=__doc__.splitlines()[0])
