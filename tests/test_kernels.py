@@ -176,6 +176,22 @@ def test_log_softmax_of_wide_rows_matches_float64(length):
     assert (np.isneginf(got) == ~finite).all()
 
 
+@pytest.mark.parametrize("width", [4000, 6383, 2002, 5])
+def test_log_softmax_into_is_log_softmax_then_an_add_bit_for_bit(width):
+    """FloatOutput writes each part's log-probabilities where they go; its numbers must be those
+    of log_softmax on a copy, then numpy's add (rows padded, -inf words, an offset)."""
+    x = (rng.standard_normal((8, width + 3)) * 4).astype(np.float32)  # 8 rows, 3 padding columns
+    x[:, 1::7] = -np.inf
+    add = rng.standard_normal(6).astype(np.float32)
+    want = score_kernels.log_softmax(x[:6, :width].copy()) + add[:, None]
+    out = np.full((6, width + 10), 7.0, np.float32)
+    before = x.copy()
+    score_kernels.log_softmax_into(x, width, out, 4, add)
+    np.testing.assert_array_equal(out[:, 4 : 4 + width], want)
+    assert (out[:, :4] == 7).all() and (out[:, 4 + width :] == 7).all()  # nothing else written
+    np.testing.assert_array_equal(x, before)
+
+
 def test_kth_largest_and_peak_match_a_sort():
     """Both skip whole blocks by their maximum: ties, -inf and every block boundary."""
     for trial in range(300):

@@ -105,17 +105,25 @@ class FloatOutput:
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """x (B, O) -> (B, V)."""
-        head = _products(self.head, x, self.head_words)  # (B, W)
+        head = _products(self.head, x)[: len(x)]  # (B, W padded)
         if self.bias is not None:
-            head += self.bias
+            head[:, : self.head_words] += self.bias
         if self.shortlist is None:
-            return np.ascontiguousarray(head)
-        head = score_kernels.log_softmax(np.ascontiguousarray(head))
-        parts = [head[:, : self.shortlist]]
+            return np.ascontiguousarray(head[:, : self.head_words])
+        # Each part's log-softmax goes straight to its columns of the output, the same bits as
+        # log_softmax on copies, then concatenated: those copies were a seventh of this call at
+        # 64 streams (tests/test_kernels.py).
+        lp = np.empty((len(x), self.head_words), np.float32)  # the head's log-probabilities
+        score_kernels.log_softmax_into(head, self.head_words, lp, 0, np.zeros(len(x), np.float32))
+        out = np.empty((len(x), self.words), np.float32)
+        out[:, : self.shortlist] = lp[:, : self.shortlist]
+        start = self.shortlist
         for i, (down, inner, up, size) in enumerate(self.tails):
-            cluster = _products(up, _products(down, x, inner), size)  # (B, cluster size)
-            parts.append(score_kernels.log_softmax(np.ascontiguousarray(cluster)) + head[:, self.shortlist + i, None])
-        return np.concatenate(parts, 1)
+            hidden = _products(down, x)[:, :inner]  # (B padded, inner)
+            cluster = _products(up, hidden)  # (B padded, cluster size padded)
+            score_kernels.log_softmax_into(cluster, size, out, start, np.ascontiguousarray(lp[:, self.shortlist + i]))
+            start += size
+        return out
 
 
 def _padded(weight: torch.Tensor) -> np.ndarray:
@@ -126,11 +134,14 @@ def _padded(weight: torch.Tensor) -> np.ndarray:
     return out
 
 
-def _products(weight: np.ndarray, x: np.ndarray, words: int) -> np.ndarray:
-    """x (B, K) times the first `words` rows of a _padded weight: (B, words)."""
+def _products(weight: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """x (B, K) times a _padded weight (W, K): (B, W), both padded to multiples of 4 (their
+    padding rows and columns are not the product's)."""
     streams = -(-len(x) // 4) * 4
-    padded = np.zeros((streams, x.shape[1]), np.float32)
-    padded[: len(x)] = x
+    if streams != len(x) or not x.flags.c_contiguous:
+        padded = np.zeros((streams, x.shape[1]), np.float32)
+        padded[: len(x)] = x
+        x = padded
     out = np.empty((streams, len(weight)), np.float32)
-    score_kernels.float_products(weight, padded, out)
-    return out[: len(x), :words]
+    score_kernels.float_products(weight, x, out)
+    return out

@@ -161,6 +161,32 @@ def log_softmax(x):
 
 
 @njit(**FAST)
+def log_softmax_into(x, width, out, at, add):
+    """log_softmax over the first `width` entries of each row of x, plus add[b], written to
+    out[b, at:at + width] for every row b of out (x may have more rows and columns: padding):
+    log_softmax's numbers, the same bits as it and a separate add give, without the copies."""
+    mantissas = np.empty(width, np.float32)
+    powers = np.empty(width, np.int32)
+    lanes = np.empty(16, np.float32)
+    row = np.empty(width, np.float32)  # contiguous, as log_softmax's rows: the same SIMD sums, the same bits
+    for b in range(out.shape[0]):
+        row[:] = x[b, :width]
+        peak = _peak(row, 0, width, lanes)
+        shift = peak + np.log(_exp_total(row, peak, mantissas, powers))
+        _shifted(row, shift, add[b], out[b, at : at + width])
+
+
+@njit(**EXACT)
+def _shifted(row, shift, add, out):
+    """out = (row - shift) + add, each step rounded to float32 as log_softmax and then a numpy
+    add would (log_softmax's shift may be a float64): no fused or reordered arithmetic."""
+    for v in range(row.shape[0]):
+        out[v] = row[v] - shift
+    for v in range(row.shape[0]):
+        out[v] += add
+
+
+@njit(**FAST)
 def tempered_total(row, temperature, peak):
     """The sum of exp(row[v] / temperature - peak) over the row (-inf words add 0), with
     _exps' SIMD exponentials: the denominator of a tempered softmax."""
