@@ -178,8 +178,8 @@ def log_softmax_into(x, width, out, at, add):
 
 @njit(**EXACT)
 def _shifted(row, shift, add, out):
-    """out = (row - shift) + add, each step rounded to float32 as log_softmax and then a numpy
-    add would (log_softmax's shift may be a float64): no fused or reordered arithmetic."""
+    """out = (row - shift) + add, rounded to float32 after each step as log_softmax and then a
+    numpy add are (written as one expression, numba's code gave other bits)."""
     for v in range(row.shape[0]):
         out[v] = row[v] - shift
     for v in range(row.shape[0]):

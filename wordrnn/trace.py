@@ -195,8 +195,9 @@ class Texts:
         they are asked for, as one greedy stream of one word (whose word is not used), then kept."""
         if text.states.last_only:
             context = text.start - len(text.seed.ids)  # the line break the model reads first, if any
+            typed = text.seed.words + [self.vocab.tokens[i] for i in text.ids[text.start : -1]]
             trail = Trail()
-            for _ in self.model.stream(Prompt(text.seed.words, text.ids[context:-1], text.seed.unknown), 1, trail=trail):
+            for _ in self.model.stream(Prompt(typed, text.ids[context:-1], text.seed.unknown), 1, trail=trail):
                 pass
             text.states = trail
             self._resized(text)

@@ -49,7 +49,8 @@ class Trail(Sequence[State]):
     def extend_rows(self, rows: np.ndarray, sizes: list[tuple[int, int]]) -> None:
         """Keep flat states (n, S) of layers `sizes`: their own copy, as 1-D CPU tensors later."""
         self._learn(sizes, (), torch.device("cpu"))
-        self._rows.extend(np.array(rows[-1:] if self.last_only else rows, np.float32))  # a copy: keeps no other array alive
+        rows = rows[-1:] if self.last_only else rows
+        self._rows.extend(np.array(rows, np.float32))  # one copy: the rows keep no other array alive
         self._trim()
 
     def _trim(self) -> None:

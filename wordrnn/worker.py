@@ -19,9 +19,9 @@ thread shares the lock with two threads that only wait on the pipe.
 
 The prompt is checked, and the sampler made (its rng seeded), here; the model process steps and
 chooses, and sends back each word, with the state after it for a stream that keeps its trail
-(or the last state alone, when the stream ends, for a trail made last_only: wordrnn.trace). Texts come out exactly as from a Scheduler in this process. If the model
-process dies, the streams it was writing end with an error and the next request starts a new
-one.
+(or the last state alone, when the stream ends, for a trail made last_only: wordrnn.trace).
+Texts come out exactly as from a Scheduler in this process. If the model process dies, the
+streams it was writing end with an error and the next request starts a new one.
 """
 
 from __future__ import annotations
