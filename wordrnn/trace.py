@@ -46,7 +46,7 @@ from wordrnn.trail import Trail
 __all__ = ["MAX_BYTES", "TOP_WORDS", "Gone", "Text", "Texts", "Word"]
 
 MAX_BYTES = 256 * 2**20  # of kept texts: ~8 KB of states a word for the default model once read again
-WORD_BYTES = 64  # a word id's share of a text's memory (ids list, the int, the Text): a rough count
+WORD_BYTES = 64  # a word's share of a text's memory besides states, rounded up (tracemalloc: about 20)
 TOP_WORDS = 10
 
 
