@@ -61,6 +61,26 @@ def test_int8_products_are_the_quantized_matrix_times_x(shape):
     assert np.abs(matrix.weight * matrix.scale[:, None] - weight.numpy()).max() <= matrix.scale.max() / 2 + 1e-6
 
 
+@pytest.mark.parametrize("levels", [127, 2047, 8191])
+def test_quantize_is_numpys_division_and_round_half_to_even_bit_for_bit(levels):
+    x = rng.standard_normal((40, 515), dtype=np.float32) * np.float32(30)
+    x[1] *= np.float32(1e-30)  # tiny, and huge, rows
+    x[2] *= np.float32(1e20)
+    x[3] = 0
+    x[4] = -0.0
+    x[5] = (np.arange(515) % (4 * levels + 1) - 2 * levels) / 2  # halves from -levels: ties (scale 1)
+    x[6] = x[5][::-1]
+    x[6, 0] = levels
+    peak = np.abs(x).max(1)
+    scale = np.where(peak > 0, peak / np.float32(levels), np.float32(1)).astype(np.float32)
+    want = np.round(x / scale[:, None]).astype(np.int16)
+    xq, got_scale = kernels.quantize(x, levels)
+    np.testing.assert_array_equal(got_scale.view(np.int32), scale.view(np.int32))
+    np.testing.assert_array_equal(xq, want)
+    ties = x[5] % 1 == 0.5
+    assert ties.sum() > 50 and (xq[5, ties] % 2 == 0).all()  # each to its even neighbour
+
+
 @pytest.mark.parametrize("shape", [(513, 1024), (2000, 32), (64, 1040), (50, 5000)])
 def test_every_way_of_multiplying_gives_the_same_bits(shape, monkeypatch):
     """The integer loops (one thread or several) and the split float32 GEMM are all exact, so a
