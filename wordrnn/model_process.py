@@ -33,6 +33,10 @@ class _Relayed(Stream):
         super().__init__(context, words, sampler, state)
         self.number, self.kept, self.states, self.last = number, kept, [], None
 
+    @property
+    def keeps_every_state(self) -> bool:
+        return self.kept == "all"
+
     def keep(self, state: State) -> None:
         # as it is: nothing writes to a state once made (wordrnn.batch_states)
         if self.kept == "all":

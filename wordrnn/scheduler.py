@@ -8,7 +8,8 @@ Requests join and leave at any step (continuous batching). Each tick the thread 
 requests in arrival order up to `max_batch` streams, feeds every active stream one word (the
 next of its prompt, or the word it chose last) through one batched step, and lets each stream
 whose prompt is read choose its next word with its own sampler (mode, seed, no-repeat guard).
-Words reach their consumer as they are made, in bunches at most `update_every` apart. A stream
+A prompt read lately is not read again: the stream starts from the state after it
+(wordrnn.prefixes). Words reach their consumer as they are made, in bunches at most `update_every` apart. A stream
 that has its words, or whose consumer stops iterating or closes it, leaves at once. Requests
 beyond `max_batch` active and `max_queue` waiting get `Busy`. A stream writes the same words
 alone or in a crowd: its numbers never depend on the other streams (see wordrnn.stepper).
@@ -30,6 +31,7 @@ import torch
 from wordrnn.errors import WordRNNError
 from wordrnn.generate import Generator, Prompt
 from wordrnn.model import State
+from wordrnn.prefixes import Prefixes
 from wordrnn.sampling import Sampler, choose_all
 from wordrnn.streams import END, Busy, Serving, Stream
 
@@ -63,6 +65,7 @@ class Scheduler(Serving):
         self._on_tick = on_tick or (lambda: None)
         self._waiting: deque[Stream | tuple[Callable[[], Any], Future]] = deque()
         self._active: list[Stream] = []
+        self._prefixes = Prefixes()  # prompts read lately: a stream that sends one again skips it
         self._wake = threading.Condition()
         self._closed = False
         self._ticks, self._stepping, self._since, self._cpu = 0, 0.0, 0.0, 0.0  # since the thread was last idle
@@ -148,6 +151,7 @@ class Scheduler(Serving):
             item = self._waiting.popleft()
             if isinstance(item, Stream):
                 if not item.cancelled:
+                    self._prefixes.start(item)
                     self._active.append(item)
             else:
                 jobs.append(item)
@@ -156,6 +160,7 @@ class Scheduler(Serving):
     def _tick(self, batch: list[Stream]) -> None:
         """One word in for every stream; one word out for each whose prompt is read."""
         stepper = self.generator.stepper
+        self._prefixes.keep(batch)
         try:
             features, states = stepper.advance([s.inputs.popleft() for s in batch], [s.state for s in batch])
             ready = [i for i, s in enumerate(batch) if not s.inputs]

@@ -44,6 +44,12 @@ class Stream:
         self.pending: list[Any] = []
         self.sent = 0.0  # when the consumer was last woken
         self.cancelled = False
+        self.prefix: tuple[int, ...] | None = None  # prompt words whose state to keep (wordrnn.prefixes)
+
+    @property
+    def keeps_every_state(self) -> bool:
+        """Whether the stream keeps the state after each word it reads, its prompt's included."""
+        return self.trail is not None and not getattr(self.trail, "last_only", False)
 
     @property
     def state(self) -> State | None:
