@@ -88,7 +88,7 @@ def test_the_least_recently_used_prompts_go_beyond_max_bytes(tiny_checkpoint):
         prefixes.start(stream)
         stream.inputs.popleft(), stream.inputs.popleft()
         stream.state = state
-        prefixes.keep([stream])
+        prefixes.keep()
     assert len(prefixes) == 3
     for first, kept in [(0, False), (4, True)]:
         stream = Stream([first, 7, 9], 1, None)

@@ -31,11 +31,11 @@ class _Relayed(Stream):
     def __init__(self, number: int, context: list[int], words: int, sampler, state: State | None,
                  kept: str | None) -> None:
         super().__init__(context, words, sampler, state)
-        self.number, self.kept, self.states, self.last = number, kept, [], None
+        self.number, self._kept, self.states, self.last = number, kept, [], None
 
     @property
-    def keeps_every_state(self) -> bool:
-        return self.kept == "all"
+    def kept(self) -> str | None:
+        return self._kept
 
     def keep(self, state: State) -> None:
         # as it is: nothing writes to a state once made (wordrnn.batch_states)

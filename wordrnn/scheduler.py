@@ -9,10 +9,11 @@ requests in arrival order up to `max_batch` streams, feeds every active stream o
 next of its prompt, or the word it chose last) through one batched step, and lets each stream
 whose prompt is read choose its next word with its own sampler (mode, seed, no-repeat guard).
 A prompt read lately is not read again: the stream starts from the state after it
-(wordrnn.prefixes). Words reach their consumer as they are made, in bunches at most `update_every` apart. A stream
-that has its words, or whose consumer stops iterating or closes it, leaves at once. Requests
-beyond `max_batch` active and `max_queue` waiting get `Busy`. A stream writes the same words
-alone or in a crowd: its numbers never depend on the other streams (see wordrnn.stepper).
+(wordrnn.prefixes). Words reach their consumer as they are made, in bunches at most
+`update_every` apart. A stream that has its words, or whose consumer stops iterating or closes
+it, leaves at once. Requests beyond `max_batch` active and `max_queue` waiting get `Busy`. A
+stream writes the same words alone or in a crowd: its numbers never depend on the other streams
+(see wordrnn.stepper).
 """
 
 from __future__ import annotations
@@ -160,7 +161,7 @@ class Scheduler(Serving):
     def _tick(self, batch: list[Stream]) -> None:
         """One word in for every stream; one word out for each whose prompt is read."""
         stepper = self.generator.stepper
-        self._prefixes.keep(batch)
+        self._prefixes.keep()
         try:
             features, states = stepper.advance([s.inputs.popleft() for s in batch], [s.state for s in batch])
             ready = [i for i, s in enumerate(batch) if not s.inputs]

@@ -44,12 +44,14 @@ class Stream:
         self.pending: list[Any] = []
         self.sent = 0.0  # when the consumer was last woken
         self.cancelled = False
-        self.prefix: tuple[int, ...] | None = None  # prompt words whose state to keep (wordrnn.prefixes)
 
     @property
-    def keeps_every_state(self) -> bool:
-        """Whether the stream keeps the state after each word it reads, its prompt's included."""
-        return self.trail is not None and not getattr(self.trail, "last_only", False)
+    def kept(self) -> str | None:
+        """Which states the stream keeps: "all" (after each word it reads, its prompt's
+        included), "last" (the newest alone: a Trail made last_only) or None."""
+        if self.trail is None:
+            return None
+        return "last" if getattr(self.trail, "last_only", False) else "all"
 
     @property
     def state(self) -> State | None:

@@ -83,7 +83,7 @@ class Worker(Serving):
         flat = None if state is None else flatten(state)
         with self._lock:
             number = self._admit(stream)
-            self._send(("stream", number, context, words, sampler_out(sampler), flat, _kept(trail)))
+            self._send(("stream", number, context, words, sampler_out(sampler), flat, stream.kept))
         return stream
 
     def _next_words(self, prompt: Prompt, n: int) -> list[tuple[str, float]]:
@@ -224,12 +224,6 @@ class Worker(Serving):
                     stream.send(END if item is None else WordRNNError(item), every)
                 else:
                     stream.send(item, every)
-
-
-def _kept(trail: list[State] | None) -> str | None:
-    """Which of a stream's states the model process sends back: "all" (one per word, with each
-    tick's words), "last" (once, with the stream's end) or None."""
-    return None if trail is None else "last" if getattr(trail, "last_only", False) else "all"
 
 
 def serve(generator: Generator, **limits: int) -> Worker | Scheduler | Generator:
