@@ -10,7 +10,8 @@ import math
 import pytest
 
 from test_training import SMALL, generated_corpus
-from training.schedule import Schedule
+from training import schedule
+from training.schedule import Budget, Schedule
 from training.train import main
 
 
@@ -49,3 +50,43 @@ def test_a_short_budget_ends_at_the_floor_and_normally(tmp_path, caplog, extra):
         assert "mean of the weights" in checkpoint_card
         held = [row["lr"] for row in train[-3:]]
         assert all(math.isclose(lr, floor, rel_tol=1e-9) for lr in held)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_slower_machine_halfway_shortens_the_plan_at_once(monkeypatch):
+    clock = Clock()
+    monkeypatch.setattr(schedule.time, "monotonic", clock)
+    budget = Budget(100.0)
+    budget.start(0)
+    plans = {}
+    for step in range(1, 301):
+        clock.now += 0.125 if step <= 200 else 0.375  # three times slower from step 200 on
+        if step % 10 == 0:
+            plans[step] = budget.steps_left(step)
+    assert plans[200] == pytest.approx(75 * Budget.MARGIN / 0.125, abs=1)  # steady: the mean step
+    # 37.5 s are left at step 300; the mean step since the start (0.208 s) would plan 171 more
+    # steps, 64 s at the speed of now; the last RECENT steps' 0.375 s plan what fits
+    assert plans[300] == pytest.approx(37.5 * Budget.MARGIN / 0.375, abs=1)
+
+
+def test_validations_are_spread_over_the_steps_not_taken_for_a_slowdown(monkeypatch):
+    clock = Clock()
+    monkeypatch.setattr(schedule.time, "monotonic", clock)
+    budget = Budget(100.0)
+    budget.start(0)
+    for step in range(1, 201):
+        clock.now += 0.125
+        if step % 100 == 0:  # a 4 s validation
+            clock.now += 4.0
+            budget.validated(4.0)
+        if step % 10 == 0:
+            left = budget.steps_left(step)
+    # 33 s for 200 steps, validations included: 0.165 s a step; 4 s kept for the final one
+    assert left == pytest.approx((67 * Budget.MARGIN - 4) / 0.165, abs=1)

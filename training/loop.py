@@ -206,7 +206,7 @@ class Loop:
             info = table.info(self, model, row)
             Checkpoint(model, self.corpus.vocab, info).save_pretrained(self.out / "model")
         if self.budget:
-            self.budget.last_validation = time.monotonic() - started
+            self.budget.validated(time.monotonic() - started)
         self.save_state()
 
     def save_state(self) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections import deque
 from dataclasses import asdict, dataclass
 
 
@@ -49,29 +50,53 @@ class Schedule:
 
 
 class Budget:
-    """Wall-clock time left, and how many more steps fit in it at the speed measured so far."""
+    """Wall-clock time left, and how many more steps fit in it at the speed measured so far.
+
+    A step's time is the mean since measuring began, or the mean of the last RECENT steps when
+    that is longer: a machine that gets busier halfway (a laptop, a shared Space) shortens the
+    plan at once instead of the budget cutting it off above the floor. Validations are counted
+    apart, spread over the steps (they come every --eval-interval, not in every window)."""
 
     MEASURED = 5  # steps timed before the first fit
+    RECENT = 50  # steps in the window that catches a slowdown
     MARGIN = 0.95  # plan to finish a little early: step times wander on a shared machine
 
     def __init__(self, seconds: float) -> None:
         self.end = time.monotonic() + seconds
-        self.started: tuple[int, float] | None = None  # (step, time) where measuring began
+        self.started: tuple[int, float, float] | None = None  # (step, time, validating) where measuring began
         self.last_validation = 0.0  # seconds the latest validation took
+        self.validating = 0.0  # seconds all validations took
         self.fitted = False  # whether a schedule has been fitted to it yet
+        self._marks: deque[tuple[int, float, float]] = deque()  # (step, time, validating) at each fit
 
     def over(self) -> bool:
         return time.monotonic() >= self.end
 
     def start(self, step: int) -> None:
         """Measure from here (after the first step, whose time includes one-off set-up)."""
-        self.started = (step, time.monotonic())
+        self.started = (step, time.monotonic(), self.validating)
+        self._marks.clear()
+
+    def validated(self, seconds: float) -> None:
+        self.last_validation = seconds
+        self.validating += seconds
 
     def steps_left(self, step: int) -> int | None:
         """More steps that fit before the end, validations included; None until measured."""
         if self.started is None or step - self.started[0] < self.MEASURED:
             return None
         now = time.monotonic()
-        per_step = (now - self.started[1]) / (step - self.started[0])  # validations amortized
+        self._marks.append((step, now, self.validating))
+        while len(self._marks) > 1 and step - self._marks[1][0] >= self.RECENT:
+            self._marks.popleft()  # the oldest mark still RECENT steps back begins the window
+        steps = step - self.started[0]
+        per_step = self._training(self.started, step, now) / steps
+        if step - self._marks[0][0] >= self.RECENT:
+            per_step = max(per_step, self._training(self._marks[0], step, now) / (step - self._marks[0][0]))
+        per_step += (self.validating - self.started[2]) / steps  # validations amortized
         left = (self.end - now) * self.MARGIN - self.last_validation  # the final validation
         return max(0, int(left / per_step))
+
+    def _training(self, since: tuple[int, float, float], step: int, now: float) -> float:
+        """Seconds spent on steps (not validations) from the mark `since` to now."""
+        return max(1e-9, now - since[1] - (self.validating - since[2]))
