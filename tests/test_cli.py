@@ -4,10 +4,13 @@ how each is invoked and its defaults."""
 
 from __future__ import annotations
 
+import argparse
+
 import pytest
 
 from training import release
 from wordrnn import generate, push, space
+from wordrnn.cli import duration
 
 TOOLS = {"wordrnn.generate": generate.main, "wordrnn.push": push.main, "wordrnn.space": space.main,
          "training.release": release.main}
@@ -65,3 +68,15 @@ def test_help_shows_the_invocation_and_defaults(tool, capsys):
     out = capsys.readouterr().out
     assert exit_.value.code == 0 and out.startswith(f"usage: python -m {tool} ")
     assert tool == "wordrnn.space" or "(default: " in out
+
+
+@pytest.mark.parametrize("text, seconds", [("90", 90), ("90s", 90), ("15m", 900), ("1.5h", 5400), ("1m30s", 90),
+                                           (" 1h 30m ", 5400), (".5m", 30)])
+def test_durations_read_as_people_write_them(text, seconds):
+    assert duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["soon", "0m", "1x", "m", "1m30", "-5", ""])
+def test_a_duration_that_is_not_one_says_how_to_write_it(text):
+    with pytest.raises(argparse.ArgumentTypeError, match="like 90s, 15m, 1m30s or 1.5h"):
+        duration(text)

@@ -112,6 +112,8 @@ def test_words_seen_once_become_unk_unless_the_text_or_a_flag_decides():
     assert min_count("the light the dark".split())[0] == 2
     assert min_count("the <unk> the dark".split())[0] == 1  # already unked (Penn Treebank)
     assert min_count("the light the dark".split(), max_vocab=100)[0] == 1
+    rare, why = min_count("the light and the dark divided".split())  # 4 of 6 words seen once
+    assert rare == 1 and "67% of the text's words are seen once" in why
 
 
 def test_the_plain_vocabulary_learns_unk_from_the_words_seen_once(tmp_path):

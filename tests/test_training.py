@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gzip
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -15,7 +17,7 @@ import torch
 from safetensors.torch import load_file
 
 from tiny import TEXT
-from training.data import load_corpus
+from training.data import DataError, holdout_split, load_corpus
 from wordrnn.cli import UsageError
 from training.precision import autocast_dtype, native_bf16
 from training.evaluate import evaluate, stream
@@ -115,6 +117,22 @@ def test_resume_gives_the_same_parameters_as_an_uninterrupted_run(text, tmp_path
         assert torch.equal(whole[name], parts[name]), name
 
 
+def test_a_resume_refuses_options_it_would_ignore_and_says_when_nothing_is_left(text, tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="training")
+    run = tmp_path / "run"
+    assert train(text, run, "--epochs", "1") == 0
+    rows = (run / "metrics.jsonl").read_text()
+    caplog.clear()
+    assert main(["--out", str(run), "--resume", "--epochs", "500", "--lr", "0.5", "--no-tie"]) == 2
+    said = " ".join(caplog.text.split())
+    assert "--epochs 500.0 (the run's: 1.0)" in said and "--lr 0.5 (the run's: 0.01)" in said
+    assert "--no-tie (the run's: True)" in said and "start a new run with another --out" in said
+    caplog.clear()  # the same text and its own options again are no change; a finished run says so
+    assert main(["--out", str(run), "--resume", "--text", str(text), *SMALL]) == 0
+    assert "nothing to train: the run is at step" in caplog.text and "steps in all" in caplog.text
+    assert (run / "metrics.jsonl").read_text().count('"train"') == rows.count('"train"')
+
+
 def test_starting_over_an_existing_run_is_refused(text, tmp_path, caplog):
     assert train(text, tmp_path / "run", "--max-steps", "3") == 0
     assert train(text, tmp_path / "run", "--max-steps", "3") == 2
@@ -137,6 +155,34 @@ def test_bad_input_files_are_refused_with_a_message(tmp_path, caplog, content, m
     assert main(["--text", str(path), "--out", str(tmp_path / "run"), *SMALL]) == 2
     assert message in caplog.text
     assert not (tmp_path / "run" / "model").exists()
+
+
+@pytest.mark.parametrize("lines", [1, 7, 40, 400])
+def test_the_held_out_text_is_never_training_text(lines):
+    words = [f"w{i}" for i in range(2000)]
+    per = len(words) // lines
+    text = "\n".join(" ".join(words[n * per : (n + 1) * per]) for n in range(lines))
+    train, valid = holdout_split(text)
+    assert train.split() + valid.split() == words[: per * lines]  # the end held out, nothing twice
+    assert len(valid.split()) == pytest.approx(0.05 * per * lines, rel=0.05)
+    assert len(train.splitlines()) + len(valid.splitlines()) in (lines, lines + 1)  # lines kept (one cut)
+
+
+def test_a_gzip_text_is_read_and_a_folder_is_named(tmp_path, capsys):
+    plain = generated_corpus(words=20, repeats=20)
+    (tmp_path / "text.txt.gz").write_bytes(gzip.compress(plain.encode()))
+    assert load_corpus(tmp_path / "text.txt.gz").vocab.tokens == load_corpus(_written(tmp_path, plain)).vocab.tokens
+    (tmp_path / "broken.gz").write_bytes(gzip.compress(plain.encode())[:30])
+    with pytest.raises(DataError, match="gzip-compressed but cannot be read"):
+        load_corpus(tmp_path / "broken.gz")
+    assert main(["--text", str(tmp_path), "--out", str(tmp_path / "run"), *SMALL]) == 2
+    assert "is a folder" in capsys.readouterr().err
+
+
+def _written(folder, text: str):
+    path = folder / "text.txt"
+    path.write_text(text, encoding="utf-8")
+    return path
 
 
 def test_a_missing_file_is_refused(tmp_path, capsys):

@@ -23,7 +23,7 @@ def files(tmp_path_factory) -> dict[str, str]:
     folder = tmp_path_factory.mktemp("cli")
     text = folder / "text.txt"
     text.write_text(TEXT, encoding="utf-8")
-    return {"text": str(text), "missing": str(folder / "missing.txt"), "out": str(folder / "run")}
+    return {"text": str(text), "missing": str(folder / "missing.txt"), "out": str(folder / "run"), "folder": str(folder)}
 
 
 def status(main, argv: list[str]) -> int:
@@ -59,6 +59,10 @@ BAD = [
     (train.main, [*TRAIN, "--epochs", "2", "--average-epochs", "3"], "--average-epochs"),
     (train.main, [*TRAIN, "--adaptive-cutoffs", "50000"], "adaptive_cutoffs"),  # beyond the vocabulary
     (train.main, [*TRAIN, "--dropuot", "0.1"], "--dropuot"),
+    (train.main, [*TRAIN, "--max-vocab", "1"], "--max-vocab"),
+    (train.main, [*TRAIN, "--device", "tpu"], "--device tpu: this machine has no such device; it has cpu"),
+    (train.main, [*TRAIN, "--device", "cuda:7"], "--device cuda:7: this machine has no such device"),
+    (train.main, ["--text", "{folder}", "--out", "{out}"], "is a folder"),
     (train.main, ["--text", "{missing}", "--out", "{out}"], "there is no file"),
     (train.main, ["--text", "{text}", "--valid", "{missing}", "--out", "{out}"], "there is no file"),
     (train.main, ["--out", "{out}"], "--text is required"),
@@ -107,6 +111,16 @@ def test_a_real_process_shows_no_traceback(files):
                              "--text", files["missing"]], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 2
     assert result.stderr.startswith("error: ") and "Traceback" not in result.stderr
+
+
+def test_evaluate_says_how_much_of_the_text_the_model_does_not_know(files, tmp_path):
+    foreign = tmp_path / "foreign.txt"
+    foreign.write_text("съешь же ещё этих мягких французских булок\n" * 20, encoding="utf-8")
+    for text, share, note in ((files["text"], "unknown words 0.0%", False), (str(foreign), "unknown words 87.5%", True)):
+        result = subprocess.run([sys.executable, "-m", "training.evaluate", "--model", "models/kjv-lstm",
+                                 "--text", text], cwd=ROOT, capture_output=True, text=True)
+        assert result.returncode == 0 and share in result.stdout, result.stdout + result.stderr
+        assert ("not in the model's vocabulary" in result.stderr) is note
 
 
 def test_bench_training_skips_its_bf16_rows_where_bfloat16_is_not_native(tmp_path, caplog):

@@ -6,9 +6,10 @@ merged over the parser's defaults once (`resumed`), except those in RUN_CONTROL.
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any
 
-from wordrnn.cli import (Parser, UsageError, duration, existing_file, non_negative_float, positive_float,
+from wordrnn.cli import (Parser, UsageError, duration, existing_file, integer, non_negative_float, positive_float,
                   positive_int, rate)
 
 # Options that may change between a run and its resumption: they stop, show or publish the run
@@ -32,7 +33,7 @@ def parser() -> argparse.ArgumentParser:
     data.add_argument("--test", type=existing_file, help="UTF-8 test text, scored once at the end for the model card")
     data.add_argument("--min-count", type=positive_int,
                       help="drop rarer words to <unk> (default: by the rule, 2 unless the text has its own <unk>s)")
-    data.add_argument("--max-vocab", type=positive_int, help="keep at most this many tokens, <unk> included")
+    data.add_argument("--max-vocab", type=integer(2), help="keep at most this many tokens, <unk> included")
     model = p.add_argument_group("model (every default: by the rule, printed at the start)")
     model.add_argument("--embedding-size", type=positive_int, help="width of the word vectors")
     model.add_argument("--hidden-sizes", type=positive_int, nargs="+", help="one LSTM layer per size, e.g. 1024 512")
@@ -65,7 +66,8 @@ def parser() -> argparse.ArgumentParser:
                      f"mean of their weights (0: no averaging; {BY_RULE})")
     opt.add_argument("--max-steps", type=positive_int, help="stop after this many steps")
     opt.add_argument("--time-budget", type=duration,
-                     help="e.g. 15m: the schedule is sized to end when the budget does")
+                     help="e.g. 15m, 1h30m or 90s: the schedule is sized to end when the budget does "
+                     "(default: none, --epochs decide)")
     opt.add_argument("--seed", type=int, default=0, help="random seed of the initial weights and the dropout masks")
     opt.add_argument("--device", help="cpu, cuda, cuda:1 or mps (default: the best available)")
     opt.add_argument("--threads", type=positive_int, help="CPU threads per process (default: torch's; "
@@ -77,7 +79,7 @@ def parser() -> argparse.ArgumentParser:
     out.add_argument("--out", required=True, help="run folder: model/, training_state/, metrics.jsonl")
     out.add_argument("--eval-interval", type=positive_int, default=500, help="validate every N steps")
     out.add_argument("--save-interval", type=duration, default=300.0,
-                     help="also save the training state this often, e.g. 5m (seconds)")
+                     help="also save the training state this often: seconds, or e.g. 5m")
     out.add_argument("--resume", action="store_true", help="continue the run saved in --out")
     out.add_argument("--push-to-hub", metavar="REPO_ID", help="push the best checkpoint at the end")
     out.add_argument("--private", action="store_true", help="create the Hub repo as private")
@@ -114,6 +116,34 @@ def resumed(args: argparse.Namespace, saved: dict[str, Any]) -> argparse.Namespa
         if name not in _SAVED_UNLESS_GIVEN or value is not None:
             merged[name] = value
     return argparse.Namespace(**merged)
+
+
+def check_unchanged(args: argparse.Namespace, saved: dict[str, Any]) -> None:
+    """Refuse options given with --resume that would change the saved run: it continues with
+    its own, so ignoring them would train something other than what was asked."""
+    base, actions = defaults(), parser()._actions  # noqa: SLF001 (argparse has no public list)
+    changed = []
+    for name, value in vars(args).items():
+        if name in RUN_CONTROL or name not in base or value is None or value == base[name]:
+            continue
+        old = saved.get(name, OFF_IN_OLD_RUNS.get(name, base[name]))
+        if value != old and not _same_file(value, old):
+            flag = next(a for a in actions if a.dest == name and (a.const is None or a.const == value))
+            shown = lambda v: " ".join(map(str, v)) if isinstance(v, list) else v  # noqa: E731
+            changed.append(f"{flag.option_strings[0]}" + ("" if flag.const is not None else f" {shown(value)}")
+                           + f" (the run's: {shown(old)})")
+    if changed:
+        control = ", ".join(a.option_strings[0] for a in actions if a.dest in RUN_CONTROL and a.dest != "resume")
+        raise UsageError(f"--resume continues the saved run with its own options, so {'; '.join(changed)} "
+                         f"cannot apply; only {control} may change. To train with other options, start a new "
+                         "run with another --out")
+
+
+def _same_file(a: Any, b: Any) -> bool:
+    try:
+        return isinstance(a, str) and isinstance(b, str) and os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 def check_resumable(saved: dict[str, Any], world_size: int, device_type: str) -> None:

@@ -2,12 +2,15 @@
 
 Without a validation file, every 20th block of 50 lines is held out (5%), so the validation
 text comes from the whole book rather than only its end, and the same file always gives the same
-split. Both streams are encoded with a vocabulary built from the training part only.
+split (shorter texts: their last 5% of lines, or of words when they have under 20 lines). Both streams are encoded with a vocabulary built from the training part only.
 """
 
 from __future__ import annotations
 
+import gzip
 import logging
+import re
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +23,7 @@ from . import rules
 log = logging.getLogger(__name__)
 
 HOLDOUT_EVERY, HOLDOUT_BLOCK = 20, 50
+GZIP_MAGIC = b"\x1f\x8b"
 
 
 class DataError(ValueError):
@@ -36,13 +40,20 @@ class Corpus:
 
 
 def read_text(path: str | Path) -> str:
-    """The contents of a UTF-8 text file, refusing empty, binary and non-UTF-8 files."""
+    """The contents of a UTF-8 text file (or a gzip-compressed one), refusing empty, binary and
+    non-UTF-8 files."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path} does not exist or is not a file; pass a UTF-8 text file with --text")
     data = path.read_bytes()
+    if data[:2] == GZIP_MAGIC:  # as `wordrnn-corpus text` reads it
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError, zlib.error) as err:
+            raise DataError(f"{path} looks gzip-compressed but cannot be read ({err}); "
+                            "check the file, or gunzip it first") from None
     if not data.strip():
-        raise DataError(f"{path} is empty; training needs a UTF-8 text file with some words in it")
+        raise DataError(f"{path} is empty; pass a UTF-8 text file with some words in it")
     if b"\x00" in data[:65536]:
         raise DataError(f"{path} looks like a binary file (it contains NUL bytes); pass a plain UTF-8 text file")
     try:
@@ -57,7 +68,9 @@ def read_text(path: str | Path) -> str:
 def holdout_split(text: str) -> tuple[str, str]:
     """(train, valid) text: every HOLDOUT_EVERY-th block of HOLDOUT_BLOCK lines is held out.
 
-    Short texts (fewer than HOLDOUT_EVERY blocks) hold out their last 5% of lines instead.
+    Shorter texts hold out their last 5% of lines, and texts of fewer than HOLDOUT_EVERY lines
+    (one long line, a short poem) the last 5% of their words: a held-out line must never also
+    be a training line.
     """
     lines = [line for line in text.splitlines() if line.strip()]
     if len(lines) >= HOLDOUT_EVERY * HOLDOUT_BLOCK:
@@ -65,10 +78,14 @@ def holdout_split(text: str) -> tuple[str, str]:
         held = lambda i: i % HOLDOUT_EVERY == HOLDOUT_EVERY - 1  # noqa: E731
         train = [line for i, b in enumerate(blocks) if not held(i) for line in b]
         valid = [line for i, b in enumerate(blocks) if held(i) for line in b]
-    else:
-        cut = max(1, len(lines) - max(1, len(lines) // 20)) if len(lines) > 1 else 1
-        train, valid = lines[:cut], lines[cut:] or lines[-1:]
-    return "\n".join(train), "\n".join(valid)
+        return "\n".join(train), "\n".join(valid)
+    if len(lines) >= HOLDOUT_EVERY:
+        cut = len(lines) - len(lines) // HOLDOUT_EVERY
+        return "\n".join(lines[:cut]), "\n".join(lines[cut:])
+    joined = "\n".join(lines)
+    starts = [word.start() for word in re.finditer(r"\S+", joined)]
+    cut = starts[len(starts) - max(1, len(starts) // HOLDOUT_EVERY)] if len(starts) > 1 else len(joined)
+    return joined[:cut].rstrip(), joined[cut:]
 
 
 def load_corpus(

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from wordrnn.cli import UsageError
+
 log = logging.getLogger(__name__)
 
 
@@ -41,14 +43,34 @@ class Process:
 
 
 def pick_device(name: str | None = None) -> torch.device:
-    """The requested device, else CUDA, then Apple MPS, then CPU."""
+    """The requested device, else CUDA, then Apple MPS, then CPU. A device this machine does not
+    have is refused with what it has."""
     if name:
-        return torch.device(name)
+        return _available(name)
     if torch.cuda.is_available():
         return torch.device("cuda")
     if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+def _available(name: str) -> torch.device:
+    has, gpus = ["cpu"], torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if gpus:
+        has.append("cuda" if gpus == 1 else f"cuda (cuda:0 to cuda:{gpus - 1})")
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        has.append("mps")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        device = None
+    usable = device is not None and (
+        device.type == "cpu"
+        or (device.type == "cuda" and (device.index or 0) < gpus)
+        or (device.type == "mps" and "mps" in has))
+    if not usable:
+        raise UsageError(f"--device {name}: this machine has no such device; it has {', '.join(has)}")
+    return device
 
 
 def setup(device_name: str | None = None, threads: int | None = None) -> Process:

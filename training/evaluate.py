@@ -95,8 +95,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {args.text} has no words to score", file=sys.stderr)
         return 2
     score = evaluate(checkpoint.model, ids, args.batch_size, args.seq_len)
+    unknown = float((ids[1:] == checkpoint.vocab.unk_id).float().mean())
     print(f"tokens {score.tokens}  loss {score.loss:.4f}  perplexity {score.perplexity:.2f}  "
-          f"accuracy {score.accuracy:.2%}")
+          f"accuracy {score.accuracy:.2%}  unknown words {unknown:.1%}")
+    if unknown > 0.2:  # a perplexity that says more about the vocabulary than about the model
+        print(f"note: {unknown:.0%} of the text's words are not in the model's vocabulary ({len(checkpoint.vocab):,} "
+              "words); is this the kind of text the model was trained on?", file=sys.stderr)
     return 0
 
 

@@ -79,10 +79,15 @@ class Loop:
         out.mkdir(parents=True, exist_ok=True)
         sized = self.budget and not args.epochs and not args.max_steps
         self.report = report.Report(out, None if sized else self.limit(), process.is_main, args.progress)
+
+    def announce(self) -> None:
+        """One line on the model and the run's length, once the schedule is known (a resumed
+        run's is the saved one)."""
+        sized = self.budget and not self.args.epochs and self.step < self.schedule.decay_end
         log.info("model: %s parameters, %d steps of %d x %d tokens per epoch, %s, %s",
-                 f"{self.model.num_parameters():,}", self.per_epoch, args.batch_size, args.seq_len,
-                 "schedule sized by the time budget" if self.budget and not args.epochs
-                 else f"{self.schedule.total} steps in all", table.precision(self.precision.dtype))
+                 f"{self.model.num_parameters():,}", self.per_epoch, self.args.batch_size, self.args.seq_len,
+                 "schedule sized by the time budget" if sized else f"{self.limit()} steps in all",
+                 table.precision(self.precision.dtype))
 
     def plan(self, total: int) -> Schedule:
         """The schedule for `total` steps, with the warm-up and averaging of training/rules.py."""
@@ -236,4 +241,8 @@ class Loop:
         self.step, self.best, self.seconds = meta["step"], meta["best"], meta["seconds"]
         self.report.truncate(meta.get("metrics_bytes"))
         self.report.set_total(self.limit(), self.step)
-        log.info("resumed at step %d (best validation loss %.4f)", self.step, self.best)
+        if self.step >= self.limit():
+            log.info("nothing to train: the run is at step %d and stops at step %d (to train longer, start a "
+                     "new run with another --out); writing its model card again", self.step, self.limit())
+        else:
+            log.info("resumed at step %d (best validation loss %.4f)", self.step, self.best)

@@ -72,6 +72,7 @@ def _resolved(args: argparse.Namespace) -> tuple[argparse.Namespace, dict | None
     if not (folder / state.META).exists():
         raise DataError(f"nothing to resume: {folder} does not exist; start a run without --resume")
     meta = state.read_meta(folder)
+    options.check_unchanged(args, meta["args"])
     resumed = options.resumed(args, meta["args"])
     if resumed.threads is None:
         resumed.threads = meta.get("threads")  # the same count, for the same floating-point sums
@@ -97,6 +98,7 @@ def run(args: argparse.Namespace, meta: dict | None, process: distributed.Proces
         raise cli.UsageError(str(err)) from None
     if meta:
         loop.resume(out / "training_state")
+    loop.announce()
     reason = loop.train(interrupted=lambda: bool(stop[0]))
     loop.report.close()
     if reason is Stop.NAN:

@@ -116,6 +116,8 @@ rate = number(0, 1, high_open=True)
 def file(text: str) -> Path:
     """An argparse type: an existing file."""
     path = Path(text).expanduser()
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a folder; pass a file in it")
     if not path.is_file():
         raise argparse.ArgumentTypeError(f"there is no file {text}")
     return path
@@ -143,11 +145,17 @@ def repo_id(text: str) -> str:
 
 
 def duration(text: str) -> float:
-    """'90', '90s', '15m', '1.5h' -> seconds (above 0)."""
-    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([smh]?)\s*", text)
-    if not match or float(match.group(1)) <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 90s, 15m or 1.5h")
-    return float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[match.group(2)]
+    """'90', '90s', '15m', '1.5h', '1m30s' -> seconds (above 0)."""
+    compact = "".join(text.split())
+    seconds = 0.0
+    if re.fullmatch(r"[0-9]*\.?[0-9]+", compact):
+        seconds = float(compact)
+    elif re.fullmatch(r"(?:[0-9]*\.?[0-9]+[smh])+", compact):
+        seconds = sum(float(n) * {"s": 1, "m": 60, "h": 3600}[unit]
+                      for n, unit in re.findall(r"([0-9]*\.?[0-9]+)([smh])", compact))
+    if not seconds > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 90s, 15m, 1m30s or 1.5h")
+    return seconds
 
 
 def quiet_known_warnings() -> None:
