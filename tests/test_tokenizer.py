@@ -11,10 +11,12 @@ from wordrnn.tokenizer import EOL, detokenize, tokenize
 
 # Text that exercises the detokenizer's rules: quotes and apostrophes of both kinds, joiners,
 # brackets, sentence ends, "i", letters whose capital does not lower back to them (ß, ı, ǰ),
+# Chinese and Japanese characters and punctuation,
 # combining marks, line breaks, and arbitrary unicode (surrogates and control characters too).
 PIECES = [" ", "\n", "a", "i", "'", "’", "‘", "“", "”", '"', "-", "–", "/", "(", ")", "[", "$", "¿", "¡", ".", ",",
           "!", "?", "…", ":", ";", "%", "_", "don't", "i'm", "ß", "ı", "ǰ", "ŉ", "σ", "ς", "İ", "\u0301",
-          "\u0338", "<", "=", "3", "½", "ﬁ", "\t", "\r\n", "\u2028", "\x00", "\u200b"]
+          "\u0338", "<", "=", "3", "½", "ﬁ", "\t", "\r\n", "\u2028", "\x00", "\u200b",
+          "神", "说", "は", "カ", "。", "、", "「", "」", "，", "𠀋"]
 TEXT = st.lists(st.one_of(st.sampled_from(PIECES), st.text(st.characters(exclude_categories=()), max_size=3)),
                 max_size=30).map("".join)
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -76,3 +78,11 @@ def test_detokenize_attaches_punctuation():
 @pytest.mark.parametrize("words", [[], [EOL], [EOL, EOL], ["."], ["'"], ["-"], ["(", ")"]])
 def test_detokenize_edge_cases(words):
     assert tokenize(detokenize(words), eol=False) == [w for w in words if w != EOL]
+
+
+def test_chinese_and_japanese_are_read_a_character_at_a_time_and_written_without_spaces():
+    assert tokenize("起初，神创造天地。", eol=False) == ["起", "初", ",", "神", "创", "造", "天", "地", "。"]
+    assert detokenize(tokenize("神说：「要有光」，就有了光。", eol=False)) == "神说:「要有光」,就有了光。"
+    assert tokenize("私はカメラが好き", eol=False) == ["私", "は", "カ", "メ", "ラ", "が", "好", "き"]
+    assert detokenize(tokenize("Hello 世界, and 日本語 text.", eol=False)) == "Hello 世界, and 日本語 text."
+    assert tokenize("한국어 문장입니다", eol=False) == ["한국어", "문장입니다"]  # Korean has spaces: words

@@ -4,9 +4,14 @@
     ['and', 'god', 'said', ',', 'let', 'there', 'be', 'light', '.', '<eol>']
     >>> detokenize(['and', 'god', 'said', ',', 'let', 'there', 'be', 'light', '.'])
     'And god said, let there be light.'
+    >>> tokenize("神说：要有光。", eol=False)
+    ['神', '说', ':', '要', '有', '光', '。']
+    >>> detokenize(['神', '说', ':', '要', '有', '光', '。'])
+    '神说:要有光。'
 
 Like the teaching notebook this project grows from, a token is a lower-cased word or a single
-punctuation mark / symbol. Each line of text ends with an end-of-line token, so a model trained on
+punctuation mark / symbol; in Chinese and Japanese, which put no spaces between words, a single
+character. Each line of text ends with an end-of-line token, so a model trained on
 verses or poems learns where lines end and the generator can write line breaks.
 """
 
@@ -18,13 +23,17 @@ from typing import Iterable
 
 EOL = "<eol>"
 
+# Chinese and Japanese write no spaces between words, so each of their characters (Han, kana)
+# is a token of its own: a "word" would otherwise be a whole clause, seen once.
+_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f"
+_IS_CJK = re.compile(f"[{_CJK}]")
 # A word is a run of letters/digits, possibly joined by apostrophes ("lord's", "don't");
 # everything else that is not a space is a token of its own.
-_TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)*|[^\w\s]|_", re.UNICODE)
+_TOKEN = re.compile(rf"[{_CJK}]|[^\W_{_CJK}]+(?:['’][^\W_{_CJK}]+)*|[^\w\s]|_", re.UNICODE)
 
 # Spacing rules used by detokenize.
-_NO_SPACE_BEFORE = set(".,;:!?)]}%…")
-_NO_SPACE_AFTER = set("([{$¿¡")
+_NO_SPACE_BEFORE = set(".,;:!?)]}%…。、」』〉》】〕")
+_NO_SPACE_AFTER = set("([{$¿¡「『〈《【〔")
 _JOINERS = {"-", "/", "–"}  # glue both neighbours: "beth-el", "and/or"
 _SENTENCE_END = {".", "!", "?", "…"}
 _QUOTES = {'"', "'", "“", "”", "‘", "’"}
@@ -79,13 +88,18 @@ def pieces(words: Iterable[str]) -> list[str]:
     capitalize = True
     glue_next = True  # no space before the first token
     open_quote = False
+    cjk = False  # after Chinese or Japanese (and the punctuation since): no spaces
     for word in words:
         if word == EOL:
             out.append("\n")
-            capitalize, glue_next, open_quote = True, True, False
+            capitalize, glue_next, open_quote, cjk = True, True, False, False
             continue
-        glue = glue_next
+        glue = glue_next or (cjk and (_IS_CJK.fullmatch(word) is not None or word in _NO_SPACE_AFTER))
         glue_next = False
+        if _IS_CJK.fullmatch(word):
+            cjk = True
+        elif word not in _NO_SPACE_BEFORE and word not in _NO_SPACE_AFTER:
+            cjk = False
         if word in _QUOTES:
             # Alternate opening and closing quotes: an opening quote sticks to the next word,
             # a closing one to the previous word.
