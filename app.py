@@ -29,7 +29,7 @@ from typing import Any, Iterator
 import gradio as gr
 import torch
 
-from wordrnn import PromptError, controls, detokenize, gradio_sessions, page, session, source
+from wordrnn import PromptError, controls, detokenize, examples, gradio_sessions, page, session, source
 from wordrnn.controls import K, LENGTH, NO_REPEAT, TEMPERATURE, TOP_P
 from wordrnn.errors import CheckpointError, WordRNNError
 from wordrnn.generate import MAX_PROMPT_CHARS, MODES, SEED_WORDS, Generator, Prompt
@@ -76,8 +76,8 @@ CONCURRENCY = getattr(GEN, "concurrency", CONCURRENCY)
 QUEUE_SIZE = max(QUEUE_SIZE, CONCURRENCY)
 SESSION = session.Session(GEN)  # the texts it writes, kept to explain and branch from
 VOCAB = GEN.vocab
-EXAMPLES = page.examples(VOCAB, SOURCE.checkpoint.info)
-HELD_OUT = page.held_out(VOCAB, SOURCE.checkpoint.info)
+EXAMPLES = examples.examples(VOCAB, SOURCE.checkpoint.info)
+HELD_OUT = examples.held_out(VOCAB, SOURCE.checkpoint.info)
 DEFAULTS = controls.defaults()
 
 
@@ -125,8 +125,18 @@ def _next_words(prompt: Prompt) -> dict[str, float]:
     return SESSION.next_words(prompt)
 
 
+def _numbers(values: dict[str, Any]) -> None:
+    """A numeric control sent as no number ("abc", null) is refused, as a bad mode or rng seed
+    is: the page's sliders send numbers, and clamping it to the default would hide the mistake."""
+    try:
+        controls.check(values)
+    except ValueError as err:
+        raise session.InputError(str(err)) from None
+
+
 def _start(prompt: Any, length: Any, *settings: Any) -> tuple[Prompt, dict[str, Any], int]:
     with _shown_errors():
+        _numbers(dict(zip(controls.NAMES[1:], (length, *settings))))
         seed_words, options = SESSION.prompt(prompt), session.options(*settings)
     count, warning = session.length(length)
     for message, title in [(warning, "Warning"), (session.unknown_warning(seed_words), "Unknown words")]:
@@ -227,6 +237,7 @@ def branch(
         mode, k, temperature, top_p, no_repeat, rng_seed: as for generate_text.
     """
     with _shown_errors():
+        _numbers(dict(k=k, temperature=temperature, top_p=top_p, no_repeat=no_repeat))
         options = session.options(mode, k, temperature, top_p, no_repeat, rng_seed)
     return _described(_branch(text_id, position, word, options))
 
@@ -415,6 +426,9 @@ with gr.Blocks(title="wordrnn") as demo:
 demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=CONCURRENCY)
 
 if __name__ == "__main__":
-    # Each waiting or streaming request holds one of Gradio's worker threads (40 by default).
-    demo.launch(server_name=SETTINGS.host, server_port=SETTINGS.port, css=CSS, mcp_server=MCP,
-                max_threads=max(40, CONCURRENCY + 8))
+    try:  # each waiting or streaming request holds one of Gradio's worker threads (40 by default)
+        demo.launch(server_name=SETTINGS.host, server_port=SETTINGS.port, css=CSS, mcp_server=MCP,
+                    max_threads=max(40, CONCURRENCY + 8))
+    except OSError:
+        page.check_port(SETTINGS)  # a port that another program holds: one line for the host
+        raise

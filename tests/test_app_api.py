@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import json
+import re
+import socket
 import subprocess
 import sys
 import urllib.request
@@ -86,7 +88,7 @@ def test_top_k_with_seed_is_reproducible(client):
     assert count(generated(first)) == 40
 
 
-@pytest.mark.parametrize("length, expected", [(0, 1), (-5, 1), (10_000, 500), (7.6, 8), ("12", 12), ("many", 128), (None, 128)])
+@pytest.mark.parametrize("length, expected", [(0, 1), (-5, 1), (10_000, 500), (7.6, 8), ("12", 12), (" 3 ", 3)])
 @pytest.mark.parametrize("endpoint", ["/generate", "/generate_text"])
 def test_length_is_clamped(client, endpoint, length, expected):
     result = generate(client, SEED, length, api_name=endpoint)
@@ -96,10 +98,24 @@ def test_length_is_clamped(client, endpoint, length, expected):
 
 @pytest.mark.parametrize("mode", ["top-k", "top-p"])
 @pytest.mark.parametrize("k, temperature, top_p, no_repeat, rng_seed", [
-    (0, 0, 0, -1, -1), (10**9, 1e9, 5, 10**6, 2**80), ("x", None, "y", "z", ""), (None, "nan", "nan", None, "3.7"),
+    (0, 0, 0, -1, -1), (10**9, 1e9, 5, 10**6, 2**80), ("3", "0.5", "1", "2", ""), (2.5, 1, 0.5, 3.4, "3.7"),
 ])
 def test_sampling_settings_are_clamped(client, mode, k, temperature, top_p, no_repeat, rng_seed):
     assert generated(generate(client, SEED, 8, mode, k, temperature, rng_seed, top_p, no_repeat))
+
+
+@pytest.mark.parametrize("value, sent", [("abc", "'abc'"), (None, "nothing"), ("nan", "'nan'"), (True, "'True'")])
+@pytest.mark.parametrize("name", list(controls.RANGES))
+def test_a_setting_that_is_no_number_is_refused_clearly(client, name, value, sent):
+    # Clamped to its default, it would answer a request that was never made (a 128-word text).
+    declared = controls.RANGES[name]
+    message = f"{name} must be a number from {declared.low:g} to {declared.high:g}; got {sent}."
+    for endpoint in ("/generate", "/generate_text", "/generate_words"):
+        with pytest.raises(AppError, match=re.escape(message)):
+            client.predict(prompt=SEED, **{name: value}, api_name=endpoint)
+    if name != "length":  # /branch checks its settings before it looks for the text
+        with pytest.raises(AppError, match=re.escape(message)):
+            client.predict(text_id="nope", position=0, word="god", **{name: value}, api_name="/branch")
 
 
 def test_generate_text_is_the_plain_text_of_generate(client):
@@ -289,6 +305,20 @@ def test_missing_model_folder_stops_the_app_with_a_message(tmp_path):
 def test_server_log_has_no_traceback(app_server):
     """Last in the module: every request above was answered without a crash."""
     assert "Traceback" not in app_server.log(), app_server.log()[-5000:]
+
+
+def test_a_port_in_use_stops_the_app_with_one_line(app_model):
+    with socket.socket() as other:  # another program listening on the port
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        result = subprocess.run([sys.executable, str(ROOT / "app.py"), "--model", str(app_model), "--port", str(port)],
+                                cwd=ROOT, env=app_env(), capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert result.stderr.splitlines()[-1] == (
+        f"python app.py: error: port {port} is already in use: pass another --port, "
+        "or neither --port nor $GRADIO_SERVER_PORT to take the first free port from 7860")
+    assert "Traceback" not in result.stderr
 
 
 def test_unknown_flags_stop_the_app_with_its_usage_line():

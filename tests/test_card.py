@@ -13,7 +13,7 @@ import pytest
 import yaml
 from huggingface_hub import ModelCard
 
-from wordrnn import Checkpoint, card
+from wordrnn import Checkpoint, Generator, ModelConfig, Vocabulary, WordRNN, card, tokenize
 from wordrnn.source import DEFAULT_MODEL
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -103,6 +103,15 @@ def test_the_use_snippet_runs(which, trained, tmp_path):
     assert run.returncode == 0, run.stderr
     prompt = re.search(r'\.text\("([^"]+)"', code)[1]
     assert run.stdout.lower().startswith(prompt.split()[0]) and len(run.stdout.split()) > 16  # words, punctuation attached
+
+
+def test_without_samples_the_use_prompt_is_words_the_model_knows():
+    vocab = Vocabulary(["<unk>", *(f"w{i}" for i in range(40))])  # a model of another text: no KJV word
+    model = WordRNN(ModelConfig(len(vocab), embedding_size=8, hidden_sizes=[8]))
+    checkpoint = Checkpoint(model, vocab, {})
+    prompt = re.search(r'\.text\("([^"]+)"', checkpoint.card("other"))[1]
+    assert all(word in vocab for word in tokenize(prompt, eol=False)), prompt
+    assert Generator(checkpoint).text(prompt, 4)  # the snippet's call: no PromptError
 
 
 def test_samples_never_show_unk():

@@ -321,7 +321,7 @@ TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=12)
 def test_read_info_round_trip(tmp_path, metrics, training, samples):
     info = {"metrics": metrics, "training": training, "samples": samples}
     (tmp_path / "card.json").write_text(card.data(info), encoding="utf-8")
-    (tmp_path / "README.md").write_text(card.render(ModelConfig(5).to_json(), 5, 123, info, "m"), encoding="utf-8")
+    (tmp_path / "README.md").write_text(card.render(ModelConfig(5).to_json(), Vocabulary(["<unk>", "a", "b", "c", "d"]), 123, info, "m"), encoding="utf-8")
     assert card.read(tmp_path) == {k: v for k, v in info.items() if v}
 
 

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import random
+import re
+import socket
 from urllib.parse import parse_qsl
 
 import pytest
 
 from wordrnn import Checkpoint, Vocabulary, controls, detokenize, page, tokenize
+from wordrnn import examples as prompts
 from wordrnn.source import Source
 
 
 def words(text: str) -> list[str]:
-    return [t for t in tokenize(text, eol=False) if page.is_word(t)]
+    return [t for t in tokenize(text, eol=False) if prompts.is_word(t)]
 
 
 def test_settings_command_line_over_environment():
@@ -40,7 +43,7 @@ def test_help_shows_defaults(capsys):
 
 
 def test_examples_are_seven_known_words(tiny_checkpoint):
-    examples = page.examples(tiny_checkpoint.vocab, tiny_checkpoint.info)
+    examples = prompts.examples(tiny_checkpoint.vocab, tiny_checkpoint.info)
     assert examples, "the tiny model knows two of the KJV prompts"
     for example in examples:
         assert len(words(example)) == 7 and all(w in tiny_checkpoint.vocab for w in tokenize(example, eol=False))
@@ -48,20 +51,20 @@ def test_examples_are_seven_known_words(tiny_checkpoint):
 
 def test_examples_prefer_the_card_and_fit_any_vocabulary(tiny_checkpoint):
     card = {"samples": [{"prompt": "and the spirit of god moved upon the face", "text": "..."}]}
-    assert page.examples(tiny_checkpoint.vocab, card)[0] == "And the spirit of god moved upon"
+    assert prompts.examples(tiny_checkpoint.vocab, card)[0] == "And the spirit of god moved upon"
     vocabulary = [f"w{i}" for i in range(40)]
-    examples = page.examples(Vocabulary(["<unk>", *vocabulary]), {})
+    examples = prompts.examples(Vocabulary(["<unk>", *vocabulary]), {})
     assert examples and all(len(words(e)) == 7 and set(words(e)) <= set(vocabulary) for e in examples)
 
 
 def test_held_out_prompts(tiny_checkpoint):
     vocab = tiny_checkpoint.vocab
     carried = {"held_out": ["and the earth was without form , and void", "qqq zzz"]}
-    assert page.held_out(vocab, carried) == ["And the earth was without form, and"]  # 7 words
-    assert page.held_out(vocab, {}) == page.examples(vocab, {})  # the tiny model knows no KJV test line
-    kjv = Vocabulary(["<unk>", *{w for line in page.HELD_OUT_KJV for w in tokenize(line, eol=False)}])
-    drawn = page.held_out(kjv, {})
-    assert len(drawn) == len(page.HELD_OUT_KJV) and all(len(words(p)) == 7 for p in drawn)
+    assert prompts.held_out(vocab, carried) == ["And the earth was without form, and"]  # 7 words
+    assert prompts.held_out(vocab, {}) == prompts.examples(vocab, {})  # the tiny model knows no KJV test line
+    kjv = Vocabulary(["<unk>", *{w for line in prompts.HELD_OUT_KJV for w in tokenize(line, eol=False)}])
+    drawn = prompts.held_out(kjv, {})
+    assert len(drawn) == len(prompts.HELD_OUT_KJV) and all(len(words(p)) == 7 for p in drawn)
     assert page.draw(drawn, random.Random(0)) in drawn and page.draw([]) == ""
 
 
@@ -81,6 +84,33 @@ def test_summary(tiny_checkpoint):
 ])
 def test_clamp(value, expected):
     assert controls.LENGTH.clamp(value) == controls.clamp(value, 1, 500, 128) == expected
+
+
+@pytest.mark.parametrize("value, sent", [("many", "'many'"), (None, "nothing"), ("nan", "'nan'"), (True, "'True'"),
+                                         ([1], "'[1]'")])
+def test_check_refuses_what_is_no_number(value, sent):
+    with pytest.raises(ValueError, match=re.escape(f"temperature must be a number from 0.1 to 2; got {sent}.")):
+        controls.check({"length": 12, "temperature": value})
+
+
+def test_check_lets_numbers_through_to_be_clamped():
+    controls.check({"length": 10_000, "k": "12", "temperature": 7.5, "top_p": float("inf"), "no_repeat": -1})
+    controls.check({"prompt": "x", "mode": "beam", "rng_seed": "lucky"})  # not numeric controls: checked elsewhere
+
+
+def test_a_port_in_use_exits_with_one_line(capsys):
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        with pytest.raises(SystemExit) as exit:
+            page.check_port(page.Settings(None, None, "127.0.0.1", port))
+    assert exit.value.code == 2
+    err = capsys.readouterr().err
+    assert err == f"python app.py: error: port {port} is already in use: pass another --port, " \
+                  "or neither --port nor $GRADIO_SERVER_PORT to take the first free port from 7860\n"
+    page.check_port(page.Settings(None, None, None, port))  # free again
+    page.check_port(page.Settings(None, None, None, None))  # Gradio picks one
 
 
 def test_every_default_lies_in_its_range():

@@ -17,6 +17,9 @@ from typing import Any
 import yaml
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
+from wordrnn.examples import KJV_EXAMPLES, examples
+from wordrnn.vocab import Vocabulary
+
 TAGS = ["wordrnn", "lstm", "word-level", "text-generation", "pytorch"]
 LICENSE = "apache-2.0"  # the code's license, and the default for weights trained with it
 DEFAULT_TITLE, DEFAULT_DESCRIPTION = "WordRNN word-level LSTM", "A word-level LSTM language model trained with wordrnn."
@@ -40,11 +43,11 @@ def data(info: dict[str, Any]) -> str:
     return json.dumps(kept, indent=2, ensure_ascii=False) + "\n"
 
 
-def render(config: dict[str, Any], vocab_size: int, num_parameters: int, info: dict[str, Any],
-           name: str) -> str:
+def render(config: dict[str, Any], vocab: Vocabulary, num_parameters: int, info: dict[str, Any], name: str) -> str:
     """README.md for a checkpoint loaded as `name` (its Hub repo id or its folder). `info` may hold
     title, description, metrics, training, samples, license, language, datasets, dataset (the
-    evaluation data's name) and images (file names of pictures in the checkpoint)."""
+    evaluation data's name) and images (file names of pictures in the checkpoint). The "use"
+    snippet's prompt is the first sample's, else one that `vocab` knows every word of."""
     title = info.get("title") or DEFAULT_TITLE
     results = eval_results(info.get("metrics", {}), _dataset(info))
     meta = ModelCardData(
@@ -59,7 +62,7 @@ def render(config: dict[str, Any], vocab_size: int, num_parameters: int, info: d
         "",
         MODEL_HEADING.strip("\n"),
         "|---|---|",
-        f"| Vocabulary | {vocab_size:,} tokens |",
+        f"| Vocabulary | {len(vocab):,} tokens |",
         f"| Parameters | {num_parameters:,} |",
         f"| Embedding size | {config['embedding_size']} |",
         f"| LSTM hidden sizes | {config['hidden_sizes']} |",
@@ -79,7 +82,7 @@ def render(config: dict[str, Any], vocab_size: int, num_parameters: int, info: d
         "```python",
         "from wordrnn import Checkpoint, Generator", "",
         f"checkpoint = Checkpoint.from_pretrained({json.dumps(name)})",
-        f"print(Generator(checkpoint).text({json.dumps(_use_prompt(info))}, 32))  # the prompt and 32 more words",
+        f"print(Generator(checkpoint).text({json.dumps(_use_prompt(info, vocab))}, 32))  # the prompt and 32 more words",
         "```", "",
     ]
     return f"---\n{meta.to_yaml()}\n---\n\n" + "\n".join(lines)
@@ -145,9 +148,13 @@ def _dataset(info: dict[str, Any]) -> dict[str, str]:
     return {"name": str(text or "the training text's held-out lines"), "type": "text"}
 
 
-def _use_prompt(info: dict[str, Any]) -> str:
+def _use_prompt(info: dict[str, Any], vocab: Vocabulary) -> str:
+    """A prompt the snippet can run: a model trained on another text than the KJV raises
+    PromptError on a KJV verse, since it knows none of its words."""
     samples = [s for s in info.get("samples", []) if isinstance(s, dict) and s.get("prompt")]
-    return samples[0]["prompt"] if samples else "in the beginning god created the heaven"
+    if samples:
+        return samples[0]["prompt"]
+    return (examples(vocab, info) or KJV_EXAMPLES)[0]
 
 
 def _table(heading: str, column: str, rows: dict[str, Any]) -> list[str]:

@@ -123,7 +123,7 @@ class Checkpoint:
         """The model card (README.md), its "use" snippet loading `name`: the Hub repo id
         (info["repo_id"], set by push_to_hub) or else the folder's name."""
         info = {**self.info, "images": sorted(self.assets)}
-        return card.render(self.model.config.to_json(), len(self.vocab), self.model.num_parameters(), info, name)
+        return card.render(self.model.config.to_json(), self.vocab, self.model.num_parameters(), info, name)
 
     def _write(self, folder: Path, dtype: torch.dtype, name: str) -> None:
         """Write the files into an existing folder (not atomic; save_pretrained is)."""

@@ -2,6 +2,7 @@
 from these, the server clamps every API value to them, and a shared link is read back through them.
 
     LENGTH.clamp("12")   # 12; "many" -> LENGTH.default; 10_000 -> LENGTH.high
+    check({"length": "many"})  # ValueError: an API caller's value that is no number at all
     query(values)        # "?prompt=...&length=128&..." for the page's URL
     from_query(params)   # the same values back, clamped
 """
@@ -34,14 +35,19 @@ class Range:
 def clamp(value: Any, low: float, high: float, default: Any, integer: bool = True) -> Any:
     """`value` clamped to [low, high] (rounded if `integer`); `default` when it is no number.
     API callers can send anything for a slider: strings, booleans, null, NaN, 1e308."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError, OverflowError):
-        return default
-    if number != number:  # NaN
+    number = _number(value)
+    if number is None:
         return default
     number = min(high, max(low, number))
     return int(round(number)) if integer else number
+
+
+def _number(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return None if number != number else number  # NaN is no number either
 
 
 # The default decoding is chosen by `python -m bench.decoding` (table in the README): top-p 0.9 at
@@ -68,6 +74,17 @@ def rng_seed(value: Any) -> int | None:
     if isinstance(value, bool) or RNG_SEED.clamp(value) is None:
         raise ValueError(f"The rng seed must be a whole number, or empty for a random draw; got {str(value)[:20]!r}.")
     return RNG_SEED.clamp(value)
+
+
+def check(values: Mapping[str, Any]) -> None:
+    """ValueError for the first numeric control in `values` (RANGES' names) that is no number: an
+    API caller's "abc", null or true. Clamping it to the default would answer a request that was
+    never made; a number out of range is only clamped (a shared link's junk too: from_query)."""
+    for name, declared in RANGES.items():
+        value = values.get(name, declared.default)
+        if isinstance(value, bool) or _number(value) is None:
+            sent = "nothing" if value is None else repr(str(value)[:20])
+            raise ValueError(f"{name} must be a number from {declared.low:g} to {declared.high:g}; got {sent}.")
 
 
 def draw_seed() -> int:

@@ -1,48 +1,30 @@
-"""What the app's page shows besides the model's text: its command line, example prompts, the
-model panel, the help under the prompt. No Gradio here; the control ranges are in wordrnn.controls.
+"""What the app's page shows besides the model's text: its command line, the model panel, the
+help under the prompt (its example prompts: wordrnn.examples). No Gradio here; the control ranges are in wordrnn.controls.
 
     settings(["--model", "owner/name"])      # the app's flags, then WORDRNN_* / GRADIO_SERVER_*
-    examples(vocab, info)                      # prompts of SEED_WORDS words the model knows
     prompt_info("and god saaid ", vocab, closest)  # ("**3 of 7 words** ...", [("saaid", "said"), ...])
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import random
 import re
+import socket
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
+from wordrnn.examples import is_word
 from wordrnn.prompt import MAX_PROMPT_CHARS, SEED_WORDS, SUGGESTIONS
 from wordrnn.source import Source
-from wordrnn.tokenizer import EOL, detokenize, pieces, tokenize
+from wordrnn.tokenizer import EOL, pieces, tokenize
 from wordrnn.vocab import UNK, Vocabulary
 
-__all__ = ["KJV_EXAMPLES", "SEED_WORDS", "Settings", "examples", "held_out", "is_word", "md_escape",
+
+__all__ = ["SEED_WORDS", "Settings", "check_port", "md_escape",
            "prompt_info", "replace_word", "seed_runs", "settings", "summary", "word_runs", "BANDS", "NEW_LINE", "band", "chart", "colors", "word"]
-
-# Seed words in the style of the King James Bible, for the default model; a prompt is offered
-# only when the loaded model knows every one of its words.
-KJV_EXAMPLES = [
-    "in the beginning god created the heaven",
-    "and god said , let there be light",
-    "the lord is my shepherd ; i shall",
-    "blessed are the poor in spirit : for",
-    "for god so loved the world , that",
-    "and it came to pass , when he",
-]
-# Openings of KJV test-split verses (`python -m training.corpus kjv`), which the default model never
-# trained on: the "fill" button's draws when the checkpoint carries no held-out lines of its own.
-HELD_OUT_KJV = """and he rose up that night , and|and moses and aaron said unto all
-and unto the children of israel thou|rise ye up , take your journey , and|and she made him sleep upon her
-and the princes of the philistines were|and he brought also the brasen altar|oh that i might have my request
-i will go in the strength of|o how love i thy law ! it|before i formed thee in the belly
-because it is a trial , and what|then shall they deliver you up to|and saying , if thou be the king
-therefore did my heart rejoice , and my|in the day when god shall judge|thou madest him a little lower than
-and the ten horns which thou sawest|and thou , child , shalt be called the""".replace("\n", "|").split("|")
-
 
 @dataclass(frozen=True)
 class Settings:
@@ -55,13 +37,7 @@ class Settings:
 def settings(argv: Sequence[str] | None = None, environ: Mapping[str, str] = os.environ) -> Settings:
     """Command line first, then WORDRNN_* / GRADIO_SERVER_* variables (what a Space can set).
     An unknown flag or a bad port exits with status 2 and the usage line (argparse)."""
-    p = argparse.ArgumentParser(prog="python app.py", description="The wordrnn text generation app.")
-    p.add_argument("--model", help="Hub repo id or checkpoint folder (default: $WORDRNN_MODEL, else the "
-                   "embedded model, models/kjv-lstm)")
-    p.add_argument("--revision", help="Hub branch, tag or commit sha (default: $WORDRNN_REVISION, else main)")
-    p.add_argument("--host", help="address to listen on (default: $GRADIO_SERVER_NAME, else 127.0.0.1)")
-    p.add_argument("--port", type=_port, help="port to listen on (default: $GRADIO_SERVER_PORT, else 7860)")
-    args = p.parse_args(argv)
+    args = _parser().parse_args(argv)
     port = args.port or environ.get("GRADIO_SERVER_PORT")
     return Settings(
         model=(args.model or environ.get("WORDRNN_MODEL") or "").strip() or None,
@@ -71,58 +47,42 @@ def settings(argv: Sequence[str] | None = None, environ: Mapping[str, str] = os.
     )
 
 
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python app.py", description="The wordrnn text generation app.")
+    p.add_argument("--model", help="Hub repo id or checkpoint folder (default: $WORDRNN_MODEL, else the "
+                   "embedded model, models/kjv-lstm)")
+    p.add_argument("--revision", help="Hub branch, tag or commit sha (default: $WORDRNN_REVISION, else main)")
+    p.add_argument("--host", help="address to listen on (default: $GRADIO_SERVER_NAME, else 127.0.0.1)")
+    p.add_argument("--port", type=_port, help="port to listen on (default: $GRADIO_SERVER_PORT, else 7860)")
+    return p
+
+
+def check_port(chosen: Settings) -> None:
+    """Exit as a bad flag does (status 2, one line) when another program listens on the chosen
+    port; for the app once Gradio could not start, since Gradio tries a chosen port alone and
+    names any failure "Cannot find empty port", in a traceback. Without a port it takes the
+    first free one from 7860."""
+    if chosen.port is not None and _in_use(chosen.host or "127.0.0.1", chosen.port):
+        p = _parser()
+        p.exit(2, f"{p.prog}: error: port {chosen.port} is already in use: pass another --port, "
+                  "or neither --port nor $GRADIO_SERVER_PORT to take the first free port from 7860\n")
+
+
+def _in_use(host: str, port: int) -> bool:
+    host = host.strip("[]")  # "[::1]", as a URL writes it
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn: a closing port is free
+        try:
+            sock.bind((host, port))
+        except OSError as err:  # any other failure (a host not on this machine) is Gradio's to report
+            return err.errno == errno.EADDRINUSE
+    return False
+
+
 def _port(text: str) -> int:
     if not text.isdigit() or not 1 <= int(text) <= 65535:
         raise argparse.ArgumentTypeError(f"must be a whole number from 1 to 65535, got {text!r}")
     return int(text)
-
-
-def is_word(token: str) -> bool:
-    """Whether a token is a word rather than a punctuation mark or a line break."""
-    return token != EOL and any(c.isalnum() for c in token)
-
-
-def _first_words(text: str, n: int = SEED_WORDS) -> list[str]:
-    """The tokens of `text` up to its n-th word (punctuation marks in between kept)."""
-    tokens: list[str] = []
-    for token in tokenize(str(text), eol=False):
-        if sum(map(is_word, tokens)) == n:
-            break
-        tokens.append(token)
-    return tokens
-
-
-def _known(texts: Sequence[Any], vocab: Vocabulary) -> list[str]:
-    """Each text cut to SEED_WORDS words, as a person would type it, if the model knows them all."""
-    chosen: list[str] = []
-    for text in texts:
-        words = _first_words(text)
-        prompt = detokenize(words)  # "And god said, let there be light"
-        if sum(map(is_word, words)) == SEED_WORDS and all(w in vocab for w in words) and prompt not in chosen:
-            chosen.append(prompt)
-    return chosen
-
-
-def _common(vocab: Vocabulary, n: int) -> list[str]:
-    """A model trained on something else entirely: runs of its most frequent words."""
-    common = [w for w in vocab.tokens if w != UNK and is_word(w)]
-    runs = [common[i : i + SEED_WORDS] for i in range(0, SEED_WORDS * n, SEED_WORDS)]
-    return [detokenize(run) for run in runs if len(run) == SEED_WORDS]
-
-
-def examples(vocab: Vocabulary, info: dict[str, Any], n: int = 5) -> list[str]:
-    """Up to `n` prompts of SEED_WORDS words that the model knows every word of: the prompts of
-    the samples on its card (`info`), then KJV verses; else runs of its own frequent words."""
-    samples = info.get("samples") if isinstance(info.get("samples"), list) else []
-    cards = [s.get("prompt", "") for s in samples if isinstance(s, dict)]
-    return (_known([*cards, *KJV_EXAMPLES], vocab) or _common(vocab, n))[:n]
-
-
-def held_out(vocab: Vocabulary, info: dict[str, Any]) -> list[str]:
-    """Prompts for the fill button: held-out lines the checkpoint carries (`info["held_out"]`),
-    else KJV test-split openings when the model knows them, else the examples."""
-    lines = info.get("held_out") if isinstance(info.get("held_out"), list) else []
-    return _known(lines, vocab) or _known(HELD_OUT_KJV, vocab) or examples(vocab, info)
 
 
 def draw(prompts: Sequence[str], rng: random.Random | None = None) -> str:
