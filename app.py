@@ -29,7 +29,7 @@ from typing import Any, Iterator
 import gradio as gr
 import torch
 
-from wordrnn import PromptError, controls, detokenize, examples, gradio_sessions, page, session, source
+from wordrnn import PromptError, cli, controls, detokenize, examples, gradio_sessions, page, session, source
 from wordrnn.controls import K, LENGTH, NO_REPEAT, TEMPERATURE, TOP_P
 from wordrnn.errors import CheckpointError, WordRNNError
 from wordrnn.generate import MAX_PROMPT_CHARS, MODES, SEED_WORDS, Generator, Prompt
@@ -39,7 +39,7 @@ from wordrnn.worker import serve
 from wordrnn.trace import Text
 
 logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
+cli.quiet_known_warnings()  # the HTTP clients' line per request, among others
 
 CONCURRENCY = 2  # generations at once without the scheduler (WORDRNN_BATCHING=0); with it, its own limit
 QUEUE_SIZE = 64  # each Generate click queues 2 events (text, chart): 32 visitors waiting at most

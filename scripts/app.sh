@@ -8,7 +8,9 @@ if [ -n "${WORDRNN_README_BLOCK:-}" ]; then  # set by tests/test_readme.py for t
   echo "error: $0 starts a server that never exits: give its README block a <!-- not run: reason --> line" >&2
   exit 2
 fi
-[ -x .venv/bin/python ] || python3 -m venv .venv
+. scripts/venv.sh
+venv_ready
+cpu_torch
 .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt
 # The package itself, editable, so that `. .venv/bin/activate` also gives the wordrnn-* commands.
 .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -e .

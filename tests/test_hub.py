@@ -210,6 +210,16 @@ def test_failed_commit_says_how_to_retry_and_the_retry_works(hub, repo, tiny_che
     assert torch.equal(logits(Checkpoint.from_pretrained(repo)), logits(tiny_checkpoint))
 
 
+def test_a_failed_push_command_retries_with_its_own_message(hub, repo, tiny_checkpoint, failing_commits, tmp_path,
+                                                           capsys):
+    folder = tiny_checkpoint.save_pretrained(tmp_path / "model")
+    with pytest.raises(SystemExit) as stopped:
+        push_main([str(folder), repo, "--message", "first words, at last"])
+    assert stopped.value.code == 2
+    retry = shlex.split(re.search(r"retry with: (.+)$", capsys.readouterr().err)[1])
+    assert retry == ["python", "-m", "wordrnn.push", str(folder), repo, "--message", "first words, at last"]
+
+
 def test_push_command_uploads_the_folder_as_it_is(hub, repo, tiny_checkpoint, tmp_path, capsys):
     folder = tiny_checkpoint.save_pretrained(tmp_path / "model")
     (folder / "README.md").write_text("---\nlibrary_name: wordrnn\n---\n# Edited by hand\n")

@@ -18,6 +18,7 @@ import sysconfig
 import tomllib
 import zipfile
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -159,7 +160,13 @@ def test_every_console_script_answers_help(venv, elsewhere):
     for name, process in runs.items():
         out, err = process.communicate(timeout=300)
         assert process.returncode == 0, f"{name} --help exited {process.returncode}:\n{err}"
-        assert out.startswith("usage:"), f"{name} --help printed:\n{out}"
+        assert out.startswith(f"usage: {name}"), f"{name} --help printed:\n{out}"
+        assert "-m training." not in out, f"{name} --help names a module only a checkout has:\n{out}"
+        if name == "wordrnn-train":
+            assert "Example: wordrnn-train --text my.txt" in out
+    module = run([str(venv), "-m", "wordrnn.training.train", "--help"], cwd=elsewhere, env=user_env()).stdout
+    assert module.startswith("usage: python -m wordrnn.training.train") and "-m training." not in module
+    assert "Example: python -m wordrnn.training.train --text my.txt" in module  # its example, as installed
 
 
 def test_pip_installs_from_a_git_url(tmp_path, elsewhere):
@@ -169,7 +176,7 @@ def test_pip_installs_from_a_git_url(tmp_path, elsewhere):
     if not (ROOT / ".git").exists() or shutil.which("git") is None:
         pytest.skip("the checkout is not a git repository")
     python = fresh_venv(tmp_path / "env")
-    pip_install(python, f"wordrnn @ git+file://localhost{ROOT.as_posix()}", cwd=tmp_path)
+    pip_install(python, f"wordrnn @ git+file://localhost{quote(ROOT.as_posix())}", cwd=tmp_path)  # a path with spaces too
     code = "from wordrnn.generate import DEFAULT_MODEL; print(DEFAULT_MODEL.is_dir(), DEFAULT_MODEL)"
     out = run([str(python), "-c", code], cwd=elsewhere, env=user_env()).stdout.split()
     assert out[0] == "True" and Path(out[1]).is_relative_to(site_packages(python))

@@ -2,6 +2,7 @@
 binaries through LFS, against the local test Hub with the real client."""
 
 import fnmatch
+import re
 import sys
 
 import pytest
@@ -36,6 +37,8 @@ def test_one_command_deploys_the_app_in_one_commit(hub, repo, capsys):
                 "models/kjv-lstm/vocab.json", "models/kjv-lstm/README.md"}
     assert expected <= set(files)
     assert ("LICENSE" in files) == (ROOT / "LICENSE").is_file()
+    shown = re.findall(r"!\[[^\]]*\]\(([^)\s]+)", files["README.md"].decode())  # the Space's page
+    assert shown and all(picture in files for picture in shown if "://" not in picture)
     assert not any("__pycache__" in path or path.endswith(".pyc") for path in files)
     assert all(files[path] == (ROOT / path).read_bytes() for path in files if path != ".gitattributes")
     # Binaries are LFS objects, and the Space's .gitattributes says so for a git clone or push.

@@ -9,8 +9,8 @@ import argparse
 import os
 from typing import Any
 
-from wordrnn.cli import (Parser, UsageError, duration, existing_file, integer, non_negative_float, positive_float,
-                  positive_int, rate)
+from wordrnn.cli import (Parser, UsageError, duration, existing_file, integer, invoked_as, module_name,
+                         non_negative_float, positive_float, positive_int, rate)
 
 # Options that may change between a run and its resumption: they stop, show or publish the run
 # but do not change what it computes. `threads` and `device` come from the saved run unless given.
@@ -150,7 +150,8 @@ def check_resumable(saved: dict[str, Any], world_size: int, device_type: str) ->
     """Refuse a resumption that could not continue the saved run exactly."""
     if saved.get("world_size", 1) != world_size:
         n = saved.get("world_size", 1)
-        how = f"torchrun --nproc_per_node {n} -m training.train" if n > 1 else "python -m training.train"
+        how = (f"torchrun --nproc_per_node {n} -m {module_name('training.train')}" if n > 1
+               else invoked_as("training.train"))
         raise UsageError(f"this run was trained by {n} process(es) and cannot continue exactly with "
                          f"{world_size}; resume it with `{how} --out ... --resume`")
     if saved.get("device_type", device_type) != device_type:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
+
+from huggingface_hub.utils import disable_progress_bars
 
 from . import release, report
 from .data import Corpus
@@ -27,12 +30,13 @@ def complete(folder: Path, corpus: Corpus, metrics: Path, test_path: str | None)
     checkpoint.save_pretrained(folder)
 
 
-def push(folder: Path, repo_id: str, private: bool) -> int:
-    """Upload `folder` in one commit; on failure say how to retry (the folder stays)."""
+def push(folder: Path, repo_id: str, private: bool, progress: bool = True) -> int:
+    """Upload `folder` in one commit (wordrnn.hub says where it went); on failure say how to
+    retry (the folder stays). Without `progress`, no upload bars either."""
     try:
-        url = publish(folder, repo_id, private=private)
+        with contextlib.nullcontext() if progress else disable_progress_bars():
+            publish(folder, repo_id, private=private)
     except HubError as err:
         log.error("error: %s\nThe checkpoint is safe in %s.", err, folder)
         return 1
-    log.info("pushed to %s", url)
     return 0

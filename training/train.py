@@ -114,10 +114,10 @@ def run(args: argparse.Namespace, meta: dict | None, process: distributed.Proces
     finish.complete(folder, corpus, loop.report.path, args.test)
     log.info("best checkpoint: %s (validation perplexity %.2f)", folder, math.exp(min(loop.best, 50)))
     if reason is Stop.INTERRUPTED:
-        log.info("interrupted at step %d; continue with: python -m training.train --out %s --resume",
-                 loop.step, out)
+        log.info("interrupted at step %d; continue with: %s --out %s --resume",
+                 loop.step, cli.invoked_as("training.train"), out)
         return 128 + stop[0]
-    return finish.push(folder, args.push_to_hub, args.private) if args.push_to_hub else 0
+    return finish.push(folder, args.push_to_hub, args.private, args.progress) if args.push_to_hub else 0
 
 
 def _catch_signals() -> list[int]:

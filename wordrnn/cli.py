@@ -1,14 +1,16 @@
 """What every wordrnn command line shares (library, training and benchmarks alike).
 
 A user's mistake ends in one line `error: ... (see TOOL --help)` on stderr and exit status 2
-(argparse's convention, without its usage dump); `usage:` names the tool as it was invoked
-(`wordrnn-train`, or `python -m training.train`); `--help` shows each flag's default. The
+(argparse's convention, without its usage dump); `usage:`, the examples in `--help` and the
+commands a tool suggests name it as it was invoked (`wordrnn-train`, `python -m training.train`
+in a checkout, `python -m wordrnn.training.train` installed); `--help` shows each flag's default. The
 argparse types below check values where they are parsed.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import math
 import os
 import re
@@ -34,6 +36,8 @@ class Parser(argparse.ArgumentParser):
         kwargs.setdefault("formatter_class", _Help)
         if module is not None:  # None: a subcommand's parser, whose prog argparse gives
             kwargs["prog"] = invoked_as(module)
+            description = _as_run(description, module, kwargs["prog"])
+            kwargs["epilog"] = _as_run(kwargs.get("epilog"), module, kwargs["prog"])
         super().__init__(description=description, **kwargs)
 
     def error(self, message: str) -> NoReturn:
@@ -41,10 +45,25 @@ class Parser(argparse.ArgumentParser):
 
 
 def invoked_as(module: str) -> str:
-    """`python -m MODULE`, or the console script's name when run as one."""
+    """`python -m MODULE` (MODULE as named in a checkout, e.g. "training.train"), or the console
+    script's name when run as one."""
     script = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
     as_module = script in ("", "-c", "__main__.py", "-m") or script.endswith(".py") or script.startswith("pytest")
-    return f"python -m {module}" if as_module else script
+    return f"python -m {module_name(module)}" if as_module else script
+
+
+def module_name(module: str) -> str:
+    """The name a checkout's module runs under here: the wheel installs training/ inside the
+    package, so an installed "training.train" is "wordrnn.training.train"."""
+    installed = module.startswith("training.") and "wordrnn.training" in sys.modules and "training" not in sys.modules
+    return f"wordrnn.{module}" if installed else module
+
+
+def _as_run(text: str | None, module: str, prog: str) -> str | None:
+    """A docstring's examples, written for a checkout, as this installation runs them."""
+    if not text:
+        return text
+    return text.replace(f"python -m {module} ", f"{prog} ").replace(f"-m {module} ", f"-m {module_name(module)} ")
 
 
 class _Help(argparse.RawDescriptionHelpFormatter):
@@ -160,5 +179,11 @@ def duration(text: str) -> float:
 
 def quiet_known_warnings() -> None:
     """Hide PyTorch's notice that LSTMs with projections skip oneDNN: it is expected (a tied model
-    projects its last layer) and a user can do nothing about it."""
+    projects its last layer) and a user can do nothing about it; and the HTTP clients' line per
+    request (gradio_client's httpx, huggingface_hub's httpx2) under an INFO log."""
     warnings.filterwarnings("ignore", message="LSTM with projections is not supported with oneDNN")
+    for name in HTTP_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+HTTP_LOGGERS = ("httpx", "httpx2")

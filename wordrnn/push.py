@@ -19,6 +19,8 @@ from pathlib import Path
 from wordrnn import card, cli, hub
 from wordrnn.checkpoint import CARD, CARD_DATA, Checkpoint
 
+MESSAGE = "Upload wordrnn checkpoint"  # the commit message unless --message
+
 
 def files_for(folder: Path, repo_id: str) -> dict[str, Path | bytes]:
     """The checkpoint files of `folder` as they go to `repo_id` (validated by loading them)."""
@@ -33,11 +35,11 @@ def files_for(folder: Path, repo_id: str) -> dict[str, Path | bytes]:
     return files
 
 
-def publish(folder: Path, repo_id: str, *, private: bool = False,
-            commit_message: str = "Upload wordrnn checkpoint") -> str:
+def publish(folder: Path, repo_id: str, *, private: bool = False, commit_message: str = MESSAGE) -> str:
     """Upload the checkpoint folder to `repo_id` in one commit; returns the commit URL. A HubError
-    names the command that retries (this module's, on the same folder)."""
-    retry = shlex.join(["python", "-m", "wordrnn.push", str(folder), repo_id] + ["--private"] * private)
+    names the command that retries (this module's, on the same folder, with the same options)."""
+    retry = shlex.join(["python", "-m", "wordrnn.push", str(folder), repo_id] + ["--private"] * private
+                       + (["--message", commit_message] if commit_message != MESSAGE else []))
     return hub.upload(files_for(folder, repo_id), repo_id, retry=retry, private=private or None,
                       commit_message=commit_message)
 
@@ -47,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("folder", type=cli.folder, help="a checkpoint folder saved by wordrnn")
     parser.add_argument("repo_id", type=cli.repo_id, help="the Hub repo to create or update, as owner/name")
     parser.add_argument("--private", action="store_true", help="create the repo as private")
-    parser.add_argument("--message", default="Upload wordrnn checkpoint", help="the commit message")
+    parser.add_argument("--message", default=MESSAGE, help="the commit message")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     return cli.run(lambda: publish(args.folder, args.repo_id, private=args.private, commit_message=args.message))
