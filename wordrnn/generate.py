@@ -155,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.interactive and not args.prompt:
         fail('give seed words, e.g. "in the beginning god created the heaven and", or --interactive')
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    logging.getLogger("wordrnn.stepper").setLevel(logging.INFO)  # a first run's 20 s of compiling, said
     sampling = dict(mode=args.mode, k=args.k, temperature=args.temperature, top_p=args.top_p,
                     seed=args.seed, no_repeat_ngram=args.no_repeat_ngram)
     try:

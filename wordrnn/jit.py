@@ -73,3 +73,15 @@ class _Locator(caching.UserWideCacheLocator):
 
 if _Locator not in caching.CacheImpl._locator_classes:
     caching.CacheImpl._locator_classes.insert(0, _Locator)
+
+
+def kernel_cache() -> Path:
+    """The folder wordrnn's compiled kernels go to: NUMBA_CACHE_DIR, else `cache_dir()`."""
+    return Path(config.CACHE_DIR) if config.CACHE_DIR else cache_dir()
+
+
+def cached_kernels() -> bool:
+    """Whether compiled kernels from an earlier run lie in the cache (False: this run compiles
+    them, about 20 s on a first run per machine)."""
+    folder = kernel_cache()
+    return folder.is_dir() and any(folder.rglob("*.nbi"))

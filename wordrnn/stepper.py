@@ -33,12 +33,14 @@ from wordrnn.model import State, WordRNN
 from wordrnn.sampling import Logits
 
 try:  # numba compiles the fast path's loops; without it every step takes the exact path
-    from wordrnn import kernels as KERNELS
+    from wordrnn import jit, kernels as KERNELS
     from wordrnn.int8 import GEMM_ROWS, FastLayer
     from wordrnn.output import FastAdaptive, FastLinear, FloatOutput
 except ImportError as error:  # pragma: no cover - numba is in requirements.txt
     KERNELS = None
     logging.getLogger(__name__).warning("no CPU fast path (%s): pip install numba", error)
+
+log = logging.getLogger(__name__)
 
 # oneDNN's LSTM kernel is slower than PyTorch's own for a single step. Its switch is global
 # to the process: exact CPU steps turn it off, one at a time under this lock, and put it
@@ -156,6 +158,9 @@ class FastStepper(_Stepper):
         self._last = NO_BATCH
         # Compile the kernels (or load them from numba's cache) now, not at the first request:
         # one stream, and a batch large enough for the GEMM path.
+        if not jit.cached_kernels():
+            log.info("compiling the fast CPU kernels, once for this machine (about 20 s; cached in %s)",
+                     jit.kernel_cache())
         for candidates in (1, 10, None):
             self.start([0, 0], candidates)
         features, _ = self.advance([0] * GEMM_ROWS, [None] * GEMM_ROWS)
