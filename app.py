@@ -257,9 +257,28 @@ def replace(text: str, chip: str) -> str:
     return page.replace_word(text or "", word, close)
 
 
-def settle(*values: Any) -> tuple[str, str, str]:
+def settle(prompt: Any, *values: Any) -> Any:
+    """Before a page generation: the rng seed, the note under the text and the page's query. A
+    prompt that generate will refuse (its message says why) changes none of them: the text on
+    the page, and what its address reproduces, stay as they were."""
+    try:
+        SESSION.prompt(prompt)
+    except WordRNNError:
+        return [gr.skip()] * 3
     with _shown_errors():
-        return session.settle(*values)
+        return session.settle(prompt, *values)
+
+
+def stopped(prompt: Any, length: Any, *settings: Any) -> list[Any]:
+    """Stop: a text that ended anyway is shown as after any generation; one cut short keeps its
+    words on the page but stops being the page's current text (it is not kept), so a word click
+    or Continue cannot act on the text before it, which Back still brings back."""
+    *_, current, history = settings
+    if SESSION.kept(prompt, length, *settings[:-3]) is not None:
+        return show(prompt, length, *settings)
+    note = "Stopped: generate again to see the next words and to explore the text"
+    return [gr.skip(), gr.update(value=None, label=note), None, session.history_after(history, current, ""),
+            gr.update(visible=False, value=None), gr.skip()]
 
 
 def from_url(request: gr.Request) -> list[Any]:
@@ -420,7 +439,7 @@ with gr.Blocks(title="wordrnn") as demo:
     gr.api(next_words, api_name="next_words", concurrency_id="model")  # a plain {word: p} for clients
     gr.api(generate_words, api_name="generate_words", concurrency_id="model")  # every word explained
     gr.api(branch, api_name="branch", concurrency_id="model")  # a text rewritten from one of its words
-    stop.click(None, cancels=[run], api_visibility="private")
+    stop.click(stopped, [prompt, *settings, used, shade, text_id, history], version, cancels=[run], **hidden)
     demo.load(from_url, None, [prompt, *settings, rng_seed], **hidden).then(None, js=REPLAY_JS, **hidden)
 
 demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=CONCURRENCY)

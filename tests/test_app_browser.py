@@ -280,6 +280,45 @@ def test_default_settings_write_text_without_loops(kjv_page, prompt):
     assert repeated_4grams(written) <= 0.05, written
 
 
+def test_stop_keeps_the_words_and_nothing_of_the_text_before(kjv_page):
+    page = kjv_page
+    length = page.locator("#length input[type=number]")
+    length.fill("20")
+    length.press("Enter")
+    generate(page, "the lord is my shepherd ; i shall")
+    expect(page.locator("#next-words")).to_contain_text("after the text")
+    length.fill("500")
+    length.press("Enter")
+    page.locator("#prompt textarea").fill("and god said , let there be light")
+    page.locator("#generate").click()
+    expect(page.locator("#output")).to_contain_text("And god said, let there be light")
+    page.locator("#stop").click()
+    chart = page.locator("#next-words")
+    expect(chart).to_contain_text(re.compile("Stopped: generate again|after the text"))
+    if "Stopped" not in chart.inner_text():
+        pytest.skip("the 500 words were written before Stop reached the server")
+    wait_until_done(page)
+    cut = text(page)
+    assert cut.startswith("And god said, let there be light") and len(tokenize(cut, eol=False)) < 500
+    page.locator("#output .text.unlabeled").last.click()  # a word of the stopped text: nothing of the last one
+    page.locator("#continue").click()
+    expect(page.get_by_text("a stopped text cannot be continued").first).to_be_visible()
+    expect(chart).to_contain_text("Stopped")
+    assert text(page) == cut
+    page.locator("#back").click()  # the text before it is one click away
+    expect(page.locator("#output")).to_contain_text("The lord is my shepherd; I shall")
+
+
+def test_a_refused_prompt_changes_neither_the_note_nor_the_address(kjv_page):
+    page = kjv_page
+    url = page.url
+    page.locator("#prompt textarea").fill("")
+    page.locator("#generate").click()
+    expect(page.get_by_text("The prompt is empty").first).to_be_visible()
+    expect(page.locator("#drawn")).not_to_contain_text("reproduces this text")
+    assert page.url == url
+
+
 def test_a_shared_link_gives_the_same_text(browser, kjv_page):
     written = generate(kjv_page, "vanity of vanities , saith the preacher , vanity")
     link = kjv_page.url

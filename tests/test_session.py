@@ -103,7 +103,7 @@ def test_settle_and_url_state():
     assert 0 <= int(used) < controls.DRAWN_SEEDS and note == f"rng seed **{used}** (drawn) · the page's address now reproduces this text"
     values = from_url({k: v[0] for k, v in parse_qs(query[1:], keep_blank_values=True).items()})
     assert values == [SEED, 12, "top-k", 5, 0.7, 0.9, 4, int(used)]
-    assert settle(SEED, 12, "greedy", 5, 0.7, 0.9, 0, "8")[:2] == ("8", " · the page's address now reproduces this text")
+    assert settle(SEED, 12, "greedy", 5, 0.7, 0.9, 0, "8")[:2] == ("8", "the page's address now reproduces this text")
     assert from_url({"length": "3"}) is None
     with pytest.raises(InputError):
         settle(SEED, 12, "top-k", 5, 0.7, 0.9, 4, "abc")

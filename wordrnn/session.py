@@ -82,8 +82,8 @@ def settle(prompt: Any, length: Any, mode: Any, k: Any, temperature: Any, top_p:
     used = controls.draw_seed() if seed is None else seed
     values = dict(prompt=prompt, length=length, mode=mode, k=k, temperature=temperature, top_p=top_p,
                   no_repeat=no_repeat, rng_seed=used)
-    note = "" if mode == "greedy" else f"rng seed **{used}**" + (" (drawn)" if seed is None else "")
-    return str(used), note + " · the page's address now reproduces this text", controls.query(values)
+    note = [] if mode == "greedy" else [f"rng seed **{used}**" + (" (drawn)" if seed is None else "")]
+    return str(used), " · ".join(note + ["the page's address now reproduces this text"]), controls.query(values)
 
 
 def from_url(params: Mapping[str, str]) -> list[Any] | None:
@@ -176,7 +176,7 @@ class Session:
         try:
             text = self.texts.get(text_id)
         except WordRNNError:
-            raise InputError("Generate a text first.") from None
+            raise InputError("Generate a text first (a stopped text cannot be continued or explored).") from None
         return len(text.ids) - text.start - 1, self.vocab.tokens[text.ids[-1]]
 
     def previous(self, history: list[str]) -> Text:
