@@ -11,6 +11,8 @@ import pytest
 
 from wordrnn import Checkpoint, Vocabulary, controls, detokenize, page, tokenize
 from wordrnn import examples as prompts
+from wordrnn.errors import PromptError
+from wordrnn.prompt import parse
 from wordrnn.source import Source
 
 
@@ -168,6 +170,10 @@ def test_prompt_info_counts_words_and_offers_replacements(tiny_checkpoint):
     assert "`qqq` is not in the vocabulary (read as `<unk>`)." in info("qqq god")[0]
     assert "`'` is not" in info("` and")[0]  # a backtick cannot end the code span
     assert info("x" * 2001)[0].startswith("**Too long:** 2,001 characters")
+    over = "god , " * 101  # 101 words, 202 tokens: under the character limit, over the prompt's
+    assert info(over)[0].startswith("**Too long:** 202 words and punctuation marks; the limit is 200")
+    with pytest.raises(PromptError, match="202 words and punctuation marks; the limit is 200"):
+        parse(over, vocab)  # what Generate says: the same count
 
 
 @pytest.mark.parametrize("text, word, replacement, expected", [

@@ -77,7 +77,7 @@ def test_a_prompt_without_known_words_names_them_and_close_ones():
 
 
 def test_too_many_words_states_the_cap():
-    with pytest.raises(PromptError, match=f"{MAX_PROMPT_WORDS + 1} words; the limit is {MAX_PROMPT_WORDS}"):
+    with pytest.raises(PromptError, match=f"{MAX_PROMPT_WORDS + 1} words and punctuation marks; the limit is {MAX_PROMPT_WORDS}"):
         parse("god " * (MAX_PROMPT_WORDS + 1), VOCAB)
 
 

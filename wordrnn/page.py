@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
 from wordrnn.examples import is_word
-from wordrnn.prompt import MAX_PROMPT_CHARS, SEED_WORDS, SUGGESTIONS
+from wordrnn.prompt import MAX_PROMPT_CHARS, MAX_PROMPT_WORDS, SEED_WORDS, SUGGESTIONS
 from wordrnn.source import Source
 from wordrnn.tokenizer import EOL, pieces, tokenize
 from wordrnn.vocab import UNK, Vocabulary
@@ -127,6 +127,10 @@ def prompt_info(
         return f"**Too long:** {len(text):,} characters; the limit is {limit:,}.", []
     words = tokenize(text, eol=EOL in vocab)
     words = words[:-1] if words and words[-1] == EOL else words  # as the prompt parser does
+    tokens = sum(w != EOL for w in words)
+    if tokens > MAX_PROMPT_WORDS:  # what Generate would refuse, said while typing, counted as it counts
+        return (f"**Too long:** {tokens:,} words and punctuation marks; the limit is {MAX_PROMPT_WORDS}. "
+                f"{SEED_WORDS} words are enough."), []
     unknown = list(dict.fromkeys(w for w in words if w not in vocab and w != EOL))
     if unknown and unknown[-1] == words[-1] and not text[-1:].isspace():
         unknown.pop()  # still being typed: no suggestion yet

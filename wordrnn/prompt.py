@@ -70,7 +70,7 @@ def parse(text: str | None, vocab: Vocabulary) -> Prompt:
     count = sum(w != EOL for w in words)
     if count > MAX_PROMPT_WORDS:
         raise PromptError(
-            f"The prompt has {count} words; the limit is {MAX_PROMPT_WORDS}. "
+            f"The prompt has {count} words and punctuation marks; the limit is {MAX_PROMPT_WORDS}. "
             f"Shorten it: {SEED_WORDS} words are enough."
         )
     ids = vocab.encode(words)
