@@ -79,6 +79,13 @@ def generate(page, prompt: str) -> str:
     return text(page)
 
 
+def set_length(page, words: int) -> None:
+    """The length control, as a visitor types it (the page is shared by a module's tests)."""
+    box = page.locator("#length input[type=number]")
+    box.fill(str(words))
+    box.press("Enter")
+
+
 def repeated_4grams(text: str) -> float:
     tokens = tokenize(text, eol=False)
     grams = [tuple(tokens[i : i + 4]) for i in range(len(tokens) - 3)]
@@ -161,8 +168,7 @@ def test_a_visitor_generates_text(page):
 def test_markup_is_shown_as_text(page):
     page.evaluate("window.injected = false")
     page.locator("#prompt textarea").fill("<img src=x onerror='window.injected=true'> and god said")
-    page.locator("#length input[type=number]").fill("3")
-    page.locator("#length input[type=number]").press("Enter")
+    set_length(page, 3)
     page.locator("#generate").click()
     expect(page.locator("#output")).to_contain_text("onerror")
     wait_until_done(page)
@@ -235,8 +241,7 @@ def branch_at(page, index: int) -> tuple[list[str], str]:
 
 
 def test_a_word_is_explained_and_branched_from(page):
-    page.locator("#length input[type=number]").fill("40")  # an earlier test left 3
-    page.locator("#length input[type=number]").press("Enter")
+    set_length(page, 40)  # an earlier test left 3
     generate(page, "and god said , let there be light")
     expect(page.locator("#next-words")).to_contain_text("after the text")  # the chart: after the last word
     first = pieces(page)
@@ -282,13 +287,10 @@ def test_default_settings_write_text_without_loops(kjv_page, prompt):
 
 def test_stop_keeps_the_words_and_nothing_of_the_text_before(kjv_page):
     page = kjv_page
-    length = page.locator("#length input[type=number]")
-    length.fill("20")
-    length.press("Enter")
+    set_length(page, 20)
     generate(page, "the lord is my shepherd ; i shall")
     expect(page.locator("#next-words")).to_contain_text("after the text")
-    length.fill("500")
-    length.press("Enter")
+    set_length(page, 500)
     page.locator("#prompt textarea").fill("and god said , let there be light")
     page.evaluate("""() => new Promise(done => {  // Stop at the first words on screen, as a quick visitor
         const out = document.querySelector('#output');
@@ -315,9 +317,7 @@ def test_stop_keeps_the_words_and_nothing_of_the_text_before(kjv_page):
 
 def test_a_refused_prompt_changes_neither_the_note_nor_the_address(kjv_page):
     page = kjv_page
-    length = page.locator("#length input[type=number]")
-    length.fill("20")
-    length.press("Enter")
+    set_length(page, 20)
     generate(page, "in the beginning god created the heaven")
     note, url = page.locator("#drawn").inner_text(), page.url
     assert "reproduces this text" in note and "prompt=in+the+beginning" in url
@@ -325,8 +325,7 @@ def test_a_refused_prompt_changes_neither_the_note_nor_the_address(kjv_page):
     page.locator("#generate").click()
     expect(page.get_by_text("The prompt is empty").first).to_be_visible()
     assert page.locator("#drawn").inner_text() == note and page.url == url  # still the text on the page
-    length.fill(str(controls.LENGTH.default))  # the page is shared: as the next test expects it
-    length.press("Enter")
+    set_length(page, controls.LENGTH.default)  # as the next test expects the shared page
 
 
 def test_a_shared_link_gives_the_same_text(browser, kjv_page):
