@@ -274,11 +274,10 @@ def stopped(prompt: Any, length: Any, *settings: Any) -> list[Any]:
     words on the page but stops being the page's current text (it is not kept), so a word click
     or Continue cannot act on the text before it, which Back still brings back."""
     *_, current, history = settings
-    if SESSION.kept(prompt, length, *settings[:-3]) is not None:
-        return show(prompt, length, *settings)
     note = "Stopped: generate again to see the next words and to explore the text"
-    return [gr.skip(), gr.update(value=None, label=note), None, session.history_after(history, current, ""),
-            gr.update(visible=False, value=None), gr.skip()]
+    cut = [gr.skip(), gr.update(value=None, label=note), None, session.history_after(history, current, ""),
+           gr.update(visible=False, value=None), gr.skip()]
+    return _after_generation(prompt, length, settings, cut)
 
 
 def from_url(request: gr.Request) -> list[Any]:
@@ -302,10 +301,15 @@ def _shown(text: Text, shade: bool, history: list[str], note: Any = gr.skip()) -
 
 def show(prompt: Any, length: Any, *settings: Any) -> list[Any]:
     """After a generation: the text word by word, and the chart after its last word."""
+    return _after_generation(prompt, length, settings, cut=[gr.skip()] * 6)  # cut: nothing to explain
+
+
+def _after_generation(prompt: Any, length: Any, settings: tuple[Any, ...], cut: list[Any]) -> list[Any]:
+    """The version outputs for the text these inputs wrote if it is kept, else `cut`."""
     *settings, shade, current, history = settings
     text = SESSION.kept(prompt, length, *settings)
-    if text is None:  # stopped before its end: nothing to explain
-        return [gr.skip()] * 6
+    if text is None:
+        return cut
     return _shown(text, shade, session.history_after(history, current, text.id))
 
 

@@ -21,7 +21,8 @@ venv_ready() {
 cpu_torch() {
   local pinned
   pinned=$(grep -E '^torch==' requirements.txt || true)
-  if [ -z "$pinned" ] || command -v nvidia-smi >/dev/null || .venv/bin/python -c "import torch" 2>/dev/null; then
+  if [ -z "$pinned" ] || command -v nvidia-smi >/dev/null \
+     || .venv/bin/python -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('torch') is None)"; then
     return
   fi
   .venv/bin/python -m pip install -q --disable-pip-version-check --retries 0 --timeout 10 \

@@ -129,14 +129,17 @@ def check_unchanged(args: argparse.Namespace, saved: dict[str, Any]) -> None:
         old = saved.get(name, OFF_IN_OLD_RUNS.get(name, base[name]))
         if value != old and not _same_file(value, old):
             flag = next(a for a in actions if a.dest == name and (a.const is None or a.const == value))
-            shown = lambda v: " ".join(map(str, v)) if isinstance(v, list) else v  # noqa: E731
-            changed.append(f"{flag.option_strings[0]}" + ("" if flag.const is not None else f" {shown(value)}")
-                           + f" (the run's: {shown(old)})")
+            given = flag.option_strings[0] + ("" if flag.const is not None else f" {_shown(value)}")
+            changed.append(f"{given} (the run's: {_shown(old)})")
     if changed:
         control = ", ".join(a.option_strings[0] for a in actions if a.dest in RUN_CONTROL and a.dest != "resume")
         raise UsageError(f"--resume continues the saved run with its own options, so {'; '.join(changed)} "
                          f"cannot apply; only {control} may change. To train with other options, start a new "
                          "run with another --out")
+
+
+def _shown(value: Any) -> Any:
+    return " ".join(map(str, value)) if isinstance(value, list) else value
 
 
 def _same_file(a: Any, b: Any) -> bool:

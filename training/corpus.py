@@ -27,7 +27,6 @@ non-blank line per "verse":
 """
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 import logging
@@ -97,15 +96,14 @@ def kjv_verses(bible: str = "bible") -> list[str]:
 
 
 def text_lines(path: Path) -> list[str]:
-    """The non-blank lines of a UTF-8 text file (gzip-compressed if it ends in .gz), whitespace
-    collapsed."""
-    data = path.read_bytes()
-    if path.suffix == ".gz":
-        data = gzip.decompress(data)
+    """The non-blank lines of a UTF-8 text file (or a gzip-compressed one), whitespace collapsed;
+    read as training reads --text (training.data.read_text)."""
+    from .data import DataError, read_text  # here: the kjv recipe needs neither it nor torch
+
     try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise RuntimeError(f"{path} is not UTF-8 text (byte {err.start}); convert it with iconv first") from None
+        text = read_text(path)
+    except DataError as err:
+        raise RuntimeError(str(err)) from None
     lines = [" ".join(line.split()) for line in text.splitlines()]
     lines = [line for line in lines if line]
     if len(lines) < len(PATTERN):

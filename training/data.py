@@ -46,7 +46,7 @@ def read_text(path: str | Path) -> str:
     if not path.is_file():
         raise DataError(f"{path} does not exist or is not a file; pass a UTF-8 text file with --text")
     data = path.read_bytes()
-    if data[:2] == GZIP_MAGIC:  # as `wordrnn-corpus text` reads it
+    if data[:2] == GZIP_MAGIC:
         try:
             data = gzip.decompress(data)
         except (OSError, EOFError, zlib.error) as err:
@@ -60,7 +60,7 @@ def read_text(path: str | Path) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         raise DataError(
-            f"{path} is not valid UTF-8 (byte {err.start}: {data[err.start:err.start + 1]!r}); "
+            f"{path} is not UTF-8 text (byte {err.start}: {data[err.start:err.start + 1]!r}); "
             f"convert it first, e.g. `iconv -f latin1 -t utf-8 {path.name} > {path.stem}.utf8.txt`"
         ) from None
 

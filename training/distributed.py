@@ -49,26 +49,27 @@ def pick_device(name: str | None = None) -> torch.device:
         return _available(name)
     if torch.cuda.is_available():
         return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+    if _has_mps():
         return torch.device("mps")
     return torch.device("cpu")
 
 
+def _has_mps() -> bool:
+    return bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
+
+
 def _available(name: str) -> torch.device:
-    has, gpus = ["cpu"], torch.cuda.device_count() if torch.cuda.is_available() else 0
-    if gpus:
-        has.append("cuda" if gpus == 1 else f"cuda (cuda:0 to cuda:{gpus - 1})")
-    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-        has.append("mps")
+    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    mps = _has_mps()
     try:
         device = torch.device(name)
     except RuntimeError:
         device = None
-    usable = device is not None and (
-        device.type == "cpu"
-        or (device.type == "cuda" and (device.index or 0) < gpus)
-        or (device.type == "mps" and "mps" in has))
+    usable = device is not None and (device.type == "cpu" or (device.type == "mps" and mps)
+                                     or (device.type == "cuda" and (device.index or 0) < gpus))
     if not usable:
+        has = ["cpu"] + (["cuda" if gpus == 1 else f"cuda (cuda:0 to cuda:{gpus - 1})"] if gpus else [])
+        has += ["mps"] if mps else []
         raise UsageError(f"--device {name}: this machine has no such device; it has {', '.join(has)}")
     return device
 
