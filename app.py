@@ -55,7 +55,10 @@ CSS = """
 #output .textfield, #output .token-container, #output .token { font-size: 0; text-align: left; }  /* no gaps between words */
 #output .text { font-size: var(--text-lg); background-color: inherit; border-radius: 3px; }  /* the label colour of its token */
 """
-URL_JS = "(query) => { if (query) window.history.replaceState(null, '', query); }"
+# NO_ADDRESS: a version no link can write again (wordrnn.session.Session.address): the bare page.
+NO_ADDRESS = "?"
+URL_JS = (f"(query) => {{ if (query) window.history.replaceState(null, '', "
+          f"query === '{NO_ADDRESS}' ? location.pathname : query); }}")
 COPY_JS = "(runs) => navigator.clipboard.writeText((runs || []).map(r => r.token ?? r[0]).join(''))"
 REPLAY_JS = "() => { if (new URLSearchParams(location.search).get('prompt')) document.querySelector('#generate').click(); }"
 
@@ -329,13 +332,16 @@ def pick(text_id: str | None, shade: bool, evt: gr.SelectData) -> list[Any]:
 
 def rewrite(text_id: str | None, position: Any, word: Any, words: int | None, shade: bool, history: list[str],
             *settings: Any) -> list[Any]:
-    """A new version from `position` (an alternative chosen, or Continue) with the current settings."""
+    """A new version from `position` (an alternative chosen, or Continue) with the current settings:
+    _shown's outputs, then the page's new address."""
     if word is None or position is None:
-        return [gr.skip()] * 6
+        return [gr.skip()] * 7
     with _shown_errors():
         options = session.rewrite_options(settings)
     text = _branch(text_id, position, word, options, words)
-    return _shown(text, shade, history + [text_id], session.continued_note(position, words, options))
+    address = SESSION.address(text)
+    note = session.continued_note(position, words, options, linked=address is not None)
+    return [*_shown(text, shade, history + [text_id], note), address or NO_ADDRESS]
 
 
 def more(text_id: str | None, length: Any, shade: bool, history: list[str], *settings: Any) -> list[Any]:
@@ -347,7 +353,7 @@ def more(text_id: str | None, length: Any, shade: bool, history: list[str], *set
 def back(shade: bool, history: list[str]) -> list[Any]:
     with _shown_errors(title="Back"):
         text = SESSION.previous(history)
-    return _shown(text, shade, history[:-1], "Back to the last version")
+    return [*_shown(text, shade, history[:-1], "Back to the last version"), SESSION.address(text) or NO_ADDRESS]
 
 
 def reshade(text_id: str | None, shade: bool, selected: int | None) -> Any:
@@ -434,10 +440,13 @@ with gr.Blocks(title="wordrnn") as demo:
                         concurrency_id="model", preprocess=False)
     run.success(show, [prompt, *settings, used, shade, text_id, history], version, **queued)
     output.select(pick, [text_id, shade], [output, chart, selected, alternatives], **queued)
-    alternatives.input(lambda *a: rewrite(a[0], a[1], a[2], None, *a[3:]),
-                       [text_id, selected, alternatives, shade, history, *sampling], version, **queued)
-    more_button.click(more, [text_id, length, shade, history, *sampling], version, **queued)
-    back_button.click(back, [shade, history], version, **hidden)
+    # A new version's address writes it again (or is cleared): the page's link shares what it shows.
+    for event in [alternatives.input(lambda *a: rewrite(a[0], a[1], a[2], None, *a[3:]),
+                                     [text_id, selected, alternatives, shade, history, *sampling], [*version, query],
+                                     **queued),
+                  more_button.click(more, [text_id, length, shade, history, *sampling], [*version, query], **queued),
+                  back_button.click(back, [shade, history], [*version, query], **hidden)]:
+        event.success(None, query, None, js=URL_JS, **hidden)
     shade.change(reshade, [text_id, shade, selected], output, **hidden)
     gr.api(generate_text, api_name="generate_text", concurrency_id="model")  # a plain string for clients
     gr.api(next_words, api_name="next_words", concurrency_id="model")  # a plain {word: p} for clients

@@ -345,6 +345,33 @@ def test_a_shared_link_gives_the_same_text(browser, kjv_page):
         visitor.context.close()
 
 
+def test_a_shared_link_gives_the_version_on_the_page(browser, kjv_page):
+    """After a rewrite, Continue or Back, the page's address writes the version it shows (its
+    words up to the rewritten one are the link's seed words)."""
+    page = kjv_page
+    set_length(page, 30)
+    generate(page, "in the beginning god created the heaven")
+    first = page.url
+    branch_at(page, 12)
+    expect(page.locator("#drawn")).to_contain_text("the page's address now reproduces it")
+    page.wait_for_function("(first) => location.href !== first", arg=first)
+    branched, shown = page.url, tokenize(text(page))  # words: the link's page has its first ones as one run
+    page.locator("#continue").click()
+    expect(page.locator("#drawn")).to_contain_text("Continued with 30 words")
+    page.wait_for_function("(branched) => location.href !== branched", arg=branched)
+    page.locator("#back").click()
+    expect(page.locator("#drawn")).to_contain_text("Back to the last version")
+    page.wait_for_function("(branched) => location.href === branched", arg=branched)
+    set_length(page, controls.LENGTH.default)  # as the next tests expect the shared page
+    visitor = open_page(browser, branched)
+    try:
+        expect(visitor.locator("#output")).to_contain_text("In the beginning god created the heaven")
+        wait_until_done(visitor)
+        assert tokenize(text(visitor)) == shown
+    finally:
+        visitor.context.close()
+
+
 def test_a_branched_text_for_the_readme(kjv_page):
     generate(kjv_page, "and god said , let there be light")
     kept, word = branch_at(kjv_page, 40)

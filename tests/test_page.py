@@ -170,6 +170,10 @@ def test_prompt_info_counts_words_and_offers_replacements(tiny_checkpoint):
     assert "`qqq` is not in the vocabulary (read as `<unk>`)." in info("qqq god")[0]
     assert "`'` is not" in info("` and")[0]  # a backtick cannot end the code span
     assert info("x" * 2001)[0].startswith("**Too long:** 2,001 characters")
+    pasted = ("and god said , let there be light . " * 60)[:2000]  # the box keeps the first 2,000
+    assert info(pasted)[0].endswith("The box holds 2,000 characters: the rest of a longer paste was left out.")
+    assert "left out" not in info(pasted[:1999])[0]
+    assert "left out" in info("x" * 2000)[0]  # one long unknown word: no count over the limit
     over = "god , " * 101  # 101 words, 202 tokens: under the character limit, over the prompt's
     assert info(over)[0].startswith("**Too long:** 202 words and punctuation marks; the limit is 200")
     with pytest.raises(PromptError, match="202 words and punctuation marks; the limit is 200"):

@@ -12,6 +12,8 @@ from wordrnn.controls import LENGTH
 from wordrnn.errors import WordRNNError
 from wordrnn.session import (InputError, Session, choice, continued_note, described, from_url, history_after,
                              length, options, rewrite_options, settle, unknown_warning, used_seed)
+from wordrnn.trace import Text
+from wordrnn.trail import Trail
 
 SEED = "and god said , let there be"
 SETTINGS = ("top-p", 10, 0.7, 0.9, 4, "3")  # mode, k, temperature, top_p, no_repeat, rng_seed
@@ -88,6 +90,48 @@ def test_branch_continue_and_back(session):
         session.branch(text.id, 2.5, word, options(*SETTINGS))
 
 
+def linked(session, query):
+    """The text a page writes from a shared link's query, as the page generates it."""
+    prompt, count, *settings = from_url({k: v[0] for k, v in parse_qs(query[1:], keep_blank_values=True).items()})
+    tokens = list(session.stream(session.prompt(prompt), count, options(*settings)))
+    return detokenize(session.prompt(prompt).words + tokens)
+
+
+def shown(session, text):
+    return detokenize(text.seed.words + session.words(text))
+
+
+def test_a_version_has_an_address_that_writes_it_again(session):
+    tokens, text = written(session, words=30)
+    assert linked(session, session.address(text)) == shown(session, text)
+    word = next(w for w, _ in session.explained(text)[0][12].alternatives if w != tokens[12] and w != "<unk>")
+    branched = session.branch(text.id, 12, word, options(*SETTINGS[:-1], "8"))  # a new rng seed, as the page draws
+    longer = session.branch(branched.id, 29, session.vocab.tokens[branched.ids[-1]], options(*SETTINGS), 20)
+    for version in (branched, longer):
+        query = session.address(version)
+        assert "prompt=" in query and linked(session, query) == shown(session, version)
+    assert "length=20" in session.address(longer) and "rng_seed=8" in session.address(branched)
+    last = session.branch(text.id, 29, word, options(*SETTINGS))  # the last word rewritten: no word after it
+    assert session.address(last) is None
+
+
+def test_a_version_without_a_faithful_prompt_has_no_address(session):
+    """A link's seed words are the version's words up to the rewritten one: none when they are
+    over the prompt's 200, or when reading them back would not give the same words."""
+    words = "and god said , let there be light .".split()
+    seed = session.prompt(SEED)
+
+    def version(written: list[str], rewritten: int) -> Text:  # a branch's words: its states play no part
+        ids = seed.ids + [session.vocab.id(w) for w in written]
+        return Text("x", seed, ids, len(seed.ids), Trail(), options(*SETTINGS), len(seed.ids) + rewritten + 1)
+
+    assert "prompt=And+god+said" in session.address(version(words * 30, 150))
+    assert session.address(version(words * 30, 200)) is None  # 7 + 201 words and punctuation marks
+    eols = words[:4] + ["<eol>", "<eol>"] + words  # two line breaks: a prompt reads one
+    assert session.address(version(eols, 8)) is None
+    assert session.address(version(words[:4] + ["<eol>"] + words, 8)) is not None
+
+
 def test_choice_of_a_clicked_word(session):
     _, text = written(session)
     words, _ = session.explained(text)
@@ -114,7 +158,9 @@ def test_versions_and_notes():
     assert history_after(["a"], "c", "c") == ["a"] and history_after(["a"], None, "c") == ["a"]
     opts = rewrite_options(("greedy", 10, 0.7, 0.9, 0, " "))
     assert opts["seed"] is not None  # drawn: the rewritten text can be found again
-    assert continued_note(4, None, opts) == "Rewritten from word 5 · **Back** returns to the last version"
-    assert continued_note(4, 20, {"mode": "top-p", "seed": 9}) == (
-        "Continued with 20 words with rng seed **9** · **Back** returns to the last version")
+    assert continued_note(4, None, opts) == (
+        "Rewritten from word 5 · the page's address now reproduces it · **Back** returns to the last version")
+    assert continued_note(4, 20, {"mode": "top-p", "seed": 9}, linked=False) == (
+        "Continued with 20 words with rng seed **9** · no link can write it again: the page's address is cleared"
+        " · **Back** returns to the last version")
     assert used_seed(7) == "7" and 0 <= int(used_seed(None)) < controls.DRAWN_SEEDS

@@ -123,6 +123,9 @@ def prompt_info(
     words) and the suggested replacements as (unknown word, known word) pairs. No model call;
     `closest` should be cached (difflib is slow). Redone on each keystroke."""
     text = text if isinstance(text, str) else ""
+    # The page's box takes `limit` characters and drops the rest of a paste without a word.
+    full = f" The box holds {limit:,} characters: the rest of a longer paste was left out."
+    full = full if len(text) == limit else ""
     if len(text) > limit:
         return f"**Too long:** {len(text):,} characters; the limit is {limit:,}.", []
     words = tokenize(text, eol=EOL in vocab)
@@ -130,11 +133,11 @@ def prompt_info(
     tokens = sum(w != EOL for w in words)
     if tokens > MAX_PROMPT_WORDS:  # what Generate would refuse, said while typing, counted as it counts
         return (f"**Too long:** {tokens:,} words and punctuation marks; the limit is {MAX_PROMPT_WORDS}. "
-                f"{SEED_WORDS} words are enough."), []
+                f"{SEED_WORDS} words are enough.{full}"), []
     unknown = list(dict.fromkeys(w for w in words if w not in vocab and w != EOL))
     if unknown and unknown[-1] == words[-1] and not text[-1:].isspace():
         unknown.pop()  # still being typed: no suggestion yet
-    lines = [f"**{sum(map(is_word, words))} of {SEED_WORDS} words**"]
+    lines = [f"**{sum(map(is_word, words))} of {SEED_WORDS} words**{full}"]
     pairs: list[tuple[str, str]] = []
     for word in unknown[:3]:  # suggestions take time: a few are enough to get the idea
         close = list(closest(word))[:SUGGESTIONS]

@@ -120,10 +120,12 @@ def rewrite_options(settings: Sequence[Any]) -> dict[str, Any]:
     return options(*sampling, str(controls.draw_seed()) if not str(rng_seed or "").strip() else rng_seed)
 
 
-def continued_note(position: int, words: int | None, opts: dict[str, Any]) -> str:
+def continued_note(position: int, words: int | None, opts: dict[str, Any], linked: bool = True) -> str:
     what = f"continued with {words} words" if words else f"rewritten from word {position + 1}"
     seed = "" if opts["mode"] == "greedy" else f" with rng seed **{opts['seed']}**"
-    return f"{what.capitalize()}{seed} · **Back** returns to the last version"
+    link = ("the page's address now reproduces it" if linked
+            else "no link can write it again: the page's address is cleared")
+    return f"{what.capitalize()}{seed} · {link} · **Back** returns to the last version"
 
 
 class Session:
@@ -178,6 +180,27 @@ class Session:
         except WordRNNError:
             raise InputError("Generate a text first (a stopped text cannot be continued or explored).") from None
         return len(text.ids) - text.start - 1, self.vocab.tokens[text.ids[-1]]
+
+    def address(self, text: Text) -> str | None:
+        """The page's URL query that writes `text` again, or None when no link can. A branch (or
+        a continued text) is what a fresh generation from its words up to the rewritten one
+        writes with the same settings (wordrnn.trace), so its link's seed words are those words:
+        None when they are more than a prompt may hold, when a prompt would not read them back
+        as the same words (a prompt reads two line breaks in a row as one), or when no word
+        follows them."""
+        typed = text.seed.words + [self.vocab.tokens[i] for i in text.ids[text.start : text.written_from]]
+        prompt, count = detokenize(typed), len(text.ids) - text.written_from
+        try:
+            read = self.prompt(prompt)
+        except WordRNNError:  # over the prompt's limits
+            return None
+        context = text.start - len(text.seed.ids)  # the line break the model reads first, if any
+        if read.ids != text.ids[context : text.written_from] or not LENGTH.low <= count <= LENGTH.high:
+            return None
+        opts = text.options
+        return controls.query(dict(prompt=prompt, length=count, mode=opts["mode"], k=opts["k"],
+                                   temperature=opts["temperature"], top_p=opts["top_p"],
+                                   no_repeat=opts["no_repeat_ngram"], rng_seed=opts["seed"]))
 
     def previous(self, history: list[str]) -> Text:
         if not history:

@@ -82,6 +82,8 @@ class Text:
     start: int  # ids[start:] are the generated words (a branch's kept prefix included)
     states: Trail  # states[j]: after reading ids[j], for every id but the last (never read);
     # or the last of them alone (states.last_only) until Texts.states reads the text again
+    options: dict[str, Any]  # the sampler's settings (rng seed included) that wrote ids[written_from:]
+    written_from: int  # a fresh generation from ids[:written_from] with `options` writes the rest
     explained: list[Word] | None = field(default=None, repr=False)
     after: list[tuple[str, float]] | None = field(default=None, repr=False)  # the words after the last
 
@@ -116,7 +118,8 @@ class Texts:
         context = self.generator.context(prompt.ids)
         trail = Trail(last_only=True)  # the rest when asked for: states()
         tokens = self.model.stream(prompt, words, trail=trail, **options)
-        text = Text(self.key(prompt, words, options), prompt, list(context), len(context), trail)
+        text = Text(self.key(prompt, words, options), prompt, list(context), len(context), trail, options,
+                    len(context))
         return self._keeping(tokens, text, words)
 
     def _keeping(self, tokens: Iterator[str], text: Text, words: int) -> Iterator[str]:
@@ -160,7 +163,7 @@ class Texts:
             tokens = self.model.stream(prompt, words, state=states[at - 1], trail=trail, **options)
             ids += [self.vocab.id(t) for t in tokens]
         branched = Text(self.key(text_id, position, word, words, options), text.seed, ids, text.start,
-                        states[:at] + trail)
+                        states[:at] + trail, options, at + 1)
         self._keep(branched)
         return branched
 
