@@ -60,6 +60,24 @@ NO_ADDRESS = "?"
 URL_JS = (f"(query) => {{ if (query) window.history.replaceState(null, '', "
           f"query === '{NO_ADDRESS}' ? location.pathname : query); }}")
 COPY_JS = "(runs) => navigator.clipboard.writeText((runs || []).map(r => r.token ?? r[0]).join(''))"
+# Gradio's markup for the text puts a space after every word's element, hidden (font-size 0) but
+# still a place where a line may break: before a comma or a full stop. Each word's element holds
+# its own space before it, so the page empties the others as they appear.
+PAGE_JS = """() => {
+  const empty = (node) => {
+    const walk = document.createTreeWalker(node, NodeFilter.SHOW_TEXT);
+    for (let text = walk.currentNode; text; text = walk.nextNode())
+      if (text.nodeType === 3 && text.data && !text.data.trim() && !text.parentElement.closest('.text')) text.data = '';
+  };
+  const watch = () => {
+    const output = document.querySelector('#output');
+    if (!output) return setTimeout(watch, 100);
+    empty(output);
+    new MutationObserver(records => records.forEach(r => r.addedNodes.forEach(empty)))
+      .observe(output, {childList: true, subtree: true});
+  };
+  watch();
+}"""
 REPLAY_JS = "() => { if (new URLSearchParams(location.search).get('prompt')) document.querySelector('#generate').click(); }"
 
 # The flags are the host's only when app.py runs as a script (`gradio app.py -- --model x` too);
@@ -459,7 +477,7 @@ demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=CONCURRENCY)
 
 if __name__ == "__main__":
     try:  # each waiting or streaming request holds one of Gradio's worker threads (40 by default)
-        demo.launch(server_name=SETTINGS.host, server_port=SETTINGS.port, css=CSS, mcp_server=MCP,
+        demo.launch(server_name=SETTINGS.host, server_port=SETTINGS.port, css=CSS, js=PAGE_JS, mcp_server=MCP,
                     max_threads=max(40, CONCURRENCY + 8))
     except OSError:
         page.check_port(SETTINGS)  # a port that another program holds: one line for the host

@@ -315,6 +315,32 @@ def test_stop_keeps_the_words_and_nothing_of_the_text_before(kjv_page):
     expect(page.locator("#output")).to_contain_text("The lord is my shepherd; I shall")
 
 
+LINE_STARTS = """() => {  // the words (and marks) that begin a line of the text, in order
+    let starts = [], bottom = null;
+    for (const word of document.querySelectorAll('#output .text')) {
+        const boxes = word.getClientRects();  // a word that wraps at its own space starts on the line before
+        if (!boxes.length) continue;
+        if (bottom !== null && boxes[0].top >= bottom - 1) starts.push(word.textContent);
+        bottom = boxes[boxes.length - 1].bottom;
+    }
+    return starts; }"""
+
+
+def test_no_line_starts_with_a_punctuation_mark(kjv_page):
+    page = kjv_page
+    set_length(page, 400)
+    generate(page, "and god said , let there be light")
+    marks = []
+    for width in range(300, 440, 7):  # a phone's width and more: each wraps the text elsewhere
+        page.set_viewport_size({"width": width, "height": 1000})
+        page.wait_for_timeout(100)
+        starts = page.evaluate(LINE_STARTS)
+        marks += [(width, start) for start in starts if start[:1] in ",.;:!?)"]
+    page.set_viewport_size({"width": 1280, "height": 1000})
+    set_length(page, controls.LENGTH.default)
+    assert marks == []
+
+
 def test_a_refused_prompt_changes_neither_the_note_nor_the_address(kjv_page):
     page = kjv_page
     set_length(page, 20)
