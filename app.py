@@ -115,9 +115,9 @@ def _shown_errors(title: str | None = None) -> Iterator[None]:
 
 
 @gpu
-def _tokens(prompt: Prompt, length: int, options: dict[str, Any]) -> Iterator[str]:
+def _tokens(prompt: Prompt, length: int, options: dict[str, Any], visitor: str | None) -> Iterator[str]:
     with _shown_errors():
-        tokens = SESSION.stream(prompt, length, options)  # the only GPU work of a generation
+        tokens = SESSION.stream(prompt, length, options, visitor)  # the only GPU work of a generation
     yield from tokens
 
 
@@ -169,17 +169,18 @@ def _start(prompt: Any, length: Any, *settings: Any) -> tuple[Prompt, dict[str, 
 def generate(
     prompt: str, length: int = LENGTH.default, mode: str = DEFAULTS["mode"], k: int = K.default,
     temperature: float = TEMPERATURE.default, top_p: float = TOP_P.default, no_repeat: int = NO_REPEAT.default,
-    rng_seed: str | int | None = None,
+    rng_seed: str | int | None = None, request: gr.Request | None = None,
 ) -> Iterator[list[tuple[str, str | None]]]:
     """Continue the seed words, streaming the text so far as (text, label) runs: "seed" and
-    "unknown" for the seed words, None for the rest. Arguments as for generate_text."""
+    "unknown" for the seed words, None for the rest. Arguments as for generate_text; `request`
+    (Gradio's) names the page, whose Stop ends the text."""
     seed_words, options, count = _start(prompt, length, mode, k, temperature, top_p, no_repeat, rng_seed)
     head: list[tuple[str, str | None]] = list(page.seed_runs(seed_words.words, seed_words.unknown))
     start = len(detokenize(seed_words.words))
     # The first update comes with the first word: an update before the stream starts would hold
     # the stream back behind Gradio's sending it, and in a crowd every visitor's with it.
     tokens, shown = list(seed_words.words), None
-    for token in _tokens(seed_words, count, options):
+    for token in _tokens(seed_words, count, options, _visitor(request)):
         tokens.append(token)
         if shown is None or time.monotonic() - shown >= update_every(GEN, STREAM_EVERY):
             shown = time.monotonic()
@@ -278,23 +279,38 @@ def replace(text: str, chip: str) -> str:
     return page.replace_word(text or "", word, close)
 
 
-def settle(prompt: Any, *values: Any) -> Any:
+def _visitor(request: gr.Request | None) -> str | None:
+    """The page a request comes from (its Gradio session), for its Stop button."""
+    return getattr(request, "session_hash", None)
+
+
+def settle(prompt: Any, length: Any, mode: Any, k: Any, temperature: Any, top_p: Any, no_repeat: Any,
+           rng_seed: Any, request: gr.Request) -> Any:
     """Before a page generation: the rng seed, the note under the text and the page's query. A
     prompt that generate will refuse (its message says why) changes none of them: the text on
-    the page, and what its address reproduces, stay as they were."""
+    the page, and what its address reproduces, stay as they were. From here the page's Stop
+    ends the generation, even one still waiting for its turn."""
     try:
         SESSION.prompt(prompt)
     except WordRNNError:
         return [gr.skip()] * 3
     with _shown_errors():
-        return session.settle(prompt, *values)
+        settled = session.settle(prompt, length, mode, k, temperature, top_p, no_repeat, rng_seed)
+    if _visitor(request) is not None:
+        SESSION.begin(_visitor(request))
+    return settled
 
 
-def stopped(prompt: Any, length: Any, *settings: Any) -> list[Any]:
-    """Stop: a text that ended anyway is shown as after any generation; one cut short keeps its
-    words on the page but stops being the page's current text (it is not kept), so a word click
-    or Continue cannot act on the text before it, which Back still brings back."""
-    *_, current, history = settings
+def stopped(prompt: Any, length: Any, mode: Any, k: Any, temperature: Any, top_p: Any, no_repeat: Any, used: Any,
+            shade: Any, current: Any, history: Any, request: gr.Request) -> list[Any]:
+    """Stop: the page's generation ends at its next word, as a generation ends (Gradio's own
+    cancelling may leave an error badge over the text in a crowd). A text that ended anyway is
+    shown as after any generation; one cut short keeps its words on the page but stops being the
+    page's current text (it is not kept), so a word click or Continue cannot act on the text
+    before it, which Back still brings back."""
+    if _visitor(request) is not None:
+        SESSION.stop(_visitor(request))
+    settings = (mode, k, temperature, top_p, no_repeat, used, shade, current, history)
     note = "Stopped: generate again to see the next words and to explore the text"
     cut = [gr.skip(), gr.update(value=None, label=note), None, session.history_after(history, current, ""),
            gr.update(visible=False, value=None), gr.skip()]
@@ -470,7 +486,7 @@ with gr.Blocks(title="wordrnn") as demo:
     gr.api(next_words, api_name="next_words", concurrency_id="model")  # a plain {word: p} for clients
     gr.api(generate_words, api_name="generate_words", concurrency_id="model")  # every word explained
     gr.api(branch, api_name="branch", concurrency_id="model")  # a text rewritten from one of its words
-    stop.click(stopped, [prompt, *settings, used, shade, text_id, history], version, cancels=[run], **hidden)
+    stop.click(stopped, [prompt, *settings, used, shade, text_id, history], version, **hidden)
     demo.load(from_url, None, [prompt, *settings, rng_seed], **hidden).then(None, js=REPLAY_JS, **hidden)
 
 demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=CONCURRENCY)

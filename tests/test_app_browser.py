@@ -11,6 +11,7 @@ default settings, a link that reproduces a text, the screenshot. Screenshots go 
 from __future__ import annotations
 
 import re
+import threading
 from pathlib import Path
 
 import pytest
@@ -313,6 +314,52 @@ def test_stop_keeps_the_words_and_nothing_of_the_text_before(kjv_page):
     assert text(page) == cut
     page.locator("#back").click()  # the text before it is one click away
     expect(page.locator("#output")).to_contain_text("The lord is my shepherd; I shall")
+
+
+STOP_AFTER_FIRST_WORDS = """([seed, delay]) => new Promise(done => {  // Generate; Stop `delay` ms after the first words
+    const out = document.querySelector('#output');
+    const seen = new MutationObserver(() => {
+        if (!out.innerText.includes(seed)) return;
+        seen.disconnect();
+        setTimeout(() => { document.querySelector('#stop').click(); done(); }, delay); });
+    seen.observe(out, {subtree: true, childList: true, characterData: true});
+    document.querySelector('#generate').click(); })"""
+
+
+def test_stop_in_a_crowd_keeps_the_words_and_shows_no_error(kjv_page, kjv_server):
+    """Stop while 16 other visitors generate. Gradio's own cancelling used to leave its bare
+    "Error" badge over an emptied text in about a third of such stops."""
+    from gradio_client import Client
+
+    done = threading.Event()
+
+    def visitor(n: int) -> None:
+        client = Client(kjv_server.url, verbose=False, download_files=False, analytics_enabled=False, ssl_verify=False)
+        while not done.is_set():
+            client.predict(prompt="in the beginning god created the heaven", length=200, mode="top-k", k=10,
+                           temperature=1.0, top_p=0.9, no_repeat=4, rng_seed=str(n), api_name="/generate")
+
+    crowd = [threading.Thread(target=visitor, args=(n,), daemon=True) for n in range(16)]
+    for thread in crowd:
+        thread.start()
+    page = kjv_page
+    try:
+        set_length(page, 500)
+        seeds = [("and god said , let there be light", "And god said, let there be light"),
+                 ("the lord is my shepherd ; i shall", "The lord is my shepherd; I shall")]
+        for n, delay in enumerate((0, 50, 200, 500, 0, 50, 200, 500)):
+            prompt, seed = seeds[n % 2]  # each its own, so that the last text's words do not trigger Stop
+            page.locator("#prompt textarea").fill(prompt)
+            page.evaluate(STOP_AFTER_FIRST_WORDS, [seed, delay])
+            wait_until_done(page)
+            expect(page.locator("#output .error")).to_have_count(0)
+            assert text(page).startswith(seed)
+            expect(page.locator("#next-words")).to_contain_text("Stopped")
+    finally:
+        done.set()
+        for thread in crowd:
+            thread.join(timeout=120)
+        set_length(page, controls.LENGTH.default)
 
 
 LINE_STARTS = """() => {  // the words (and marks) that begin a line of the text, in order

@@ -3,6 +3,7 @@ texts behind explain / branch / continue / back, and the URL state, on a real ti
 
 from __future__ import annotations
 
+import threading
 from urllib.parse import parse_qs
 
 import pytest
@@ -12,6 +13,7 @@ from wordrnn.controls import LENGTH
 from wordrnn.errors import WordRNNError
 from wordrnn.session import (InputError, Session, choice, continued_note, described, from_url, history_after,
                              length, options, rewrite_options, settle, unknown_warning, used_seed)
+from wordrnn.streams import Halt, Stream, Tokens, halted
 from wordrnn.trace import Text
 from wordrnn.trail import Trail
 
@@ -130,6 +132,40 @@ def test_a_version_without_a_faithful_prompt_has_no_address(session):
     eols = words[:4] + ["<eol>", "<eol>"] + words  # two line breaks: a prompt reads one
     assert session.address(version(eols, 8)) is None
     assert session.address(version(words[:4] + ["<eol>"] + words, 8)) is not None
+
+
+def test_stop_ends_the_page_generation_of_its_visitor_only(session):
+    opts, prompt = options(*SETTINGS), session.prompt(SEED)
+    session.begin("page")
+    session.begin("other page")
+    tokens = session.stream(prompt, 300, opts, "page")
+    others = session.stream(prompt, 40, options(*SETTINGS[:-1], "4"), "other page")
+    first = [next(tokens) for _ in range(3)]
+    session.stop("page")
+    assert list(tokens) == [] and len(first) == 3  # the next word is not written
+    assert session.kept(SEED, 300, *SETTINGS) is None  # cut short: not kept, as a stopped text
+    assert len(list(others)) == 40 and session.kept(SEED, 40, *SETTINGS[:-1], "4") is not None
+    session.begin("page")  # Stop before the text starts (still waiting for its turn): no word
+    session.stop("page")
+    assert list(session.stream(prompt, 30, opts, "page")) == []
+    session.begin("page")  # the next generation runs in full
+    assert len(list(session.stream(prompt, 30, opts, "page"))) == 30
+    session.stop("a page that never generated")  # nothing to stop
+
+
+def test_a_halt_wakes_a_consumer_waiting_for_words():
+    """A scheduler's consumer waits on its stream's outbox (words come in bunches, in a crowd
+    about a second apart): Stop must not wait for the next bunch."""
+    released = threading.Event()
+    tokens = Tokens(Stream([1, 2], 50, None), ["a", "b"], lambda stream: released.set())
+    halt = Halt()
+    words = halted(tokens, halt)
+    ended = threading.Event()
+    consumer = threading.Thread(target=lambda: (list(words), ended.set()), daemon=True)
+    consumer.start()  # waits: no word ever comes
+    assert not ended.wait(0.2)
+    halt.set()
+    assert ended.wait(30) and released.is_set()  # woken, and its slot freed
 
 
 def test_choice_of_a_clicked_word(session):

@@ -11,6 +11,7 @@ word would cost the model's thread more than the word.
 from __future__ import annotations
 
 import queue
+import threading
 import time
 from collections import deque
 from typing import Any, Callable, Iterator
@@ -103,8 +104,56 @@ class Tokens(Iterator[str]):
             self._done = True
             self._release(self._stream)
 
+    def interrupt(self) -> None:
+        """End the words early, from any thread: a consumer waiting for the next bunch wakes at
+        once (wordrnn.streams.Halt)."""
+        self._stream.outbox.put([END])
+
     def __del__(self) -> None:
         self._stream.cancelled = True  # no lock here: the scheduler's thread drops it next tick
+
+
+class Halt:
+    """A Stop button for one text, pressed from another thread (the page's Stop): its words end
+    at the next one, and a consumer waiting for words wakes at once. Set before the text starts,
+    the text writes nothing."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.is_set = False
+        self._wake: Callable[[], None] | None = None
+
+    def set(self) -> None:
+        with self._lock:
+            self.is_set, wake = True, self._wake
+        if wake is not None:
+            wake()
+
+    def watch(self, tokens: Iterator[str]) -> None:
+        """Wake `tokens` (Tokens.interrupt, where it has one) when set, at once if set already."""
+        wake = getattr(tokens, "interrupt", None)
+        with self._lock:
+            self._wake, now = wake, self.is_set
+        if now and wake is not None:
+            wake()
+
+
+def halted(tokens: Iterator[str], halt: Halt | None) -> Iterator[str]:
+    """`tokens`, ended and closed (which frees the stream's slot) once `halt` is set."""
+    if halt is None:
+        return tokens
+
+    def words() -> Iterator[str]:
+        halt.watch(tokens)
+        try:
+            for token in tokens:
+                if halt.is_set:
+                    return
+                yield token
+        finally:
+            getattr(tokens, "close", lambda: None)()
+
+    return words()
 
 
 class Serving:

@@ -41,6 +41,7 @@ import torch
 from wordrnn.errors import WordRNNError
 from wordrnn.generate import Generator, Prompt
 from wordrnn.model import State
+from wordrnn.streams import Halt, halted
 from wordrnn.trail import Trail
 
 __all__ = ["MAX_BYTES", "TOP_WORDS", "Gone", "Text", "Texts", "Word"]
@@ -112,12 +113,13 @@ class Texts:
             parts = (parts[0].words, *parts[1:])
         return hashlib.sha1(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
-    def stream(self, prompt: Prompt, words: int, **options: Any) -> Iterator[str]:
+    def stream(self, prompt: Prompt, words: int, halt: Halt | None = None, **options: Any) -> Iterator[str]:
         """model.stream, keeping the text under key(prompt, words, options) once it has all its
-        words. Errors (Busy, bad settings) come from this call."""
+        words (a text that `halt` ends early is not kept). Errors (Busy, bad settings) come from
+        this call."""
         context = self.generator.context(prompt.ids)
         trail = Trail(last_only=True)  # the rest when asked for: states()
-        tokens = self.model.stream(prompt, words, trail=trail, **options)
+        tokens = halted(self.model.stream(prompt, words, trail=trail, **options), halt)
         text = Text(self.key(prompt, words, options), prompt, list(context), len(context), trail, options,
                     len(context))
         return self._keeping(tokens, text, words)
