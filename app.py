@@ -34,7 +34,7 @@ from wordrnn.controls import K, LENGTH, NO_REPEAT, TEMPERATURE, TOP_P
 from wordrnn.errors import CheckpointError, WordRNNError
 from wordrnn.generate import MAX_PROMPT_CHARS, MODES, SEED_WORDS, Generator, Prompt
 from wordrnn.scheduler import UPDATE_EVERY, update_every
-from wordrnn.streams import Busy
+from wordrnn.streams import Busy, halted
 from wordrnn.worker import serve
 from wordrnn.trace import Text
 
@@ -180,7 +180,9 @@ def generate(
     # The first update comes with the first word: an update before the stream starts would hold
     # the stream back behind Gradio's sending it, and in a crowd every visitor's with it.
     tokens, shown = list(seed_words.words), None
-    for token in _tokens(seed_words, count, options, _visitor(request)):
+    # The page's Stop, checked here too: on a ZeroGPU Space the words may come from another process.
+    halt = SESSION.halt(_visitor(request))
+    for token in halted(_tokens(seed_words, count, options, _visitor(request)), halt):
         tokens.append(token)
         if shown is None or time.monotonic() - shown >= update_every(GEN, STREAM_EVERY):
             shown = time.monotonic()

@@ -159,7 +159,7 @@ def test_a_halt_wakes_a_consumer_waiting_for_words():
     released = threading.Event()
     tokens = Tokens(Stream([1, 2], 50, None), ["a", "b"], lambda stream: released.set())
     halt = Halt()
-    words = halted(tokens, halt)
+    words = halted(halted(tokens, halt), halt)  # as the app's page: checked outside the GPU call too
     ended = threading.Event()
     consumer = threading.Thread(target=lambda: (list(words), ended.set()), daemon=True)
     consumer.start()  # waits: no word ever comes

@@ -155,8 +155,7 @@ class Session:
         """The generated words; Busy comes from this call. Kept (to explain and branch from) when
         the text can be found again: a known rng seed, or greedy. `visitor`'s Stop (`stop`) ends
         the words of its page generation (`begin`)."""
-        with self._lock:
-            halt = self._halts.get(visitor) if visitor is not None else None
+        halt = self.halt(visitor)
         if opts["seed"] is not None or opts["mode"] == "greedy":
             return self.texts.stream(prompt, count, halt=halt, **opts)
         return halted(self.model.stream(prompt, count, **opts), halt)
@@ -170,12 +169,16 @@ class Session:
             while len(self._halts) > MAX_VISITORS:
                 self._halts.popitem(last=False)
 
+    def halt(self, visitor: str | None) -> Halt | None:
+        """The Stop button of `visitor`'s latest page generation (None: none began)."""
+        with self._lock:
+            return self._halts.get(visitor) if visitor is not None else None
+
     def stop(self, visitor: str) -> None:
         """The page's Stop: `visitor`'s latest generation ends at its next word (the words so far
         stay on the page; the text is not kept). The generation itself ends as usual, so the page
         gets its last update instead of a cancelled event (which Gradio may show as an error)."""
-        with self._lock:
-            halt = self._halts.get(visitor)
+        halt = self.halt(visitor)
         if halt is not None:
             halt.set()
 

@@ -121,20 +121,23 @@ class Halt:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.is_set = False
-        self._wake: Callable[[], None] | None = None
+        self._wakes: list[Callable[[], None]] = []
 
     def set(self) -> None:
         with self._lock:
-            self.is_set, wake = True, self._wake
-        if wake is not None:
+            self.is_set, wakes = True, list(self._wakes)
+        for wake in wakes:
             wake()
 
     def watch(self, tokens: Iterator[str]) -> None:
         """Wake `tokens` (Tokens.interrupt, where it has one) when set, at once if set already."""
         wake = getattr(tokens, "interrupt", None)
+        if wake is None:
+            return
         with self._lock:
-            self._wake, now = wake, self.is_set
-        if now and wake is not None:
+            self._wakes.append(wake)
+            now = self.is_set
+        if now:
             wake()
 
 
