@@ -1,8 +1,10 @@
-"""A request's text while a Scheduler writes it (Stream), the consumer's end of it (Tokens), and
-what a Scheduler and a Worker both offer the app (Serving).
+"""A request's text while a Scheduler writes it (Stream), the consumer's end of it (Tokens), a
+Stop button another thread may press (Halt), and what a Scheduler and a Worker both offer the
+app (Serving).
 
     tokens = serving.stream("and god said", 64, mode="top-k", seed=1)  # Tokens: an iterator of words
     next(tokens); tokens.close()  # closing (or dropping) it frees the stream's slot at once
+    words = halted(tokens, halt)  # ends (and frees the slot) at the next word once halt.set()
 
 A Stream's words reach its consumer in bunches (its outbox): waking a waiting thread for every
 word would cost the model's thread more than the word.
