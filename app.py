@@ -181,8 +181,8 @@ def generate(
     # the stream back behind Gradio's sending it, and in a crowd every visitor's with it.
     tokens, shown = list(seed_words.words), None
     # The page's Stop, checked here too: on a ZeroGPU Space the words may come from another process.
-    halt = SESSION.halt(_visitor(request))
-    for token in halted(_tokens(seed_words, count, options, _visitor(request)), halt):
+    visitor = _visitor(request)
+    for token in halted(_tokens(seed_words, count, options, visitor), SESSION.halt(visitor)):
         tokens.append(token)
         if shown is None or time.monotonic() - shown >= update_every(GEN, STREAM_EVERY):
             shown = time.monotonic()
@@ -298,8 +298,7 @@ def settle(prompt: Any, length: Any, mode: Any, k: Any, temperature: Any, top_p:
         return [gr.skip()] * 3
     with _shown_errors():
         settled = session.settle(prompt, length, mode, k, temperature, top_p, no_repeat, rng_seed)
-    if _visitor(request) is not None:
-        SESSION.begin(_visitor(request))
+    SESSION.begin(_visitor(request))
     return settled
 
 
@@ -310,8 +309,7 @@ def stopped(prompt: Any, length: Any, mode: Any, k: Any, temperature: Any, top_p
     shown as after any generation; one cut short keeps its words on the page but stops being the
     page's current text (it is not kept), so a word click or Continue cannot act on the text
     before it, which Back still brings back."""
-    if _visitor(request) is not None:
-        SESSION.stop(_visitor(request))
+    SESSION.stop(_visitor(request))
     settings = (mode, k, temperature, top_p, no_repeat, used, shade, current, history)
     note = "Stopped: generate again to see the next words and to explore the text"
     cut = [gr.skip(), gr.update(value=None, label=note), None, session.history_after(history, current, ""),

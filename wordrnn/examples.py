@@ -35,7 +35,6 @@ therefore did my heart rejoice , and my|in the day when god shall judge|thou mad
 and the ten horns which thou sawest|and thou , child , shalt be called the""".replace("\n", "|").split("|")
 
 
-
 def is_word(token: str) -> bool:
     """Whether a token is a word rather than a punctuation mark or a line break."""
     return token != EOL and any(c.isalnum() for c in token)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import fnmatch
 import logging
 import os
+import shlex
 import socket
 from pathlib import Path
 from urllib.parse import urlparse
@@ -128,6 +129,13 @@ def checkpoint_files(folder: str | Path) -> dict[str, Path]:
     folder = Path(folder)
     return {p.name: p for p in sorted(folder.iterdir())
             if p.is_file() and any(fnmatch.fnmatch(p.name, pattern) for pattern in CHECKPOINT_FILES)}
+
+
+def retry_command(module: str, *args: str, private: bool, message: str, default_message: str) -> str:
+    """`python -m MODULE ARGS...` with the options an upload was given (--message only when it is
+    not the module's default): what a failed upload names to try again."""
+    return shlex.join(["python", "-m", module, *args] + ["--private"] * private
+                      + (["--message", message] if message != default_message else []))
 
 
 def upload(

@@ -22,9 +22,9 @@ from wordrnn.source import Source
 from wordrnn.tokenizer import EOL, pieces, tokenize
 from wordrnn.vocab import UNK, Vocabulary
 
+__all__ = ["BANDS", "NEW_LINE", "SEED_WORDS", "Settings", "band", "chart", "check_port", "colors", "md_escape",
+           "prompt_info", "replace_word", "seed_runs", "settings", "summary", "word", "word_runs"]
 
-__all__ = ["SEED_WORDS", "Settings", "check_port", "md_escape",
-           "prompt_info", "replace_word", "seed_runs", "settings", "summary", "word_runs", "BANDS", "NEW_LINE", "band", "chart", "colors", "word"]
 
 @dataclass(frozen=True)
 class Settings:

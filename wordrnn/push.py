@@ -12,7 +12,6 @@ push prints. Prints the commit URL; a mistake prints one line `error: ...` and e
 from __future__ import annotations
 
 import logging
-import shlex
 import sys
 from pathlib import Path
 
@@ -38,8 +37,8 @@ def files_for(folder: Path, repo_id: str) -> dict[str, Path | bytes]:
 def publish(folder: Path, repo_id: str, *, private: bool = False, commit_message: str = MESSAGE) -> str:
     """Upload the checkpoint folder to `repo_id` in one commit; returns the commit URL. A HubError
     names the command that retries (this module's, on the same folder, with the same options)."""
-    retry = shlex.join(["python", "-m", "wordrnn.push", str(folder), repo_id] + ["--private"] * private
-                       + (["--message", commit_message] if commit_message != MESSAGE else []))
+    retry = hub.retry_command("wordrnn.push", str(folder), repo_id, private=private, message=commit_message,
+                              default_message=MESSAGE)
     return hub.upload(files_for(folder, repo_id), repo_id, retry=retry, private=private or None,
                       commit_message=commit_message)
 

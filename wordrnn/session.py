@@ -160,9 +160,11 @@ class Session:
             return self.texts.stream(prompt, count, halt=halt, **opts)
         return halted(self.model.stream(prompt, count, **opts), halt)
 
-    def begin(self, visitor: str) -> None:
-        """A page generation of `visitor` (a page's session) is on its way: `stop` ends it, whether
-        it is writing by then or still waiting for its turn."""
+    def begin(self, visitor: str | None) -> None:
+        """A page generation of `visitor` (a page's session; None: no page) is on its way: `stop`
+        ends it, whether it is writing by then or still waiting for its turn."""
+        if visitor is None:
+            return
         with self._lock:
             self._halts[visitor] = Halt()
             self._halts.move_to_end(visitor)
@@ -174,7 +176,7 @@ class Session:
         with self._lock:
             return self._halts.get(visitor) if visitor is not None else None
 
-    def stop(self, visitor: str) -> None:
+    def stop(self, visitor: str | None) -> None:
         """The page's Stop: `visitor`'s latest generation ends at its next word (the words so far
         stay on the page; the text is not kept). The generation itself ends as usual, so the page
         gets its last update instead of a cancelled event (which Gradio may show as an error)."""

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import re
-import shlex
 import sys
 from pathlib import Path
 
@@ -56,8 +55,8 @@ def pictures(readme: Path, root: Path) -> dict[str, Path]:
 def deploy(repo_id: str, *, private: bool | None = None, token: str | None = None, root: Path = ROOT,
            commit_message: str = MESSAGE) -> str:
     """Create or update the Gradio Space `repo_id` with the app; returns the commit URL."""
-    retry = shlex.join(["python", "-m", "wordrnn.space", repo_id] + ["--private"] * bool(private)
-                       + (["--message", commit_message] if commit_message != MESSAGE else []))
+    retry = hub.retry_command("wordrnn.space", repo_id, private=bool(private), message=commit_message,
+                              default_message=MESSAGE)
     return hub.upload(files(root), repo_id, retry=retry, repo_type="space", space_sdk="gradio",
                       private=private, token=token, commit_message=commit_message)
 

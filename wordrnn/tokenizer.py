@@ -94,9 +94,10 @@ def pieces(words: Iterable[str]) -> list[str]:
             out.append("\n")
             capitalize, glue_next, open_quote, cjk = True, True, False, False
             continue
-        glue = glue_next or (cjk and (_IS_CJK.fullmatch(word) is not None or word in _NO_SPACE_AFTER))
+        han_or_kana = _IS_CJK.fullmatch(word) is not None
+        glue = glue_next or (cjk and (han_or_kana or word in _NO_SPACE_AFTER))
         glue_next = False
-        if _IS_CJK.fullmatch(word):
+        if han_or_kana:
             cjk = True
         elif word not in _NO_SPACE_BEFORE and word not in _NO_SPACE_AFTER:
             cjk = False
