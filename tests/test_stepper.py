@@ -84,7 +84,8 @@ def test_the_first_layer_table_matches_the_product_it_replaces(monkeypatch):
             a, b = a.values, b.values
             spread = float(b.max() - b.min())
             torch.testing.assert_close(a, b, atol=0.02 * spread, rtol=0)
-            torch.testing.assert_close(first[1], other[1], atol=0.02, rtol=0)  # the cell state c
+            # the cell state c: its error grows with c (through the forget gate), up to 50 or more
+            torch.testing.assert_close(first[1], other[1], atol=0.01 + 1e-3 * float(other[1].abs().max()), rtol=0)
 
 
 def test_the_sketch_shortlists_the_best_word_for_greedy_decoding():
@@ -135,18 +136,20 @@ def test_every_decoding_mode_chooses_alike_through_the_exact_and_the_fast_steppe
             exact, _ = gen.exact_stepper.step(token, state, on_exact.candidates())
             fast, _ = gen.stepper.step(token, state, on_fast.candidates())
             assert fast.covers(on_fast.candidates())
+            _copy_history(on_exact, on_fast)  # each choice from the same history and the same draws
             a, b = on_exact.choose(exact), on_fast.choose(fast)
             same += a == b
             total += 1
-            if a != b:  # keep both samplers' histories alike: each has seen the exact path's word
-                on_fast.ngrams, on_fast.generator = _copy_history(on_exact)
     assert same / total >= 0.95
 
 
-def _copy_history(sampler):
-    generator = torch.Generator()
-    generator.set_state(sampler.generator.get_state())
-    return copy.deepcopy(sampler.ngrams), generator
+def _copy_history(source, target):
+    """target's words so far and random numbers become source's: its generator and the
+    exponentials it drew and has not used (a top-p draw takes one per word of its nucleus, so one
+    word more or less there would shift every later draw)."""
+    target.generator = torch.Generator()
+    target.generator.set_state(source.generator.get_state())
+    target.ngrams, target.noise = copy.deepcopy(source.ngrams), source.noise.copy()
 
 
 def test_a_sampler_refuses_logits_that_do_not_cover_its_candidates():

@@ -11,12 +11,14 @@ from wordrnn.tokenizer import EOL, detokenize, tokenize
 
 # Text that exercises the detokenizer's rules: quotes and apostrophes of both kinds, joiners,
 # brackets, sentence ends, "i", letters whose capital does not lower back to them (ß, ı, ǰ),
-# Chinese and Japanese characters and punctuation,
-# combining marks, line breaks, and arbitrary unicode (surrogates and control characters too).
+# Chinese, Japanese and Thai characters and punctuation, combining marks (Devanagari vowel signs
+# and virama, Hebrew points, a variation selector), line breaks, and arbitrary unicode
+# (surrogates and control characters too).
 PIECES = [" ", "\n", "a", "i", "'", "’", "‘", "“", "”", '"', "-", "–", "/", "(", ")", "[", "$", "¿", "¡", ".", ",",
           "!", "?", "…", ":", ";", "%", "_", "don't", "i'm", "ß", "ı", "ǰ", "ŉ", "σ", "ς", "İ", "\u0301",
           "\u0338", "<", "=", "3", "½", "ﬁ", "\t", "\r\n", "\u2028", "\x00", "\u200b",
-          "神", "说", "は", "カ", "。", "、", "「", "」", "，", "𠀋"]
+          "神", "说", "は", "カ", "。", "、", "「", "」", "，", "𠀋", "न", "\u093f", "\u094d", "\u05b0", "ส",
+          "\u0e31", "\u0e48", "❤", "\ufe0f", "।", "،", "؟"]
 TEXT = st.lists(st.one_of(st.sampled_from(PIECES), st.text(st.characters(exclude_categories=()), max_size=3)),
                 max_size=30).map("".join)
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -86,3 +88,22 @@ def test_chinese_and_japanese_are_read_a_character_at_a_time_and_written_without
     assert tokenize("私はカメラが好き", eol=False) == ["私", "は", "カ", "メ", "ラ", "が", "好", "き"]
     assert detokenize(tokenize("Hello 世界, and 日本語 text.", eol=False)) == "Hello 世界, and 日本語 text."
     assert tokenize("한국어 문장입니다", eol=False) == ["한국어", "문장입니다"]  # Korean has spaces: words
+
+
+def test_combining_marks_stay_with_their_letters():
+    """Vowel signs, viramas, points and accents are part of the letter before them (Python's \\w
+    leaves them out): a word of Hindi, Tamil, pointed Hebrew or Arabic stays one token."""
+    assert tokenize("नमस्ते दुनिया", eol=False) == ["नमस्ते", "दुनिया"]
+    assert tokenize("வணக்கம் உலகம்", eol=False) == ["வணக்கம்", "உலகம்"]
+    assert tokenize("בְּרֵאשִׁית בָּרָא", eol=False) == ["בְּרֵאשִׁית", "בָּרָא"]
+    assert tokenize("السَّلَامُ عَلَيْكُمْ", eol=False) == ["السَّلَامُ", "عَلَيْكُمْ"]
+    assert tokenize("I ❤\ufe0f it", eol=False) == ["i", "❤\ufe0f", "it"]  # the emoji's variation selector
+    assert tokenize("a \u0301 b", eol=False) == ["a", "b"]  # a mark on nothing is left out, as a space is
+    assert detokenize(tokenize("नमस्ते दुनिया, बहुत अच्छा।", eol=False)) == "नमस्ते दुनिया, बहुत अच्छा।"
+    assert detokenize(tokenize("مرحبا، كيف حالك؟", eol=False)) == "مرحبا، كيف حالك؟"
+
+
+def test_thai_lao_khmer_and_burmese_are_read_a_character_at_a_time_with_its_marks():
+    assert tokenize("สวัสดีครับ", eol=False) == ["ส", "วั", "ส", "ดี", "ค", "รั", "บ"]
+    assert detokenize(tokenize("สวัสดีครับ ขอบคุณ", eol=False)) == "สวัสดีครับขอบคุณ"
+    assert tokenize("ខ្ញុំ", eol=False) == ["ខ្", "ញុំ"]  # Khmer: the coeng stays with its consonant

@@ -10,8 +10,9 @@
     '神说:要有光。'
 
 Like the teaching notebook this project grows from, a token is a lower-cased word or a single
-punctuation mark / symbol; in Chinese and Japanese, which put no spaces between words, a single
-character. Each line of text ends with an end-of-line token, so a model trained on
+punctuation mark / symbol, each with its combining marks (vowel signs, accents, points); in
+scripts that put no spaces between words (Chinese, Japanese, Thai, Lao, Khmer, Burmese), a
+single character. Each line of text ends with an end-of-line token, so a model trained on
 verses or poems learns where lines end and the generator can write line breaks.
 """
 
@@ -23,19 +24,41 @@ from typing import Iterable
 
 EOL = "<eol>"
 
-# Chinese and Japanese write no spaces between words, so each of their characters (Han, kana)
-# is a token of its own: a "word" would otherwise be a whole clause, seen once.
-_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f"
-_IS_CJK = re.compile(f"[{_CJK}]")
-# A word is a run of letters/digits, possibly joined by apostrophes ("lord's", "don't");
-# everything else that is not a space is a token of its own.
-_TOKEN = re.compile(rf"[{_CJK}]|[^\W_{_CJK}]+(?:['’][^\W_{_CJK}]+)*|[^\w\s]|_", re.UNICODE)
+
+def _marks() -> str:
+    """A regex class body of every combining mark (Unicode categories Mn, Mc, Me): the vowel
+    signs and viramas of Indic scripts, Hebrew and Arabic vowel points, Thai vowels and tones,
+    variation selectors. Python's \\w leaves them out, so without them "नमस्ते" fell apart
+    into letters and marks. (Scanned once: they all lie below U+20000 or in U+E0100-E01EF.)"""
+    codes = [c for c in [*range(0x20000), *range(0xE0100, 0xE01F0)] if unicodedata.category(chr(c))[0] == "M"]
+    ranges, start = [], codes[0]
+    for previous, code in zip(codes, codes[1:] + [-1]):
+        if code != previous + 1:
+            ranges.append(f"\\U{start:08x}" + (f"-\\U{previous:08x}" if previous > start else ""))
+            start = code
+    return "".join(ranges)
+
+
+_MARKS = _marks()
+# Chinese, Japanese, Thai, Lao, Khmer and Burmese write no spaces between words, so each of
+# their characters (with its marks) is a token of its own: a "word" would otherwise be a whole
+# clause, seen once.
+_UNSPACED = ("\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+             "\U00020000-\U0002fa1f")
+_CHARACTER = f"(?![{_MARKS}])[{_UNSPACED}][{_MARKS}]*"  # one of their characters, its marks with it
+_IS_UNSPACED = re.compile(_CHARACTER)
+# A word is a run of letters/digits, each with its combining marks, possibly joined by
+# apostrophes ("lord's", "don't"); everything else that is not a space is a token of its own,
+# with its marks ("❤️"). A mark with nothing before it to carry it is left out, as a space is.
+_LETTER = f"[^\\W_{_UNSPACED}][{_MARKS}]*"
+_TOKEN = re.compile(rf"{_CHARACTER}|(?:{_LETTER})+(?:['’](?:{_LETTER})+)*|[^\w\s{_MARKS}][{_MARKS}]*|_",
+                    re.UNICODE)
 
 # Spacing rules used by detokenize.
-_NO_SPACE_BEFORE = set(".,;:!?)]}%…。、」』〉》】〕")
+_NO_SPACE_BEFORE = set(".,;:!?)]}%…。、」』〉》】〕،؛؟۔।॥։።፣፤")  # with Arabic, Urdu, Indic, Armenian, Ethiopic marks
 _NO_SPACE_AFTER = set("([{$¿¡「『〈《【〔")
 _JOINERS = {"-", "/", "–"}  # glue both neighbours: "beth-el", "and/or"
-_SENTENCE_END = {".", "!", "?", "…"}
+_SENTENCE_END = {".", "!", "?", "…", "؟", "۔", "।", "։", "።"}
 _QUOTES = {'"', "'", "“", "”", "‘", "’"}
 
 
@@ -88,16 +111,16 @@ def pieces(words: Iterable[str]) -> list[str]:
     capitalize = True
     glue_next = True  # no space before the first token
     open_quote = False
-    cjk = False  # after Chinese or Japanese (and the punctuation since): no spaces
+    cjk = False  # after a script written without spaces (and the punctuation since): no spaces
     for word in words:
         if word == EOL:
             out.append("\n")
             capitalize, glue_next, open_quote, cjk = True, True, False, False
             continue
-        han_or_kana = _IS_CJK.fullmatch(word) is not None
-        glue = glue_next or (cjk and (han_or_kana or word in _NO_SPACE_AFTER))
+        unspaced = _IS_UNSPACED.fullmatch(word) is not None
+        glue = glue_next or (cjk and (unspaced or word in _NO_SPACE_AFTER))
         glue_next = False
-        if han_or_kana:
+        if unspaced:
             cjk = True
         elif word not in _NO_SPACE_BEFORE and word not in _NO_SPACE_AFTER:
             cjk = False
