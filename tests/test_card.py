@@ -87,6 +87,25 @@ def test_older_cards_with_a_wordrnn_block_still_load(trained):
     assert Checkpoint.from_pretrained(trained).info == {"metrics": {"valid_perplexity": 9.5}, "license": "mit"}
 
 
+@pytest.mark.parametrize("name, text", [
+    ("card.json", "[" * 100000 + "]" * 100000),  # nested past the parser's stack
+    ("card.json", '{"metrics": {"steps": ' + "9" * 5000 + "}}"),  # past Python's int digit limit
+    ("README.md", "---\nlicense: [apache\n---\n# Tiny\n"),  # front matter YAML cannot read
+    ("README.md", "---\nlicense: " + "[" * 100000 + "]" * 100000 + "\n---\n# Tiny\n"),
+    ("README.md", b"---\nlicense: mit\n---\n# \xff\n"),  # not UTF-8
+])
+def test_a_card_that_does_not_parse_is_left_out_with_a_warning(trained, name, text, caplog):
+    path = trained / name
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    with caplog.at_level("WARNING", logger="wordrnn.card"):
+        info = Checkpoint.from_pretrained(trained).info  # the card is optional: the model loads
+    assert f"{path} is left out" in caplog.text
+    if name == "README.md":  # card.json still gives the data; the description was README's
+        assert info["metrics"] == METRICS and "description" not in info
+    else:  # README.md's metadata alone, as for a card written before card.json
+        assert "metrics" not in info and info.get("license") == "apache-2.0"
+
+
 def snippet(folder: Path) -> str:
     return re.search(r"```python\n(.*?)```", (folder / "README.md").read_text(encoding="utf-8"), re.S)[1]
 

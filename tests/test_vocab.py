@@ -92,6 +92,9 @@ def test_save_load(tmp_path):
         ('{"format": "wordrnn-vocab", "tokens": ["a", "<unk>"], "counts": 5}', "counts"),
         ('{"format": "wordrnn-vocab", "tokens": ["a", "<unk>"], "counts": [1]}', "counts"),
         ('{"format": "wordrnn-vocab", "tokens": ["a", "<unk>"], "counts": [1, "x"]}', "counts"),
+        ('{"format": "wordrnn-vocab", "tokens": ["a", "", "<unk>"]}', r'"tokens"\[1\] is \'\': every token must be a non-empty'),
+        ('{"format": "wordrnn-vocab", "tokens": ["a", "<unk>"], "counts": [1, -2]}', "none negative"),
+        ("[" * 100000 + "]" * 100000, "vocab.json is not a valid wordrnn vocabulary: it is nested too deeply"),
     ],
 )
 def test_bad_files_are_rejected_clearly(tmp_path, content, message):
@@ -99,6 +102,11 @@ def test_bad_files_are_rejected_clearly(tmp_path, content, message):
     path.write_bytes(content if isinstance(content, bytes) else content.encode())
     with pytest.raises(ValueError, match=message):
         Vocabulary.load(path)
+
+
+def test_the_empty_string_is_no_token():
+    with pytest.raises(ValueError, match="empty string"):
+        Vocabulary.build(["a", "", "b"])
 
 
 def test_closest():

@@ -10,9 +10,10 @@ checkpoint loaded and saved again keeps its card.
 from __future__ import annotations
 
 import json
+import logging
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import yaml
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
@@ -20,6 +21,9 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from wordrnn.examples import KJV_EXAMPLES, examples
 from wordrnn.vocab import Vocabulary
 
+log = logging.getLogger(__name__)
+
+MAX_BYTES = 16 * 2**20  # card.json and README.md: samples and prose, far less than this
 TAGS = ["wordrnn", "lstm", "word-level", "text-generation", "pytorch"]
 LICENSE = "apache-2.0"  # the code's license, and the default for weights trained with it
 DEFAULT_TITLE, DEFAULT_DESCRIPTION = "WordRNN word-level LSTM", "A word-level LSTM language model trained with wordrnn."
@@ -101,19 +105,18 @@ def eval_results(metrics: dict[str, Any], dataset: dict[str, str]) -> list[EvalR
 
 def read(folder: str | Path) -> dict[str, Any]:
     """What `render` was given, from card.json and README.md's title and description; from the
-    older `wordrnn:` metadata block for checkpoints saved before card.json."""
+    older `wordrnn:` metadata block for checkpoints saved before card.json.
+    The card is optional: a card file that cannot be read is left out with a warning naming it.
+    """
     folder = Path(folder)
-    try:
-        info = json.loads((folder / "card.json").read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        info = None
+    info = _parsed(folder / "card.json", json.loads)
     if not isinstance(info, dict):
         return _legacy(folder / "README.md")
     info.pop("images", None)
-    try:
-        body = ModelCard.load(folder / "README.md", ignore_metadata_errors=True).text.lstrip("\n")
-    except (OSError, UnicodeDecodeError, ValueError):
+    card = _parsed(folder / "README.md", lambda text: ModelCard(text, ignore_metadata_errors=True))
+    if card is None:
         return info
+    body = card.text.lstrip("\n")
     if body.startswith("# ") and MODEL_HEADING in body:
         title, _, rest = body.partition("\n\n")
         description = rest.rpartition(MODEL_HEADING)[0]
@@ -124,13 +127,26 @@ def read(folder: str | Path) -> dict[str, Any]:
     return info
 
 
-def _legacy(path: Path) -> dict[str, Any]:
+def _parsed(path: Path, parse: Callable[[str], Any]) -> Any:
+    """`parse` of the file's text; None, with a warning, when it is missing or does not parse."""
     try:
-        text = path.read_text(encoding="utf-8")
+        if not path.is_file():
+            return None
+        if path.stat().st_size > MAX_BYTES:
+            raise ValueError(f"{path.stat().st_size:,} bytes, more than a card's {MAX_BYTES:,}")
+        return parse(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, yaml.YAMLError, RecursionError) as err:  # UnicodeDecodeError is a ValueError
+        reason = "nested too deeply" if isinstance(err, RecursionError) else " ".join(str(err).split())[:300]
+        log.warning("%s is left out: it does not parse (%s); the checkpoint loads without it", path, reason)
+        return None
+
+
+def _legacy(path: Path) -> dict[str, Any]:
+    def front_matter(text: str) -> Any:
         end = text.find("\n---", 3)
-        meta = yaml.safe_load(text[3:end]) if text.startswith("---") and end > 0 else None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return {}
+        return yaml.safe_load(text[3:end]) if text.startswith("---") and end > 0 else None
+
+    meta = _parsed(path, front_matter)
     meta = meta if isinstance(meta, dict) else {}
     info = dict(meta["wordrnn"]) if isinstance(meta.get("wordrnn"), dict) else {}
     info.update({k: meta[k] for k in ("license", "datasets") if meta.get(k)})

@@ -42,10 +42,14 @@ class ModelConfig:
     weight_dropout: float = 0.0
 
     def __post_init__(self) -> None:
+        # Strict types: config.json comes from anywhere, and JSON's true or 2.5 is no layer size.
+        for name in ("hidden_sizes", "adaptive_cutoffs"):
+            if isinstance(getattr(self, name), tuple):
+                setattr(self, name, list(getattr(self, name)))
+            if not isinstance(getattr(self, name), list):
+                raise ValueError(f"{name} must be a list of whole numbers, got {getattr(self, name)!r}")
         sizes = [self.vocab_size, self.embedding_size, *self.hidden_sizes]
-        if not self.hidden_sizes or any(
-            not isinstance(s, int) or isinstance(s, bool) or s < 1 for s in sizes
-        ):
+        if not self.hidden_sizes or any(not _integer(s) or s < 1 for s in sizes):
             raise ValueError(
                 "vocab_size, embedding_size and every hidden size must be positive integers, "
                 f"and hidden_sizes must not be empty (got {sizes})"
@@ -53,10 +57,13 @@ class ModelConfig:
         rates = {"dropout": self.dropout, "input_dropout": self.input_dropout,
                  "embedding_dropout": self.embedding_dropout, "weight_dropout": self.weight_dropout}
         for name, rate in rates.items():
-            if rate is not None and (not isinstance(rate, (int, float)) or not 0.0 <= rate < 1.0):
+            if rate is not None and (not _number(rate) or not 0.0 <= rate < 1.0):
                 raise ValueError(f"{name} must be a number in [0, 1), got {rate!r}")
-        self.tie_weights = bool(self.tie_weights)
+        if not isinstance(self.tie_weights, bool):  # JSON's "false" in quotes would be true
+            raise ValueError(f"tie_weights must be true or false, got {self.tie_weights!r}")
         cutoffs = self.adaptive_cutoffs
+        if not all(_integer(c) for c in cutoffs):
+            raise ValueError(f"adaptive_cutoffs must be a list of whole numbers, got {cutoffs!r}")
         if cutoffs:
             if self.tie_weights:
                 raise ValueError("an adaptive softmax cannot share the embedding: set tie_weights=False")
@@ -85,6 +92,14 @@ class ModelConfig:
     def from_json(cls, data: dict) -> "ModelConfig":
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def _integer(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)  # JSON's true is no size
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 class WordRNN(nn.Module):

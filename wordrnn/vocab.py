@@ -24,6 +24,8 @@ class Vocabulary:
     """An ordered list of tokens; a token's id is its position."""
 
     def __init__(self, tokens: Sequence[str], counts: Sequence[int] | None = None) -> None:
+        if "" in tokens:  # no prompt can name it, and a text written with it reads back without it
+            raise ValueError("a vocabulary must not hold the empty string as a token")
         if UNK not in tokens:
             raise ValueError(f"a vocabulary needs the {UNK} token")
         if len(set(tokens)) != len(tokens):
@@ -97,13 +99,16 @@ class Vocabulary:
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise ValueError(f"not a wordrnn vocabulary (expected \"format\": \"{FORMAT}\")")
         tokens = data.get("tokens")
-        if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
-            raise ValueError("\"tokens\" must be a list of strings")
+        if not isinstance(tokens, list):
+            raise ValueError(f"\"tokens\" must be a list of strings, not {type(tokens).__name__}")
+        for i, token in enumerate(tokens):
+            if not isinstance(token, str) or not token:
+                raise ValueError(f"\"tokens\"[{i}] is {token!r}: every token must be a non-empty string")
         counts = data.get("counts")
         if counts is not None and not (
-            isinstance(counts, list) and all(isinstance(c, int) and not isinstance(c, bool) for c in counts)
+            isinstance(counts, list) and all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in counts)
         ):
-            raise ValueError("\"counts\" must be a list of integers")
+            raise ValueError("\"counts\" must be a list of integers, none negative")
         return cls(tokens, counts)
 
     def save(self, path: str | Path) -> None:
@@ -116,3 +121,5 @@ class Vocabulary:
             return cls.from_json(json.loads(Path(path).read_text(encoding="utf-8")))
         except (UnicodeDecodeError, ValueError) as err:  # JSONDecodeError is a ValueError
             raise ValueError(f"{path} is not a valid wordrnn vocabulary: {err}") from None
+        except RecursionError:  # [[[[...: valid JSON nested deeper than the parser's stack
+            raise ValueError(f"{path} is not a valid wordrnn vocabulary: it is nested too deeply") from None
