@@ -6,6 +6,7 @@ unpickled, and a hostile config.json must fail before anything big is allocated.
 
 import contextlib
 import copy
+import dataclasses
 import json
 import os
 import pickle
@@ -207,12 +208,61 @@ def test_config_from_another_library(folder):
         Checkpoint.from_pretrained(folder)
 
 
-@pytest.mark.parametrize("change", [{"hidden_sizes": []}, {"dropout": "high"}, {"hidden_sizes": 5}])
-def test_invalid_config_values(folder, change):
+@pytest.mark.parametrize("change, field", [
+    ({"hidden_sizes": []}, "hidden_sizes"), ({"dropout": "high"}, "dropout"), ({"hidden_sizes": 5}, "hidden_sizes"),
+    ({"tie_weights": "false"}, "tie_weights"), ({"tie_weights": 0}, "tie_weights"), ({"dropout": True}, "dropout"),
+    ({"hidden_sizes": [True]}, "hidden size"), ({"embedding_size": 8.0}, "embedding_size"),
+    ({"tie_weights": False, "adaptive_cutoffs": [2.5, 5.5]}, "adaptive_cutoffs"),
+    ({"tie_weights": False, "adaptive_cutoffs": "2, 5"}, "adaptive_cutoffs"),
+])
+def test_invalid_config_values(folder, change, field):
     config = json.loads((folder / "config.json").read_text())
     (folder / "config.json").write_text(json.dumps({**config, **change}))
-    with pytest.raises(CheckpointError, match=r"config\.json is not a valid wordrnn config"):
+    with pytest.raises(CheckpointError, match=r"config\.json is not a valid wordrnn config") as error:
         Checkpoint.from_pretrained(folder)
+    assert field in str(error.value) and "model.safetensors" not in str(error.value)  # the fault is the config's
+
+
+@pytest.mark.parametrize("name, text, message", [
+    ("config.json", "[" * 100000 + "]" * 100000, "nested too deeply"),
+    ("vocab.json", "[" * 100000 + "]" * 100000, "nested too deeply"),
+    ("config.json", '{"vocab_size": ' + "1" * 5000 + "}", "is not valid JSON"),  # Python's int digit limit
+])
+def test_hostile_json_is_named_not_a_traceback(folder, name, text, message):
+    (folder / name).write_text(text)
+    with pytest.raises(CheckpointError, match=re.escape(str(folder / name)) + ".*" + message):
+        Checkpoint.from_pretrained(folder)
+
+
+def test_a_vocabulary_far_larger_than_the_config_says_is_not_parsed(folder, monkeypatch):
+    data = json.loads((folder / "vocab.json").read_text())
+    data["tokens"] += [f"w{i}" for i in range(400_000)]  # 3.3 MB for a vocab_size of a few dozen
+    (folder / "vocab.json").write_text(json.dumps(data))
+    parsed = []
+    monkeypatch.setattr(json, "loads", lambda text, **kw: parsed.append(len(text)) or json.JSONDecoder().decode(text))
+    with pytest.raises(CheckpointError, match=r"vocab\.json is [\d,]+ bytes, too large for the vocab_size=\d+ of "
+                                              r"config\.json"):
+        Checkpoint.from_pretrained(folder)
+    assert all(size < 10_000 for size in parsed)  # config.json only
+
+
+@pytest.mark.parametrize("mask", [0o022, 0o027])
+def test_saved_files_are_readable_as_the_umask_says(tiny_checkpoint, tmp_path, mask):
+    old = os.umask(mask)
+    try:
+        folder = dataclasses.replace(tiny_checkpoint, assets={"curve.png": PNG}).save_pretrained(tmp_path / "model")
+    finally:
+        os.umask(old)
+    assert {p.name: p.stat().st_mode & 0o777 for p in folder.iterdir()} == {
+        name: 0o666 & ~mask for name in ("config.json", "model.safetensors", "vocab.json", "card.json", "README.md",
+                                         "curve.png")}
+    assert folder.stat().st_mode & 0o777 == 0o777 & ~mask
+
+
+def test_a_path_that_is_no_folder_is_quoted_as_typed(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(CheckpointError, match=r"there is no checkpoint folder at \./nonexist\. "):
+        Checkpoint.from_pretrained("./nonexist")
 
 
 def test_vocabulary_must_fit_the_model(folder, tiny_checkpoint):

@@ -19,7 +19,7 @@ import torch
 from huggingface_hub import HfApi, constants
 from hub_server import HubServer
 
-from wordrnn import Checkpoint, CheckpointError, HubError, hub as wordrnn_hub
+from wordrnn import Checkpoint, CheckpointError, HubError, hub as wordrnn_hub, upload as wordrnn_upload
 from wordrnn.push import main as push_main
 
 pytestmark = pytest.mark.usefixtures("hf_cache")
@@ -74,7 +74,7 @@ def test_push_then_load(hub, repo, tiny_checkpoint, tmp_path, hf_cache):
     assert url == f"{hub.endpoint}/{repo}/commit/{sha}"
     published = dataclasses.replace(checkpoint, info={**checkpoint.info, "repo_id": repo})
     local = published.save_pretrained(tmp_path / "local")  # the files save_pretrained writes, and LFS rules
-    assert hub.files(repo) == {".gitattributes": wordrnn_hub.GITATTRIBUTES, **{p.name: p.read_bytes() for p in local.iterdir()}}
+    assert hub.files(repo) == {".gitattributes": wordrnn_upload.GITATTRIBUTES, **{p.name: p.read_bytes() for p in local.iterdir()}}
     assert set(hub.files(repo)) == {".gitattributes", "config.json", "model.safetensors", "vocab.json", "card.json",
                                     "README.md", "loss_curve.png"}
     assert hub.lfs_files(repo) == {"model.safetensors", "loss_curve.png"}
@@ -125,9 +125,20 @@ def test_repo_without_safetensors(hub, repo, tiny_checkpoint, tmp_path, hf_cache
     api = HfApi(endpoint=hub.endpoint)
     api.create_repo(repo)
     api.upload_folder(repo_id=repo, folder_path=str(folder))
-    with pytest.raises(CheckpointError, match=r"model\.safetensors is missing"):
+    with pytest.raises(CheckpointError, match=r"holds pytorch_model\.bin but no model\.safetensors\. wordrnn never "
+                                              r"loads pickled weights"):
         Checkpoint.from_pretrained(repo)
-    assert list(hf_cache.rglob("config.json")) and not list(hf_cache.rglob("*.bin"))  # pickles are never fetched
+    assert not list(hf_cache.rglob("*.bin"))  # pickles are never fetched
+
+
+def test_repo_without_a_config(hub, repo, tiny_checkpoint, tmp_path, hf_cache):
+    folder = tiny_checkpoint.save_pretrained(tmp_path / "model")
+    (folder / "config.json").unlink()
+    api = HfApi(endpoint=hub.endpoint)
+    api.create_repo(repo)
+    api.upload_folder(repo_id=repo, folder_path=str(folder))
+    with pytest.raises(CheckpointError, match=f"Hub repo {repo} has no config.json: it is not a wordrnn checkpoint"):
+        Checkpoint.from_pretrained(repo)
 
 
 def test_warm_cache_works_without_the_hub(hub, repo, tiny_checkpoint, cut_hub):
@@ -173,8 +184,9 @@ def test_token_protected_hub(repo, tiny_checkpoint, tmp_path, monkeypatch):
     before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in folder.iterdir()}
     with HubServer(token="secret") as server:
         monkeypatch.setenv("HF_ENDPOINT", server.endpoint)
-        for token in (None, "wrong"):
-            with pytest.raises(HubError, match=r"(?s)(401|403).*Set HF_TOKEN to a token with write access"):
+        for token, hint in ((None, "Set HF_TOKEN to a token with write access"),
+                            ("wrong", "The token given was refused: pass one with write access")):
+            with pytest.raises(HubError, match=rf"(?s)(401|403).*{hint}"):
                 Checkpoint.from_pretrained(folder).push_to_hub(repo, token=token)
         assert server.repos == {}
         assert {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in folder.iterdir()} == before
@@ -190,8 +202,9 @@ def test_failed_commit_says_how_to_retry_and_the_retry_works(hub, repo, tiny_che
         tiny_checkpoint.push_to_hub(repo, private=True)
     assert hub.commits(repo) == []
     command = shlex.split(re.search(r"retry with: (.+)$", str(error.value))[1])
-    assert command[:3] == ["python", "-m", "wordrnn.push"] and command[4:] == [repo, "--private"]
-    folder = Path(command[3])
+    program = retry_program("wordrnn.push", "wordrnn-push")
+    assert command[:len(program)] == program and command[len(program) + 1:] == [repo, "--private"]
+    folder = Path(command[len(program)])
     try:
         assert torch.equal(logits(Checkpoint.from_pretrained(folder)), logits(tiny_checkpoint))  # the files were kept
         hub.fail_commits = None
@@ -199,8 +212,8 @@ def test_failed_commit_says_how_to_retry_and_the_retry_works(hub, repo, tiny_che
         env.update(HF_ENDPOINT=hub.endpoint, HF_HOME=os.environ["HF_HOME"], HF_TOKEN="any-token",
                    HF_HUB_DISABLE_TELEMETRY="1", HF_HUB_DISABLE_XET="1",  # the test Hub speaks LFS, not Xet
                    NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost")
-        proc = subprocess.run([sys.executable, *command[1:]], cwd=ROOT, env=env, capture_output=True, text=True,
-                              timeout=120)
+        proc = subprocess.run(command, cwd=tempfile.gettempdir(), env=env, capture_output=True, text=True,
+                               timeout=120)  # as printed, from anywhere
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     assert proc.returncode == 0, proc.stderr
@@ -217,7 +230,25 @@ def test_a_failed_push_command_retries_with_its_own_message(hub, repo, tiny_chec
         push_main([str(folder), repo, "--message", "first words, at last"])
     assert stopped.value.code == 2
     retry = shlex.split(re.search(r"retry with: (.+)$", capsys.readouterr().err)[1])
-    assert retry == ["python", "-m", "wordrnn.push", str(folder), repo, "--message", "first words, at last"]
+    assert retry == [*retry_program("wordrnn.push", "wordrnn-push"), str(folder), repo, "--message",
+                     "first words, at last"]
+
+
+def retry_program(module: str, script: str) -> list[str]:
+    """The console script where this installation put it on PATH (as `. .venv/bin/activate` does),
+    else this Python with -m: never a bare "python", which may be another one or none."""
+    found = shutil.which(script)
+    if found and Path(found).parent == Path(sys.executable).parent:
+        return [script]
+    return [sys.executable, "-m", module]
+
+
+def test_the_retry_command_is_this_installation_s(monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")  # not activated: no console script on PATH
+    assert wordrnn_upload.command("wordrnn.push", "wordrnn-push") == [sys.executable, "-m", "wordrnn.push"]
+    monkeypatch.setenv("PATH", str(Path(sys.executable).parent))
+    assert wordrnn_upload.command("wordrnn.push", "wordrnn-push") == ["wordrnn-push"]
+    assert wordrnn_upload.command("wordrnn.space") == [sys.executable, "-m", "wordrnn.space"]
 
 
 def test_push_command_uploads_the_folder_as_it_is(hub, repo, tiny_checkpoint, tmp_path, capsys):

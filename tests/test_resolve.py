@@ -43,7 +43,8 @@ def test_app_cli_and_bench_load_the_same_model(kind, hub, tiny_checkpoint, tmp_p
         model = "test-user/resolve-same-model"
         tiny_checkpoint.push_to_hub(model)
     app = source.resolve(model)
-    assert app.label == model and not app.embedded and not app.notice
+    label = model if kind == "folder" else f"{model} (commit {hub.commits(model)[-1][:7]})"  # which snapshot
+    assert app.label == label and not app.embedded and not app.notice
     assert torch.equal(app.checkpoint.model.embedding.weight, tiny_checkpoint.model.embedding.weight)
     assert cli_text(model, capsys) == Generator(app.checkpoint).text("and god said", 6)
     expected = ngram._lstm_perplexity(app.checkpoint, TEXT + "\n", 1, 256)[0]

@@ -61,15 +61,17 @@ def test_not_a_checkpoint_folder(tmp_path, default):
 @pytest.mark.usefixtures("hf_cache")
 def test_hub_id_downloads_then_uses_the_cache_offline(hub, repo, tiny_checkpoint, default, cut_hub):
     tiny_checkpoint.push_to_hub(repo)
+    label = f"{repo} (commit {hub.commits(repo)[-1][:7]})"
     src = source.resolve(repo, default=default)
-    assert src.label == repo and not src.notice and not src.embedded
+    assert src.label == label and not src.notice and not src.embedded
     assert torch.equal(logits(src.checkpoint), logits(tiny_checkpoint))
     requests = len(hub.requests)
-    assert source.resolve(repo, default=default).label == repo  # warm: no request at all
-    assert len(hub.requests) == requests
+    assert source.resolve(repo, default=default).label == label  # warm: which commit is main now, no download
+    assert [path for _, path in hub.requests[requests:]] == [f"/api/models/{repo}", f"/api/models/{repo}/revision/main"]
     cut_hub()
-    src = source.resolve(repo, default=default)  # offline, warm cache: the model, not the fallback
-    assert src.label == repo and not src.notice and not src.embedded
+    began = time.monotonic()
+    src = source.resolve(repo, default=default)  # offline, warm cache: the model, not the fallback, at once
+    assert src.label == label and not src.notice and not src.embedded and time.monotonic() - began < 5
 
 
 @pytest.mark.usefixtures("hf_cache")

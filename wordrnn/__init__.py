@@ -3,12 +3,13 @@
 from wordrnn.checkpoint import Checkpoint
 from wordrnn.errors import CheckpointError, HubError, PromptError, WordRNNError
 from wordrnn.model import ModelConfig, WordRNN
+from wordrnn.source import DEFAULT_MODEL
 from wordrnn.tokenizer import EOL, detokenize, tokenize
 from wordrnn.vocab import UNK, Vocabulary
 
 __all__ = [
-    "Checkpoint", "CheckpointError", "EOL", "Generator", "HubError", "ModelConfig", "PromptError", "UNK",
-    "Vocabulary", "WordRNN", "WordRNNError", "detokenize", "tokenize",
+    "Checkpoint", "CheckpointError", "DEFAULT_MODEL", "EOL", "Generator", "HubError", "ModelConfig", "PromptError",
+    "UNK", "Vocabulary", "WordRNN", "WordRNNError", "detokenize", "tokenize",
 ]
 __version__ = "0.1.0"  # the one place: pyproject.toml reads it (tool.setuptools.dynamic)
 

@@ -17,9 +17,9 @@ On disk and on the Hub it is one folder:
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import logging
-import shlex
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -28,7 +28,7 @@ from typing import Any
 
 import torch
 
-from wordrnn import card, hub, weights
+from wordrnn import card, hub, upload, weights
 from wordrnn.folders import atomic_folder
 from wordrnn.errors import CheckpointError, HubError, HubUnreachable
 from wordrnn.model import MODEL_TYPE, ModelConfig, WordRNN
@@ -37,7 +37,12 @@ from wordrnn.vocab import Vocabulary
 log = logging.getLogger(__name__)
 
 CONFIG, WEIGHTS, VOCAB, CARD_DATA, CARD = "config.json", "model.safetensors", "vocab.json", "card.json", "README.md"
+PUSH_MESSAGE = "Upload wordrnn checkpoint"  # a push's commit message unless it is given one
 PICKLES = ("*.bin", "*.pt", "*.pth", "*.ckpt", "*.pkl", "*.pickle")
+# Bounds checked before a file is parsed, so a hostile repo cannot make loading take gigabytes: a
+# config is a few hundred bytes; a vocabulary token (a word, its quotes, comma and count) a few
+# dozen, so 4 KiB a token refuses only a file that cannot be the vocabulary config.json declares.
+MAX_CONFIG_BYTES, VOCAB_BYTES_PER_TOKEN, VOCAB_SLACK_BYTES = 2**20, 4096, 2**20
 
 
 @dataclass
@@ -47,6 +52,7 @@ class Checkpoint:
     info: dict[str, Any] = field(default_factory=dict)  # metrics, training, samples, ... (card.json)
     assets: dict[str, bytes] = field(default_factory=dict)  # *.png card pictures, e.g. loss_curve.png
     name_or_path: str = ""  # what from_pretrained was given: a folder, or "owner/name[@revision]"
+    commit: str = ""  # the Hub commit (40 hex) the files came from; "" for a folder
 
     def __post_init__(self) -> None:
         if len(self.vocab) != self.model.config.vocab_size:
@@ -66,25 +72,28 @@ class Checkpoint:
         "runs/x" beside a folder "runs") but is no folder is a mistake, not a repo id.
         """
         path = Path(repo_id_or_folder).expanduser()
-        name = str(repo_id_or_folder)
+        name = str(repo_id_or_folder)  # messages quote it as typed ("./x", not "x")
+        commit = ""
         if path.is_dir():
             if revision:
                 log.warning("revision %s is ignored: %s is a local folder", revision, name)
             folder, name_or_path = path, str(path)
         elif hub.is_repo_id(name) and not _looks_local(name):
-            try:
-                folder = hub.download(name, revision, token=token, cache_dir=cache_dir,
-                                      force_download=force_download, local_files_only=local_files_only)
-            except HubUnreachable as err:  # say both: it may have been meant as a folder
-                raise HubUnreachable(f"there is no checkpoint folder at {path}, and {err}") from None
             name_or_path = hub.label(name, revision)
+            try:
+                snapshot = hub.download(name, revision, token=token, cache_dir=cache_dir,
+                                        force_download=force_download, local_files_only=local_files_only,
+                                        check=lambda files: _check_files(f"Hub repo {name_or_path}", files))
+            except HubUnreachable as err:  # say both: it may have been meant as a folder
+                raise HubUnreachable(f"there is no checkpoint folder at {name}, and {err}") from None
+            folder, commit = snapshot.folder, snapshot.commit
         else:
             raise CheckpointError(
-                f"there is no checkpoint folder at {path}. Pass an existing folder (one with {CONFIG}, "
+                f"there is no checkpoint folder at {name}. Pass an existing folder (one with {CONFIG}, "
                 f"{WEIGHTS} and {VOCAB}) or a Hub repo id such as owner/name."
             )
         checkpoint = _read_folder(folder)
-        checkpoint.name_or_path = name_or_path
+        checkpoint.name_or_path, checkpoint.commit = name_or_path, commit
         return checkpoint
 
     def save_pretrained(self, folder: str | Path, *, dtype: torch.dtype = torch.float32) -> Path:
@@ -96,20 +105,21 @@ class Checkpoint:
 
     def push_to_hub(
         self, repo_id: str, *, private: bool | None = None, token: str | None = None,
-        commit_message: str = "Upload wordrnn checkpoint",
+        commit_message: str = PUSH_MESSAGE,
     ) -> str:
         """Upload every file to the Hub repo `repo_id` in one commit; returns the commit URL.
 
         When the Hub refuses, the files stay in a temporary folder: the HubError's retry command
-        (`python -m wordrnn.push FOLDER REPO`) names it.
+        (`wordrnn-push FOLDER REPO`) names it.
         """
         tmp = Path(tempfile.mkdtemp(prefix="wordrnn-push-"))
-        retry = shlex.join(["python", "-m", "wordrnn.push", str(tmp), repo_id] + ["--private"] * bool(private))
+        retry = upload.retry_command("wordrnn.push", str(tmp), repo_id, private=bool(private), message=commit_message,
+                                     default_message=PUSH_MESSAGE, script="wordrnn-push")
         try:
             published = Checkpoint(self.model, self.vocab, {**self.info, "repo_id": repo_id}, self.assets)
             published._write(tmp, torch.float32, name=repo_id)
-            url = hub.upload(hub.checkpoint_files(tmp), repo_id, retry=retry, private=private, token=token,
-                             commit_message=commit_message)
+            url = upload.upload(upload.checkpoint_files(tmp), repo_id, retry=retry, private=private, token=token,
+                                commit_message=commit_message)
         except HubError:
             log.warning("the checkpoint files are kept in %s for a retry", tmp)
             raise
@@ -142,15 +152,25 @@ class Checkpoint:
 
 def _read_folder(folder: Path) -> Checkpoint:
     """Validate and read a checkpoint folder; every problem names the file at fault."""
-    _refuse_pickles(folder)
+    _refuse_pickles(str(folder), [p.name for p in folder.iterdir()])
     config = _read_config(folder / CONFIG)
     vocab = _read_vocab(folder / VOCAB, config)
     state = weights.load(folder / WEIGHTS, config)  # checked against config before any allocation
     model = WordRNN(config)
     model.load_state_dict(state)  # strict: every tensor present, none extra
     model.eval()
-    assets = {p.name: p.read_bytes() for p in sorted(folder.glob("*.png"))}
-    return Checkpoint(model, vocab, card.read(folder), assets)
+    return Checkpoint(model, vocab, card.read(folder), _pictures(folder))
+
+
+def _pictures(folder: Path) -> dict[str, bytes]:
+    """The card's *.png pictures, as many and as large as hub.download fetches (they are held
+    in memory); the rest are skipped with a warning."""
+    pictures = sorted(p for p in folder.glob("*.png") if p.is_file())
+    kept = [p for p in pictures if p.stat().st_size <= hub.MAX_PICTURE_BYTES][:hub.MAX_PICTURES]
+    if len(kept) < len(pictures):
+        log.warning("%s: skipped %d of its %d pictures (a checkpoint loads at most %d, of at most %d MiB each)",
+                    folder, len(pictures) - len(kept), len(pictures), hub.MAX_PICTURES, hub.MAX_PICTURE_BYTES >> 20)
+    return {p.name: p.read_bytes() for p in kept}
 
 
 def _looks_local(name: str) -> bool:
@@ -162,20 +182,29 @@ def _looks_local(name: str) -> bool:
     return parent != Path(".") and parent.is_dir()
 
 
-def _refuse_pickles(folder: Path) -> None:
-    if (folder / WEIGHTS).exists():
+def _check_files(where: str, files: list[str]) -> None:
+    """A Hub repo's file list, checked before anything is downloaded (a pickle never is)."""
+    _refuse_pickles(where, files)
+    missing = [name for name in (CONFIG, WEIGHTS, VOCAB) if name not in files]
+    if missing:
+        raise CheckpointError(f"{where} has no {' or '.join(missing)}: it is not a wordrnn checkpoint, which "
+                              f"needs {CONFIG}, {WEIGHTS} and {VOCAB}. Check the repo id and revision.")
+
+
+def _refuse_pickles(where: str, files: list[str]) -> None:
+    if WEIGHTS in files:
         return
-    pickles = sorted(p.name for pattern in PICKLES for p in folder.glob(pattern))
+    pickles = sorted(name for name in files if any(fnmatch.fnmatch(name, pattern) for pattern in PICKLES))
     if pickles:
         raise CheckpointError(
-            f"{folder} holds {', '.join(pickles)} but no {WEIGHTS}. wordrnn never loads pickled "
+            f"{where} holds {', '.join(pickles)} but no {WEIGHTS}. wordrnn never loads pickled "
             "weights: unpickling a file can run arbitrary code. Convert it to safetensors on a "
             "machine you trust, or ask its author for a model.safetensors."
         )
 
 
 def _read_config(path: Path) -> ModelConfig:
-    data = _read_json(path)
+    data = _read_json(path, MAX_CONFIG_BYTES)
     if not isinstance(data, dict) or data.get("model_type") != MODEL_TYPE:
         kind = data.get("model_type", "unknown") if isinstance(data, dict) else type(data).__name__
         raise CheckpointError(
@@ -189,8 +218,9 @@ def _read_config(path: Path) -> ModelConfig:
 
 
 def _read_vocab(path: Path, config: ModelConfig) -> Vocabulary:
+    limit = VOCAB_SLACK_BYTES + VOCAB_BYTES_PER_TOKEN * config.vocab_size
     try:
-        vocab = Vocabulary.from_json(_read_json(path))
+        vocab = Vocabulary.from_json(_read_json(path, limit, f"for the vocab_size={config.vocab_size} of {CONFIG}"))
     except ValueError as err:
         raise CheckpointError(f"{path} is not a valid vocabulary: {err}") from None
     if len(vocab) != config.vocab_size:
@@ -201,10 +231,16 @@ def _read_vocab(path: Path, config: ModelConfig) -> Vocabulary:
     return vocab
 
 
-def _read_json(path: Path) -> Any:
+def _read_json(path: Path, limit: int, why: str = "for a wordrnn checkpoint") -> Any:
     if not path.is_file():
         raise CheckpointError(f"{path} is missing; a wordrnn checkpoint needs {CONFIG}, {WEIGHTS} and {VOCAB}")
+    size = path.stat().st_size
+    if size > limit:  # checked before reading: parsing takes many times the file's size
+        raise CheckpointError(f"{path} is {size:,} bytes, too large {why} (at most {limit:,}): "
+                              "it does not belong to this checkpoint")
     try:
         return json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+    except (UnicodeDecodeError, ValueError) as err:  # JSONDecodeError, or a number past Python's digit limit
         raise CheckpointError(f"{path} is not valid JSON ({err}); the file is truncated or corrupt") from None
+    except RecursionError:  # [[[[...: valid JSON nested deeper than the parser's stack
+        raise CheckpointError(f"{path} is nested too deeply to be a wordrnn file; it is corrupt or hostile") from None

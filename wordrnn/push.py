@@ -15,18 +15,18 @@ import logging
 import sys
 from pathlib import Path
 
-from wordrnn import card, cli, hub
-from wordrnn.checkpoint import CARD, CARD_DATA, Checkpoint
+from wordrnn import card, cli, upload
+from wordrnn.checkpoint import CARD, CARD_DATA, PUSH_MESSAGE, Checkpoint
 
-MESSAGE = "Upload wordrnn checkpoint"  # the commit message unless --message
+MESSAGE = PUSH_MESSAGE  # the commit message unless --message
 
 
 def files_for(folder: Path, repo_id: str) -> dict[str, Path | bytes]:
     """The checkpoint files of `folder` as they go to `repo_id` (validated by loading them)."""
     checkpoint = Checkpoint.from_pretrained(folder)
-    files: dict[str, Path | bytes] = dict(hub.checkpoint_files(folder))
+    files: dict[str, Path | bytes] = dict(upload.checkpoint_files(folder))
     written = checkpoint.card(checkpoint.info.get("repo_id") or folder.name)
-    if (folder / CARD).is_file() and (folder / CARD).read_text(encoding="utf-8") == written:  # wordrnn's card, not edited since
+    if (folder / CARD).is_file() and (folder / CARD).read_bytes() == written.encode():  # wordrnn's card, not edited since
         published = Checkpoint(checkpoint.model, checkpoint.vocab, {**checkpoint.info, "repo_id": repo_id},
                                checkpoint.assets)
         files[CARD] = published.card(repo_id).encode()
@@ -37,9 +37,9 @@ def files_for(folder: Path, repo_id: str) -> dict[str, Path | bytes]:
 def publish(folder: Path, repo_id: str, *, private: bool = False, commit_message: str = MESSAGE) -> str:
     """Upload the checkpoint folder to `repo_id` in one commit; returns the commit URL. A HubError
     names the command that retries (this module's, on the same folder, with the same options)."""
-    retry = hub.retry_command("wordrnn.push", str(folder), repo_id, private=private, message=commit_message,
-                              default_message=MESSAGE)
-    return hub.upload(files_for(folder, repo_id), repo_id, retry=retry, private=private or None,
+    retry = upload.retry_command("wordrnn.push", str(folder), repo_id, private=private, message=commit_message,
+                                 default_message=MESSAGE, script="wordrnn-push")
+    return upload.upload(files_for(folder, repo_id), repo_id, retry=retry, private=private or None,
                       commit_message=commit_message)
 
 

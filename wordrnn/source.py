@@ -6,8 +6,11 @@ step and the benchmarks.
     source = resolve("owner/wordrnn-kjv", "v1")          # a Hub repo at a branch, tag or sha
     source.checkpoint, source.label, source.notice
 
-A Hub model is read from the local cache when it is there (no request at all: a Space restarts
-fast and an offline laptop still works), downloaded otherwise. With `fallback` (the app), a Hub
+A Hub model is loaded as `Checkpoint.from_pretrained` loads it: the Hub is asked which commit the
+revision is now (one small request when the files are cached, so a Space restarts fast and a new
+commit on main is served), and the cache answers without a request when the Hub cannot be reached
+(a short probe, so an offline laptop starts at once), when HF_HUB_OFFLINE is set, or when the
+revision is a cached commit sha. The label names the commit served. With `fallback` (the app), a Hub
 that cannot be reached while nothing is cached gives the embedded default with a notice rather
 than no model at all: visitors get a working demo, the host sees why it is not the model asked
 for. A Hub that answers but refuses (wrong name, revision or token) and a missing local folder
@@ -49,11 +52,10 @@ def resolve(
     if not model:
         return Source(_embedded(default), f"embedded ({_short(default)})", embedded=True)
     try:
-        try:  # a Hub repo in the cache needs no request; a folder is read as it is
-            checkpoint = Checkpoint.from_pretrained(model, revision=revision, local_files_only=True)
-        except HubUnreachable:  # not cached yet
-            checkpoint = Checkpoint.from_pretrained(model, revision=revision)
-        return Source(checkpoint, checkpoint.name_or_path)
+        # Not the cache first: it would serve an old commit of main (or a private repo to a token
+        # the Hub refuses) for as long as the cache lives.
+        checkpoint = Checkpoint.from_pretrained(model, revision=revision)
+        return Source(checkpoint, _label(checkpoint, revision))
     except HubUnreachable as err:
         # Only a Hub that did not answer falls back; one that said no (no such repo or
         # revision, no access) is the host's to fix, so that HubError propagates.
@@ -72,6 +74,13 @@ def resolve(
         f"back to serve {name}."
     )
     return Source(checkpoint, f"embedded ({_short(default)})", notice, embedded=True)
+
+
+def _label(checkpoint: Checkpoint, revision: str | None) -> str:
+    """"owner/name@revision (commit 1a2b3c4)": which snapshot is served, since a branch moves."""
+    if not checkpoint.commit or revision == checkpoint.commit:
+        return checkpoint.name_or_path
+    return f"{checkpoint.name_or_path} (commit {checkpoint.commit[:7]})"
 
 
 def _embedded(folder: Path) -> Checkpoint:

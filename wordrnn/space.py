@@ -16,7 +16,7 @@ import re
 import sys
 from pathlib import Path
 
-from wordrnn import cli, hub
+from wordrnn import cli, upload
 from wordrnn.errors import WordRNNError
 
 ROOT = Path(__file__).resolve().parents[1]  # the checkout
@@ -55,9 +55,9 @@ def pictures(readme: Path, root: Path) -> dict[str, Path]:
 def deploy(repo_id: str, *, private: bool | None = None, token: str | None = None, root: Path = ROOT,
            commit_message: str = MESSAGE) -> str:
     """Create or update the Gradio Space `repo_id` with the app; returns the commit URL."""
-    retry = hub.retry_command("wordrnn.space", repo_id, private=bool(private), message=commit_message,
-                              default_message=MESSAGE)
-    return hub.upload(files(root), repo_id, retry=retry, repo_type="space", space_sdk="gradio",
+    retry = upload.retry_command("wordrnn.space", repo_id, private=bool(private), message=commit_message,
+                                 default_message=MESSAGE)
+    return upload.upload(files(root), repo_id, retry=retry, repo_type="space", space_sdk="gradio",
                       private=private, token=token, commit_message=commit_message)
 
 
