@@ -42,7 +42,7 @@ logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(messag
 cli.quiet_known_warnings()  # the HTTP clients' line per request, among others
 
 CONCURRENCY = 2  # generations at once without the scheduler (WORDRNN_BATCHING=0); with it, its own limit
-QUEUE_SIZE = 64  # each Generate click queues 2 events (text, chart): 32 visitors waiting at most
+QUEUE_SIZE = 64  # events waiting; a Generate click queues 3 in turn (its checks, the text, the chart)
 STREAM_EVERY = UPDATE_EVERY  # s between a lone visitor's text updates; in a crowd, update_every's longer
 CHIPS = 9  # suggestion buttons under the prompt: 3 unknown words x 3 suggestions
 MCP = importlib.util.find_spec("mcp") is not None  # gradio[mcp]; without it the app serves the rest
@@ -155,10 +155,15 @@ def _numbers(values: dict[str, Any]) -> None:
         raise session.InputError(str(err)) from None
 
 
-def _start(prompt: Any, length: Any, *settings: Any) -> tuple[Prompt, dict[str, Any], int]:
+def _checked(prompt: Any, length: Any, *settings: Any) -> tuple[Prompt, dict[str, Any]]:
+    """The seed words and the sampling options, or the message that refuses them."""
     with _shown_errors():
         _numbers(dict(zip(controls.NAMES[1:], (length, *settings))))
-        seed_words, options = SESSION.prompt(prompt), session.options(*settings)
+        return SESSION.prompt(prompt), session.options(*settings)
+
+
+def _start(prompt: Any, length: Any, *settings: Any) -> tuple[Prompt, dict[str, Any], int]:
+    seed_words, options = _checked(prompt, length, *settings)
     count, warning = session.length(length)
     for message, title in [(warning, "Warning"), (session.unknown_warning(seed_words), "Unknown words")]:
         if message:
@@ -287,19 +292,19 @@ def _visitor(request: gr.Request | None) -> str | None:
 
 
 def settle(prompt: Any, length: Any, mode: Any, k: Any, temperature: Any, top_p: Any, no_repeat: Any,
-           rng_seed: Any, request: gr.Request) -> Any:
-    """Before a page generation: the rng seed, the note under the text and the page's query. A
-    prompt that generate will refuse (its message says why) changes none of them: the text on
-    the page, and what its address reproduces, stay as they were. From here the page's Stop
-    ends the generation, even one still waiting for its turn."""
-    try:
-        SESSION.prompt(prompt)
-    except WordRNNError:
-        return [gr.skip()] * 3
+           rng_seed: Any, request: gr.Request) -> list[Any]:
+    """Before a page generation: the seed words (an empty box takes the example its placeholder
+    shows), the rng seed, the note under the text and the page's query. Seed words or settings
+    that generate would refuse stop here with its message, before the text on the page or its
+    address change. From here the page's Stop ends the generation, even one still waiting for
+    its turn."""
+    if not str(prompt or "").strip() and EXAMPLES:
+        prompt = EXAMPLES[0]
+    _checked(prompt, length, mode, k, temperature, top_p, no_repeat, rng_seed)
     with _shown_errors():
         settled = session.settle(prompt, length, mode, k, temperature, top_p, no_repeat, rng_seed)
     SESSION.begin(_visitor(request))
-    return settled
+    return [prompt, *settled]
 
 
 def stopped(prompt: Any, length: Any, mode: Any, k: Any, temperature: Any, top_p: Any, no_repeat: Any, used: Any,
@@ -312,8 +317,9 @@ def stopped(prompt: Any, length: Any, mode: Any, k: Any, temperature: Any, top_p
     SESSION.stop(_visitor(request))
     settings = (mode, k, temperature, top_p, no_repeat, used, shade, current, history)
     note = "Stopped: generate again to see the next words and to explore the text"
-    cut = [gr.skip(), gr.update(value=None, label=note), None, session.history_after(history, current, ""),
-           gr.update(visible=False, value=None), gr.skip()]
+    earlier = session.history_after(history, current, "")
+    cut = [gr.skip(), gr.update(value=None, label=note), None, earlier, gr.update(visible=False, value=None),
+           session.stopped_note(mode, used, length), gr.update(interactive=False), gr.update(interactive=bool(earlier))]
     return _after_generation(prompt, length, settings, cut)
 
 
@@ -330,15 +336,17 @@ def _view(text: Text, shade: bool, selected: int | None = None) -> Any:
 
 
 def _shown(text: Text, shade: bool, history: list[str], note: Any = gr.skip()) -> list[Any]:
-    """Outputs [output, chart, text_id, history, alternatives, drawn] for a new version."""
+    """Outputs [output, chart, text_id, history, alternatives, drawn, Continue, Back] for a new
+    version: Continue and Back can be pressed where they have something to act on."""
     after = _after(text)
     return [_view(text, shade), gr.update(value=page.chart(after), label="Most likely next words after the text"),
-            text.id, history, gr.update(visible=False, value=None), note]
+            text.id, history, gr.update(visible=False, value=None), note, gr.update(interactive=True),
+            gr.update(interactive=bool(history))]
 
 
 def show(prompt: Any, length: Any, *settings: Any) -> list[Any]:
     """After a generation: the text word by word, and the chart after its last word."""
-    return _after_generation(prompt, length, settings, cut=[gr.skip()] * 6)  # cut: nothing to explain
+    return _after_generation(prompt, length, settings, cut=[gr.skip()] * 8)  # cut: nothing to explain
 
 
 def _after_generation(prompt: Any, length: Any, settings: tuple[Any, ...], cut: list[Any]) -> list[Any]:
@@ -369,7 +377,7 @@ def rewrite(text_id: str | None, position: Any, word: Any, words: int | None, sh
     """A new version from `position` (an alternative chosen, or Continue) with the current settings:
     _shown's outputs, then the page's new address."""
     if word is None or position is None:
-        return [gr.skip()] * 7
+        return [gr.skip()] * 9
     with _shown_errors():
         options = session.rewrite_options(settings)
     text = _branch(text_id, position, word, options, words)
@@ -433,13 +441,15 @@ with gr.Blocks(title="wordrnn") as demo:
                 go = gr.Button("Generate", variant="primary", elem_id="generate")
                 stop = gr.Button("Stop", variant="stop", elem_id="stop")
         with gr.Column(scale=3):  # after the button on a phone, where the columns stack
-            copy = gr.Button("Copy text", size="sm", elem_id="copy")
+            # interactive=False: as an input of Copy, it would otherwise turn editable (a label picker
+            # and a remove button on the clicked word), and Gradio shows a toolbar button only then
             output = gr.HighlightedText(label="Text (click a word: what else it could have been)", color_map=page.colors(False),
-                                        show_legend=True, elem_id="output", buttons=[copy])
+                                        show_legend=True, elem_id="output", interactive=False)
             with gr.Row():
                 shade = gr.Checkbox(label="Shade words by probability", elem_id="shade")
-                more_button = gr.Button("Continue", size="sm", elem_id="continue")
-                back_button = gr.Button("Back", size="sm", elem_id="back")
+                more_button = gr.Button("Continue", size="sm", elem_id="continue", interactive=False)
+                back_button = gr.Button("Back", size="sm", elem_id="back", interactive=False)
+                copy = gr.Button("Copy text", size="sm", elem_id="copy")
             alternatives = gr.Radio([], label="Rewrite from the word with", visible=False, elem_id="alternatives")
             drawn = gr.Markdown(elem_id="drawn")
             chart = gr.Label(label="Most likely next words", num_top_classes=session.TOP_WORDS, elem_id="next-words")
@@ -448,13 +458,17 @@ with gr.Blocks(title="wordrnn") as demo:
                 gr.Markdown("\n".join(f"- **{name}:** {page.md_escape(value)}" for name, value in rows), elem_id="model")
     # Hidden, not gr.State: /generate's API takes the rng seed that the page passes through `used`.
     used, query = gr.Textbox(visible="hidden", elem_id="used"), gr.Textbox(visible="hidden")
+    note = gr.Textbox(visible="hidden")  # settle's note, for `drawn`: a Markdown would show settle's refusals as "Error"
     settings = [length, mode, k, temperature, top_p, no_repeat]
     # The text on the page (its id in wordrnn.trace), the earlier versions, the word clicked.
     text_id, history, selected = gr.State(None), gr.State([]), gr.State(None)
-    version = [output, chart, text_id, history, alternatives, drawn]
+    version = [output, chart, text_id, history, alternatives, drawn, more_button, back_button]
     sampling = [mode, k, temperature, top_p, no_repeat, rng_seed]
 
     hidden = dict(queue=False, show_progress="hidden", api_visibility="private")
+    # Queued, though quick: Gradio's page shows no message from an event that is not (an error
+    # or a warning there is lost), and these may refuse. Their own group: they never wait for a text.
+    checks = dict(concurrency_id="page", concurrency_limit=None, show_progress="hidden", api_visibility="private")
     queued = dict(concurrency_id="model", preprocess=False, show_progress="minimal", api_visibility="private")
     prompt.change(describe, prompt, [info, *chips], trigger_mode="always_last", preprocess=False, **hidden)
     for chip in chips:
@@ -467,9 +481,10 @@ with gr.Blocks(title="wordrnn") as demo:
     copy.click(None, output, None, js=COPY_JS, **hidden)
     # preprocess=False: the handlers check raw values themselves (Gradio would raise a TypeError
     # on a string sent for a slider). One concurrency group: text and chart share the CPU cores.
-    start = gr.on([go.click, prompt.submit], settle, [prompt, *settings, rng_seed], [used, drawn, query],
-                  preprocess=False, **hidden)
+    start = gr.on([go.click, prompt.submit], settle, [prompt, *settings, rng_seed], [prompt, used, note, query],
+                  preprocess=False, **checks)
     start.success(None, query, None, js=URL_JS, **hidden)
+    start.success(None, note, drawn, js="(note) => note", **hidden)
     run = start.success(generate, [prompt, *settings, used], output, api_name="generate", concurrency_limit=CONCURRENCY,
                         concurrency_id="model", preprocess=False)
     run.success(show, [prompt, *settings, used, shade, text_id, history], version, **queued)
@@ -479,7 +494,7 @@ with gr.Blocks(title="wordrnn") as demo:
                                      [text_id, selected, alternatives, shade, history, *sampling], [*version, query],
                                      **queued),
                   more_button.click(more, [text_id, length, shade, history, *sampling], [*version, query], **queued),
-                  back_button.click(back, [shade, history], [*version, query], **hidden)]:
+                  back_button.click(back, [shade, history], [*version, query], **checks)]:
         event.success(None, query, None, js=URL_JS, **hidden)
     shade.change(reshade, [text_id, shade, selected], output, **hidden)
     gr.api(generate_text, api_name="generate_text", concurrency_id="model")  # a plain string for clients

@@ -98,7 +98,7 @@ def test_length_is_clamped(client, endpoint, length, expected):
 
 @pytest.mark.parametrize("mode", ["top-k", "top-p"])
 @pytest.mark.parametrize("k, temperature, top_p, no_repeat, rng_seed", [
-    (0, 0, 0, -1, -1), (10**9, 1e9, 5, 10**6, 2**80), ("3", "0.5", "1", "2", ""), (2.5, 1, 0.5, 3.4, "3.7"),
+    (0, 0, 0, -1, 0), (10**9, 1e9, 5, 10**6, 2**63 - 1), ("3", "0.5", "1", "2", ""), (2.5, 1, 0.5, 3.4, "37"),
 ])
 def test_sampling_settings_are_clamped(client, mode, k, temperature, top_p, no_repeat, rng_seed):
     assert generated(generate(client, SEED, 8, mode, k, temperature, rng_seed, top_p, no_repeat))
@@ -170,10 +170,11 @@ def test_a_branch_of_an_unknown_text_is_refused_clearly(client):
         client.predict("nope", 0, "god", api_name="/branch")
 
 
-def test_bad_seed_is_refused_clearly(client):
+@pytest.mark.parametrize("seed", ["lucky", "3.7", -1, 2**80])
+def test_bad_seed_is_refused_clearly(client, seed):
     for endpoint in ("/generate", "/generate_text"):
-        with pytest.raises(AppError, match="rng seed must be a whole number"):
-            generate(client, SEED, 8, "top-k", 10, 1.0, "lucky", api_name=endpoint)
+        with pytest.raises(AppError, match="rng seed must be a whole number from 0 to 2"):
+            generate(client, SEED, 8, "top-k", 10, 1.0, seed, api_name=endpoint)
 
 
 def test_unknown_mode_is_refused_clearly(client):

@@ -177,11 +177,56 @@ def test_markup_is_shown_as_text(page):
     assert page.evaluate("window.injected") is False
 
 
-def test_an_empty_prompt_gets_a_clear_error(page):
-    page.locator("#prompt textarea").fill("")
+def test_an_empty_box_writes_from_the_example_its_placeholder_shows(page):
+    prompt = page.locator("#prompt textarea")
+    prompt.fill("")
+    example = prompt.get_attribute("placeholder").split("e.g. ", 1)[1]
+    set_length(page, 5)
     page.locator("#generate").click()
-    expect(page.get_by_text("The prompt is empty").first).to_be_visible()
+    expect(prompt).to_have_value(example)
+    expect(page.locator("#output")).to_contain_text(detokenize(tokenize(example, eol=False)))
+    wait_until_done(page)
+
+
+BADGES = "#output .error, #next-words .error, #drawn .error"  # Gradio's "Error" over a block
+
+
+def test_refused_seed_words_and_settings_say_why_and_keep_the_text(page):
+    set_length(page, 5)
+    written = generate(page, "and god said , let there be light")
+    seed = page.locator("#rng_seed textarea, #rng_seed input").first
+    if not seed.is_visible():
+        page.get_by_text("Decoding settings").click()
+    was = seed.input_value()
+    for words, rng_seed, message in [("qqq zzz", "", "None of the words"), ("and god said", "abc", "rng seed must be"),
+                                     ("and god said", "1.5", "rng seed must be")]:
+        page.locator("#prompt textarea").fill(words)
+        seed.fill(rng_seed)
+        page.locator("#generate").click()
+        toast = page.locator(".toast-body", has_text=message)
+        expect(toast).to_be_visible()
+        toast.locator(".toast-close").click()
+        assert text(page) == written and page.locator(BADGES).count() == 0
+    seed.fill(was)
     screenshot(page, "app-error.png")
+
+
+def test_continue_and_back_are_offered_when_they_can_act(browser, app_server):
+    page = open_page(browser, app_server.url)
+    more, back = page.locator("#continue"), page.locator("#back")
+    expect(more).to_be_disabled()
+    expect(back).to_be_disabled()
+    set_length(page, 5)
+    generate(page, "and god said , let there be light")
+    expect(more).to_be_enabled()
+    expect(back).to_be_disabled()  # no earlier version yet
+    more.click()
+    expect(page.locator("#drawn")).to_contain_text("Continued with")
+    expect(back).to_be_enabled()
+    back.click()
+    expect(page.locator("#drawn")).to_contain_text("Back to the last version")
+    expect(back).to_be_disabled()
+    page.context.close()
 
 
 def test_copy_gives_the_plain_text(page):
@@ -235,6 +280,8 @@ def branch_at(page, index: int) -> tuple[list[str], str]:
     clicked = re.search(r"written: (.+?), ", page.locator("#next-words").inner_text()).group(1).lower()
     label = next(t for t in choices.all_inner_texts() if t.rsplit(" ", 1)[0].lower() != clicked)
     word = label.rsplit(" ", 1)[0]
+    # The text is read-only: no label picker or remove button on the clicked word.
+    assert page.locator("#output .textfield button, #output .textfield input").count() == 0
     choices.filter(has_text=label).first.click()
     expect(page.locator("#drawn")).to_contain_text(f"Rewritten from word {position + 1}")
     expect(page.locator("#alternatives")).to_be_hidden()
@@ -307,9 +354,9 @@ def test_stop_keeps_the_words_and_nothing_of_the_text_before(kjv_page):
     assert cut.startswith("And god said, let there be light")
     chart = page.locator("#next-words")
     expect(chart).to_contain_text("Stopped: generate again")
+    expect(page.locator("#drawn")).to_contain_text("stopped: the page's address writes the whole text (500 words)")
     page.locator("#output .text.unlabeled").last.click()  # a word of the stopped text: nothing of the last one
-    page.locator("#continue").click()
-    expect(page.get_by_text("a stopped text cannot be continued").first).to_be_visible()
+    expect(page.locator("#continue")).to_be_disabled()  # the cut text is not kept: nothing to continue
     expect(chart).to_contain_text("Stopped")
     assert text(page) == cut
     page.locator("#back").click()  # the text before it is one click away
@@ -394,9 +441,9 @@ def test_a_refused_prompt_changes_neither_the_note_nor_the_address(kjv_page):
     generate(page, "in the beginning god created the heaven")
     note, url = page.locator("#drawn").inner_text(), page.url
     assert "reproduces this text" in note and "prompt=in+the+beginning" in url
-    page.locator("#prompt textarea").fill("")
+    page.locator("#prompt textarea").fill("qqq zzz")
     page.locator("#generate").click()
-    expect(page.get_by_text("The prompt is empty").first).to_be_visible()
+    expect(page.get_by_text("None of the words").first).to_be_visible()
     assert page.locator("#drawn").inner_text() == note and page.url == url  # still the text on the page
     set_length(page, controls.LENGTH.default)  # as the next test expects the shared page
 

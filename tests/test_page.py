@@ -38,6 +38,15 @@ def test_settings_refuse_unknown_flags_and_bad_ports(args, capsys):
     assert err.startswith("usage: python app.py") and "error:" in err
 
 
+@pytest.mark.parametrize("port", ["abc", "99999", "0", "-1"])
+def test_a_bad_port_in_the_environment_is_refused_as_the_flag_is(port, capsys):
+    with pytest.raises(SystemExit) as exit:
+        page.settings([], {"GRADIO_SERVER_PORT": port})
+    assert exit.value.code == 2
+    assert f"error: $GRADIO_SERVER_PORT must be a whole number from 1 to 65535, got {port!r}" in capsys.readouterr().err
+    assert page.settings(["--port", "9000"], {"GRADIO_SERVER_PORT": port}).port == 9000  # the flag comes first
+
+
 def test_help_shows_defaults(capsys):
     with pytest.raises(SystemExit):
         page.settings(["--help"], {})
@@ -121,14 +130,16 @@ def test_every_default_lies_in_its_range():
         assert declared.clamp(declared.default) == declared.default, name
 
 
-@pytest.mark.parametrize("value, expected", [(None, None), ("", None), (" ", None), ("7", 7), (7, 7), ("3.7", 4),
-                                             (-1, 0), (2**80, 2**63 - 1)])
+@pytest.mark.parametrize("value, expected", [(None, None), ("", None), (" ", None), ("7", 7), (7, 7), (7.0, 7),
+                                             ("1e5", 100_000), (2**63 - 1, 2**63 - 1),
+                                             ("1234567890123456789", 1234567890123456789)])  # not through a float
 def test_rng_seed(value, expected):
     assert controls.rng_seed(value) == expected
 
 
-@pytest.mark.parametrize("value", ["lucky", True, [1]])
-def test_rng_seed_refuses_what_is_no_number(value):
+# Not clamped or rounded as a slider is: every seed past the top would draw the same words.
+@pytest.mark.parametrize("value", ["lucky", True, [1], "3.7", 2.5, -1, "-1", 2**63, "99999999999999999999", "inf"])
+def test_rng_seed_refuses_what_is_no_seed(value):
     with pytest.raises(ValueError, match="rng seed must be a whole number"):
         controls.rng_seed(value)
 

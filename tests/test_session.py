@@ -86,7 +86,7 @@ def test_branch_continue_and_back(session):
     assert session.previous([text.id, branched.id]) is branched
     with pytest.raises(InputError, match="There is no earlier version."):
         session.previous([])
-    with pytest.raises(InputError, match="Generate a text first."):
+    with pytest.raises(InputError, match="There is no text on the page to continue"):
         session.continuation(None)
     with pytest.raises(WordRNNError, match="position must be a whole number from 0 to 5"):
         session.branch(text.id, 2.5, word, options(*SETTINGS))

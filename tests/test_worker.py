@@ -153,3 +153,19 @@ def test_the_wire_carries_messages_and_samplers_without_pickle():
     copy = sampler_in(get(theirs))
     logits = torch.randn(20, 50)
     assert [copy.choose(row) for row in logits] == [sampler.choose(row) for row in logits]
+
+
+def test_the_warm_up_runs_every_mode_and_leaves_the_scheduler_idle(fast):
+    """The model process's warm-up (before the app hears it is ready) ends its texts: no slot or
+    queue place stays taken, and texts afterwards are as ever."""
+    from wordrnn.model_process import warm_up
+    from wordrnn.scheduler import Scheduler
+
+    scheduler = Scheduler(fast)
+    try:
+        before = scheduler.text("and god said", 8, mode="top-k", seed=5)
+        warm_up(scheduler)
+        assert scheduler.streams == 0
+        assert scheduler.text("and god said", 8, mode="top-k", seed=5) == before
+    finally:
+        scheduler.close()

@@ -68,12 +68,29 @@ RANGES = {"length": LENGTH, "k": K, "temperature": TEMPERATURE, "top_p": TOP_P, 
 
 def rng_seed(value: Any) -> int | None:
     """A whole number (0 to 2**63 - 1) for a reproducible draw; None when empty. ValueError
-    when it is something else."""
+    when it is something else: unlike a slider's, a seed out of range is not clamped (every
+    seed above the top would draw the same words), nor is 1.5 rounded."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    if isinstance(value, bool) or RNG_SEED.clamp(value) is None:
-        raise ValueError(f"The rng seed must be a whole number, or empty for a random draw; got {str(value)[:20]!r}.")
-    return RNG_SEED.clamp(value)
+    seed = _whole(value)
+    if seed is None or not RNG_SEED.low <= seed <= RNG_SEED.high:
+        raise ValueError(f"The rng seed must be a whole number from 0 to 2**63 - 1, or empty for a random draw; "
+                         f"got {str(value)[:24]!r}.")
+    return seed
+
+
+def _whole(value: Any) -> int | None:
+    """An int, a float with no fraction, or a string of either ("12", "1e5"); digits are read
+    as an int, not through a float, which would round a seed of 17 digits or more."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        number = _number(value)
+    return int(number) if number is not None and abs(number) < 2**53 and number.is_integer() else None
 
 
 def check(values: Mapping[str, Any]) -> None:

@@ -37,13 +37,19 @@ class Settings:
 def settings(argv: Sequence[str] | None = None, environ: Mapping[str, str] = os.environ) -> Settings:
     """Command line first, then WORDRNN_* / GRADIO_SERVER_* variables (what a Space can set).
     An unknown flag or a bad port exits with status 2 and the usage line (argparse)."""
-    args = _parser().parse_args(argv)
-    port = args.port or environ.get("GRADIO_SERVER_PORT")
+    parser = _parser()
+    args = parser.parse_args(argv)
+    port = args.port
+    if port is None and (environ.get("GRADIO_SERVER_PORT") or "").strip():
+        try:  # checked as --port is, before the model loads
+            port = _port(environ["GRADIO_SERVER_PORT"].strip())
+        except argparse.ArgumentTypeError as err:
+            parser.error(f"$GRADIO_SERVER_PORT {err}")
     return Settings(
         model=(args.model or environ.get("WORDRNN_MODEL") or "").strip() or None,
         revision=(args.revision or environ.get("WORDRNN_REVISION") or "").strip() or None,
         host=args.host or environ.get("GRADIO_SERVER_NAME") or None,
-        port=int(port) if port else None,
+        port=port,
     )
 
 

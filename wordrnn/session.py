@@ -90,6 +90,13 @@ def settle(prompt: Any, length: Any, mode: Any, k: Any, temperature: Any, top_p:
     return str(used), " · ".join(note + ["the page's address now reproduces this text"]), controls.query(values)
 
 
+def stopped_note(mode: Any, used: Any, words: Any) -> str:
+    """The note under a text cut short by Stop: its page's address still writes the whole text."""
+    seed = [] if mode == "greedy" or not used else [f"rng seed **{used}**"]
+    count, _ = length(words)
+    return " · ".join(seed + [f"stopped: the page's address writes the whole text ({count} words)"])
+
+
 def from_url(params: Mapping[str, str]) -> list[Any] | None:
     """The controls (controls.NAMES) as a shared link sets them; None without a link's prompt
     (nothing changes then: the visitor may already be typing)."""
@@ -211,7 +218,8 @@ class Session:
         try:
             text = self.texts.get(text_id)
         except WordRNNError:
-            raise InputError("Generate a text first (a stopped text cannot be continued or explored).") from None
+            raise InputError("There is no text on the page to continue: generate one first (a text cut short "
+                             "by Stop is not kept).") from None
         return len(text.ids) - text.start - 1, self.vocab.tokens[text.ids[-1]]
 
     def address(self, text: Text) -> str | None:
