@@ -20,6 +20,7 @@ except ImportError:
 
 import contextlib
 import importlib.util
+import inspect
 import logging
 import os
 import sys
@@ -102,6 +103,28 @@ HELD_OUT = examples.held_out(VOCAB, SOURCE.checkpoint.info)
 DEFAULTS = controls.defaults()
 
 
+# The API's settings, described once: each endpoint's docstring (Gradio's API page, MCP's tool
+# schema) gets the lines of those it takes (_documented).
+ARGS = {
+    "prompt": 'the seed words, about 7 (e.g. "and god said , let there be light").',
+    "length": f"how many words to generate, {LENGTH.low} to {LENGTH.high}.",
+    "mode": '"greedy" (always the most likely word), "top-k" or "top-p" (random draws).',
+    "k": f"top-k draws among the k most likely words, {K.low} to {K.high}.",
+    "temperature": f"for top-k and top-p, {TEMPERATURE.low:g} to {TEMPERATURE.high:g}; below 1 sharper, above 1 flatter.",
+    "top_p": "top-p draws among the most likely words whose probabilities add up to top_p.",
+    "no_repeat": f"0 (off) or n up to {NO_REPEAT.high}: no n-word sequence appears twice.",
+    "rng_seed": "a whole number from 0 to 2**63 - 1 makes a draw reproducible; empty for a random one.",
+}
+
+
+def _documented(fn: Any) -> Any:
+    """`fn` with an Args section that describes its settings (ARGS), after its own arguments."""
+    lines = [f"        {name}: {ARGS[name]}" for name in inspect.signature(fn).parameters if name in ARGS]
+    doc = fn.__doc__.rstrip()
+    fn.__doc__ = (doc if "\n    Args:\n" in doc else doc + "\n\n    Args:") + "\n" + "\n".join(lines) + "\n    "
+    return fn
+
+
 @contextlib.contextmanager
 def _shown_errors(title: str | None = None) -> Iterator[None]:
     """A library error as the user sees it: its message, titled by its kind."""
@@ -171,14 +194,15 @@ def _start(prompt: Any, length: Any, *settings: Any) -> tuple[Prompt, dict[str, 
     return seed_words, options, count
 
 
+@_documented
 def generate(
     prompt: str, length: int = LENGTH.default, mode: str = DEFAULTS["mode"], k: int = K.default,
     temperature: float = TEMPERATURE.default, top_p: float = TOP_P.default, no_repeat: int = NO_REPEAT.default,
     rng_seed: str | int | None = None, request: gr.Request | None = None,
 ) -> Iterator[list[tuple[str, str | None]]]:
-    """Continue the seed words, streaming the text so far as (text, label) runs: "seed" and
-    "unknown" for the seed words, None for the rest. Arguments as for generate_text; `request`
-    (Gradio's) names the page, whose Stop ends the text."""
+    """Continue the seed words, streaming the text so far: a list of (text, label) runs, labelled
+    "seed" and "unknown" for the seed words, None for the generated text."""
+    # `request` (Gradio's) names the page, whose Stop ends the text.
     seed_words, options, count = _start(prompt, length, mode, k, temperature, top_p, no_repeat, rng_seed)
     head: list[tuple[str, str | None]] = list(page.seed_runs(seed_words.words, seed_words.unknown))
     start = len(detokenize(seed_words.words))
@@ -195,35 +219,22 @@ def generate(
     yield head + [(detokenize(tokens)[start:], None)]
 
 
+@_documented
 def generate_text(
     prompt: str, length: int = LENGTH.default, mode: str = DEFAULTS["mode"], k: int = K.default,
     temperature: float = TEMPERATURE.default, top_p: float = TOP_P.default, no_repeat: int = NO_REPEAT.default,
     rng_seed: str | None = None,
 ) -> str:
-    """Continue seed words with the word-level LSTM and return the whole text (seed words first).
-
-    Args:
-        prompt: the seed words, about 7 (e.g. "and god said , let there be light").
-        length: how many words to generate, 1 to 500.
-        mode: "greedy" (always the most likely word), "top-k" or "top-p" (random draws).
-        k: top-k draws among the k most likely words, 1 to 100.
-        temperature: for top-k and top-p, 0.1 to 2; below 1 sharper, above 1 flatter.
-        top_p: top-p draws among the most likely words whose probabilities add up to top_p.
-        no_repeat: 0 (off) or n: no n-word sequence appears twice.
-        rng_seed: a whole number makes a draw reproducible; empty for a random one.
-    """
+    """Continue seed words with the word-level LSTM and return the whole text (seed words first)."""
     runs: list[tuple[str, str | None]] = []
     for runs in generate(prompt, length, mode, k, temperature, top_p, no_repeat, rng_seed):
         pass
     return "".join(text for text, _ in runs)
 
 
+@_documented
 def next_words(prompt: str) -> dict[str, float]:
-    """The 10 most likely words after the seed words, most likely first: {word: probability}.
-
-    Args:
-        prompt: the seed words (e.g. "and god said , let there be").
-    """
+    """The 10 most likely words after the seed words, most likely first: {word: probability}."""
     with _shown_errors():
         seed_words = SESSION.prompt(prompt)
     return _next_words(seed_words)
@@ -233,6 +244,7 @@ def _described(text: Text) -> dict[str, Any]:
     return session.described(text, _explained(text))
 
 
+@_documented
 def generate_words(
     prompt: str, length: int = LENGTH.default, mode: str = DEFAULTS["mode"], k: int = K.default,
     temperature: float = TEMPERATURE.default, top_p: float = TOP_P.default, no_repeat: int = NO_REPEAT.default,
@@ -241,7 +253,7 @@ def generate_words(
     """Continue seed words and explain every generated word: {"text_id", "text", "words": [{"word",
     "probability", "rank", "alternatives": [{"word", "probability"}, ...]}, ...]}. A word's
     probability and rank are the model's (temperature 1) at its position; its alternatives are the
-    10 most likely words there. Arguments as for generate_text (an empty rng seed is drawn);
+    10 most likely words there. An empty rng seed is drawn (the text's is in the result);
     text_id is for /branch."""
     with _shown_errors():
         used = session.used_seed(session.options(mode, k, temperature, top_p, no_repeat, rng_seed)["seed"])
@@ -249,6 +261,7 @@ def generate_words(
     return _described(SESSION.kept(prompt, length, mode, k, temperature, top_p, no_repeat, used))
 
 
+@_documented
 def branch(
     text_id: str, position: int, word: str, mode: str = DEFAULTS["mode"], k: int = K.default,
     temperature: float = TEMPERATURE.default, top_p: float = TOP_P.default, no_repeat: int = NO_REPEAT.default,
@@ -263,7 +276,6 @@ def branch(
         text_id: the text's id, from /generate_words or /branch.
         position: which generated word to replace, 0 for the first after the seed words.
         word: the word to put there (e.g. one of its alternatives).
-        mode, k, temperature, top_p, no_repeat, rng_seed: as for generate_text.
     """
     with _shown_errors():
         _numbers(dict(k=k, temperature=temperature, top_p=top_p, no_repeat=no_repeat))

@@ -166,7 +166,7 @@ def test_a_branch_is_a_fresh_generation_from_the_edited_text(client):
 
 
 def test_a_branch_of_an_unknown_text_is_refused_clearly(client):
-    with pytest.raises(AppError, match="no longer kept"):
+    with pytest.raises(AppError, match="not kept on the server"):
         client.predict("nope", 0, "god", api_name="/branch")
 
 
@@ -186,8 +186,12 @@ def test_the_app_lists_its_tools_for_mcp(app_server):
     # gradio[mcp] is a requirement: without it the app would still run, but this must not pass.
     with urllib.request.urlopen(app_server.url + "gradio_api/mcp/schema", timeout=30) as response:
         tools = {tool["name"]: tool for tool in json.load(response)}
-    assert {"generate_text", "next_words", "generate_words", "branch"} <= set(tools)
+    assert {"generate", "generate_text", "next_words", "generate_words", "branch"} <= set(tools)
     assert set(tools["generate_text"]["inputSchema"]["properties"]) == set(controls.NAMES)
+    for name, tool in tools.items():  # every argument described for the model that calls the tool
+        described = {arg: spec.get("description") for arg, spec in tool["inputSchema"]["properties"].items()}
+        assert tool["description"] and all(described.values()), (name, described)
+        assert "request" not in tool["description"], name  # nothing of Gradio's internals
 
 
 def test_unknown_words_are_marked(client):

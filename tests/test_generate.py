@@ -228,7 +228,7 @@ def test_cli_interactive_loop_reads_until_an_empty_line(saved, fast):
               stdin="and god said\nxqzv\n\nnever read\n")
     assert run.returncode == 0, run.stderr
     assert fast.text("and god said", 8) in run.stdout
-    assert "None of the words 'xqzv'" in run.stdout  # reported, and the loop goes on
+    assert "The word 'xqzv' is not in the model's vocabulary" in run.stdout  # reported, and the loop goes on
     assert run.stdout.count("Seed words") == 3  # the empty line ends it
 
 

@@ -74,6 +74,10 @@ def test_a_prompt_without_known_words_names_them_and_close_ones():
     with pytest.raises(PromptError, match="None of the words 'godd', 'xqzv' are in the model's vocab") as err:
         parse("Godd xqzv", VOCAB)
     assert "Close words it knows: god" in str(err.value)
+    with pytest.raises(PromptError, match="^The word 'xqzv' is not in the model's vocabulary"):
+        parse("xqzv", VOCAB)
+    with pytest.raises(PromptError, match=r"'xa', 'xb', 'xc', 'xd', 'xe' \(and 2 more\) are in"):
+        parse("xa xb xc xd xe xf xg", VOCAB)
 
 
 def test_too_many_words_states_the_cap():

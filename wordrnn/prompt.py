@@ -86,7 +86,8 @@ def parse(text: str | None, vocab: Vocabulary) -> Prompt:
 def _no_known_words(unknown: dict[str, list[str]]) -> str:
     close = sorted({w for suggestions in unknown.values() for w in suggestions})
     hint = f" Close words it knows: {', '.join(close[:8])}." if close else ""
-    return (
-        f"None of the words {', '.join(repr(w) for w in list(unknown)[:5])} are in the model's "
-        f"vocabulary, so it has nothing to start from. Use words from the text it was trained on.{hint}"
-    )
+    words = [repr(w) for w in unknown]
+    named = (f"The word {words[0]} is not" if len(words) == 1 else
+             f"None of the words {', '.join(words[:5])}{f' (and {len(words) - 5} more)' if len(words) > 5 else ''} are")
+    return (f"{named} in the model's vocabulary, so it has nothing to start from. Use words from the text it "
+            f"was trained on.{hint}")

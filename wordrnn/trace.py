@@ -55,7 +55,8 @@ class Gone(WordRNNError):
     """The text is no longer kept (or never was)."""
 
     def __init__(self) -> None:
-        super().__init__("that text is no longer kept on the server; generate it again")
+        super().__init__("that text is not kept on the server (a text id from /generate_words or /branch is "
+                         "kept for a while, not for ever); generate it again")
 
 
 @dataclass(frozen=True)
@@ -150,7 +151,7 @@ class Texts:
         text = self.get(text_id)
         count = len(text.ids) - text.start
         if not isinstance(position, int) or not 0 <= position < count:
-            raise WordRNNError(f"position must be a whole number from 0 to {count - 1}, got {position!r}")
+            raise WordRNNError(f"position must be a whole number from 0 to {count - 1}; got {position!r}.")
         if word not in self.vocab or self.vocab.id(word) == self.vocab.unk_id:
             raise WordRNNError(f"{str(word)[:40]!r} is not a word the model can write")
         at = text.start + position
