@@ -63,18 +63,38 @@ URL_JS = (f"(query) => {{ if (query) window.history.replaceState(null, '', "
 COPY_JS = "(runs) => navigator.clipboard.writeText((runs || []).map(r => r.token ?? r[0]).join(''))"
 # Gradio's markup for the text puts a space after every word's element, hidden (font-size 0) but
 # still a place where a line may break: before a comma or a full stop. Each word's element holds
-# its own space before it, so the page empties the others as they appear.
+# its own space before it, so the page empties the others as they appear. It also makes the words
+# reachable from the keyboard (Gradio's are not).
 PAGE_JS = """() => {
   const empty = (node) => {
     const walk = document.createTreeWalker(node, NodeFilter.SHOW_TEXT);
     for (let text = walk.currentNode; text; text = walk.nextNode())
       if (text.nodeType === 3 && text.data && !text.data.trim() && !text.parentElement.closest('.text')) text.data = '';
   };
+  // From the keyboard the text is one tab stop: the arrow keys move from word to word, Enter or
+  // Space clicks one (what else it could have been), as a mouse does.
+  const words = (output) => [...output.querySelectorAll('.token-container')];
+  const stop = (output) => {
+    const all = words(output);
+    if (all.length && !all.some(w => w.tabIndex === 0)) all.forEach((w, i) => { w.tabIndex = i ? -1 : 0; });
+  };
+  const keys = (output) => output.addEventListener('keydown', (event) => {
+    const all = words(output), at = all.indexOf(document.activeElement.closest('.token-container'));
+    if (at < 0) return;
+    const next = {ArrowRight: at + 1, ArrowDown: at + 1, ArrowLeft: at - 1, ArrowUp: at - 1,
+                  Home: 0, End: all.length - 1}[event.key];
+    if (event.key === 'Enter' || event.key === ' ') {  // on the word itself: Gradio listens there
+      event.preventDefault(); (all[at].querySelector('.text') || all[at]).click();
+    }
+    else if (next !== undefined && all[next]) {
+      event.preventDefault(); all.forEach(w => { w.tabIndex = -1; }); all[next].tabIndex = 0; all[next].focus();
+    }
+  });
   const watch = () => {
     const output = document.querySelector('#output');
     if (!output) return setTimeout(watch, 100);
-    empty(output);
-    new MutationObserver(records => records.forEach(r => r.addedNodes.forEach(empty)))
+    empty(output); stop(output); keys(output);
+    new MutationObserver(records => { records.forEach(r => r.addedNodes.forEach(empty)); stop(output); })
       .observe(output, {childList: true, subtree: true});
   };
   watch();

@@ -288,6 +288,21 @@ def branch_at(page, index: int) -> tuple[list[str], str]:
     return before[: seed_runs + index], word
 
 
+def test_a_word_is_reached_and_clicked_from_the_keyboard(page):
+    set_length(page, 20)
+    generate(page, "and god said , let there be light")
+    words = page.locator("#output .token-container")
+    assert page.evaluate("() => [...document.querySelectorAll('#output .token-container')]"
+                         ".filter(w => w.tabIndex === 0).length") == 1  # the text is one tab stop
+    words.first.focus()
+    for _ in range(3):
+        page.keyboard.press("ArrowRight")
+    assert page.evaluate("() => document.activeElement === document.querySelectorAll('#output .token-container')[3]")
+    page.keyboard.press("Enter")
+    expect(page.locator("#next-words")).to_contain_text("Most likely words at word")
+    expect(page.locator("#alternatives")).to_be_visible()
+
+
 def test_a_word_is_explained_and_branched_from(page):
     set_length(page, 40)  # an earlier test left 3
     generate(page, "and god said , let there be light")
