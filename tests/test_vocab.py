@@ -115,3 +115,17 @@ def test_closest():
     assert set(vocab.closest("lightt", n=2)) <= {"light", "lighted"}
     assert vocab.closest("zzzzzz") == []
     assert vocab.closest("<unk") == [] and vocab.closest("<eol") == []  # never suggest special tokens
+
+
+def test_closest_looks_among_the_most_frequent_words_and_skips_none_that_could_match():
+    import difflib
+
+    from wordrnn import vocab as vocab_module
+
+    words = ["<unk>", "<eol>", "the", "said", "sad", "saith", "salad", "israelites", "s", "a" * 40]
+    vocab = Vocabulary(words)
+    for word in ["saaid", "sa", "isralites", "a" * 30, "x"]:  # the length filter: difflib's own answer
+        assert vocab.closest(word) == difflib.get_close_matches(word, words[2:], n=3, cutoff=0.6), word
+    many = Vocabulary(["<unk>"] + [f"w{i:06d}" for i in range(vocab_module.SPELLED_FROM + 10)])
+    rare = f"w{vocab_module.SPELLED_FROM + 5:06d}"  # past the most frequent SPELLED_FROM words
+    assert many.closest("w000001")[0] == "w000001" and rare not in many.closest(rare + "x")

@@ -18,6 +18,7 @@ from wordrnn.tokenizer import EOL
 
 UNK = "<unk>"
 FORMAT = "wordrnn-vocab"
+SPELLED_FROM = 50_000  # "did you mean" looks among this many of the most frequent words
 
 
 class Vocabulary:
@@ -36,6 +37,7 @@ class Vocabulary:
         self.counts: list[int] | None = list(counts) if counts is not None else None
         self._ids = {token: i for i, token in enumerate(self.tokens)}
         self.unk_id = self._ids[UNK]
+        self._spelled: list[str] | None = None  # closest()'s candidates, once asked
 
     @classmethod
     def build(
@@ -84,8 +86,14 @@ class Vocabulary:
         return [self.tokens[i] for i in ids]
 
     def closest(self, word: str, n: int = 3) -> list[str]:
-        """Up to `n` vocabulary words spelled most like `word` (for "did you mean")."""
-        candidates = [t for t in self.tokens if t not in (UNK, EOL)]
+        """Up to `n` vocabulary words spelled most like `word` (for "did you mean"), among the
+        SPELLED_FROM most frequent: over a million words, difflib took seconds a word."""
+        if self._spelled is None:
+            self._spelled = [t for t in self.tokens[: SPELLED_FROM + 2] if t not in (UNK, EOL)][:SPELLED_FROM]
+        # difflib's ratio 2M / (a + b) >= 0.6 needs a length within [0.6 / 1.4, 1.4 / 0.6] x the
+        # word's: the others cannot match, and skipping them changes nothing
+        low, high = len(word) * 3 / 7, len(word) * 7 / 3
+        candidates = [t for t in self._spelled if low <= len(t) <= high]
         return difflib.get_close_matches(word, candidates, n=n, cutoff=0.6)
 
     def to_json(self) -> dict:
