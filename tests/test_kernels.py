@@ -258,4 +258,10 @@ def test_a_read_only_fresh_copy_of_the_package_compiles_once(tmp_path):
     assert runs[0] == [0, 0, 3]  # nothing cached, so compiled...
     assert runs[1] == [1, 3, 0]  # ...then found
     assert any((tmp_path / "hf" / "wordrnn-numba").rglob("*.nbi"))
+    # Another installation (another path) compiles its own, and is told so.
+    shutil.copytree(copy / "wordrnn", tmp_path / "other" / "wordrnn")
+    run = subprocess.run([sys.executable, "-c", RUN_KERNELS], env={**env, "PYTHONPATH": str(tmp_path / "other")},
+                         cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert [int(n) for n in run.stdout.split()] == [0, 0, 3]
     assert not any(copy.rglob("*.nbi"))

@@ -81,7 +81,9 @@ def kernel_cache() -> Path:
 
 
 def cached_kernels() -> bool:
-    """Whether compiled kernels from an earlier run lie in the cache (False: this run compiles
-    them, about 20 s on a first run per machine)."""
-    folder = kernel_cache()
-    return folder.is_dir() and any(folder.rglob("*.nbi"))
+    """Whether compiled kernels of this installation from an earlier run lie in the cache (False:
+    this run compiles them, about 20 s on a first run per machine). numba keeps each source
+    folder's kernels apart (its name and a hash of its path): another checkout's or another
+    installation's do not count."""
+    folder = kernel_cache() / _Locator.get_suitable_cache_subpath(str(PACKAGE / "kernels.py"))
+    return folder.is_dir() and any(folder.glob("*.nbi"))
