@@ -151,6 +151,7 @@ def test_query_round_trip():
     assert text.startswith("?prompt=and+god+said")
     assert controls.from_query(dict(parse_qsl(text[1:]))) == values
     assert controls.from_query({}) == controls.defaults()
+    assert "&length=2&mode=top-k&k=56&" in controls.query({**values, "length": 2.5, "k": 55.5})  # as used
     hostile = {"length": "1e9", "mode": "beam", "k": "x", "temperature": "nan", "rng_seed": "lucky", "prompt": "a" * 5000}
     read = controls.from_query(hostile)
     assert read["length"] == 500 and read["mode"] == controls.DEFAULT_MODE and read["k"] == controls.K.default

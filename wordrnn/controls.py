@@ -114,8 +114,10 @@ def defaults() -> dict[str, Any]:
 
 
 def query(values: Mapping[str, Any]) -> str:
-    """The page's URL query for these control values ("?prompt=...&...")."""
-    return "?" + urlencode({name: "" if values.get(name) is None else values[name] for name in NAMES})
+    """The page's URL query for these control values ("?prompt=...&..."), each number as it is
+    used (a length of 2.5 writes 2 words, and the link says 2)."""
+    used = {**values, **{name: declared.clamp(values[name]) for name, declared in RANGES.items() if name in values}}
+    return "?" + urlencode({name: "" if used.get(name) is None else used[name] for name in NAMES})
 
 
 def from_query(params: Mapping[str, str]) -> dict[str, Any]:
