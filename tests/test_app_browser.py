@@ -277,7 +277,7 @@ def branch_at(page, index: int) -> tuple[list[str], str]:
     expect(page.locator("#next-words")).to_contain_text("Most likely words at word")
     # A line break is a page element of its own: the word's number as the server counts it.
     position = int(re.search(r"at word (\d+)", page.locator("#next-words").inner_text()).group(1)) - 1
-    clicked = re.search(r"written: (.+?), ", page.locator("#next-words").inner_text()).group(1).lower()
+    clicked = re.search(r"written: “(.+?)”, ", page.locator("#next-words").inner_text()).group(1).lower()
     label = next(t for t in choices.all_inner_texts() if t.rsplit(" ", 1)[0].lower() != clicked)
     word = label.rsplit(" ", 1)[0]
     # The text is read-only: no label picker or remove button on the clicked word.

@@ -174,7 +174,7 @@ def test_choice_of_a_clicked_word(session):
     seed_runs = 1  # the seed words are one "seed" run
     assert choice(text, words, 0) is None and choice(text, words, seed_runs + len(words)) is None
     position, label, chart, choices = choice(text, words, seed_runs + 1)
-    assert position == 1 and label.startswith("Most likely words at word 2 (written: ")
+    assert position == 1 and label.startswith("Most likely words at word 2 (written: “")
     assert [w for _, w in choices] == list(chart) and len(chart) == 10
 
 

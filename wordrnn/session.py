@@ -119,7 +119,8 @@ def choice(text: Text, words: list[Word], index: int) -> tuple[int, str, dict[st
         return None
     chosen = words[position]
     name = page.NEW_LINE if chosen.word == EOL else chosen.word
-    label = f"Most likely words at word {position + 1} (written: {name}, {chosen.probability:.1%}, rank {chosen.rank})"
+    # quoted: a comma or a full stop written there would read as the label's own punctuation
+    label = f"Most likely words at word {position + 1} (written: “{name}”, {chosen.probability:.1%}, rank {chosen.rank})"
     chart = page.chart(chosen.alternatives)
     return position, label, chart, [(f"{w} {p:.0%}", w) for w, p in chart.items()]
 
