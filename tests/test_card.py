@@ -51,7 +51,7 @@ def test_the_hub_reads_metrics_license_and_no_body_from_the_metadata(which, trai
     assert results(folder) == expected(info["metrics"]) and results(folder)
     data = ModelCard.load(folder / "README.md").data
     assert data.license == "apache-2.0" and data.library_name == "wordrnn" and data.pipeline_tag == "text-generation"
-    assert data.language == "en" and "wordrnn" in data.tags
+    assert data.language == (None if which == "saved" else "en") and "wordrnn" in data.tags  # stated, or left out
     meta = yaml.safe_load(front_matter(folder)[3:])
     assert set(meta) <= {"language", "library_name", "license", "pipeline_tag", "tags", "datasets", "model-index"}
     text = front_matter(folder)
@@ -138,3 +138,39 @@ def test_samples_never_show_unk():
 
     lines = [["and", "<unk>", "said", "unto", "moses", ",", "go"], "in the beginning god created the heaven".split()]
     assert prompts_from(lines, n=2) == ["in the beginning god created the heaven"]
+
+
+def test_the_language_is_stated_only_when_known(tiny_checkpoint, tmp_path):
+    plain = Checkpoint(tiny_checkpoint.model, tiny_checkpoint.vocab, {}).save_pretrained(tmp_path / "plain")
+    german = Checkpoint(tiny_checkpoint.model, tiny_checkpoint.vocab, {"language": "de"}).save_pretrained(tmp_path / "de")
+    assert "language" not in yaml.safe_load(front_matter(plain)[3:])
+    assert ModelCard.load(german / "README.md").data.language == "de"
+
+
+def test_the_use_snippet_of_a_local_folder_runs_from_any_folder(trained, tmp_path):
+    checkpoint = Checkpoint.from_pretrained(trained)
+    checkpoint.info["path"] = str(trained.resolve())
+    checkpoint.save_pretrained(trained)
+    code = snippet(trained)
+    assert f'from_pretrained("{trained.resolve()}")' in code
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    run = subprocess.run([sys.executable, "-c", code], cwd=elsewhere, capture_output=True, text=True, timeout=300,
+                         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"})
+    assert run.returncode == 0, run.stderr
+    published = Checkpoint(checkpoint.model, checkpoint.vocab, {**checkpoint.info, "repo_id": "me/tiny"})
+    assert 'from_pretrained("me/tiny")' in published.card("me/tiny")
+    assert "path" not in json.loads(card.data(published.info))  # a local path never goes to the Hub
+
+
+def test_sample_prompts_are_words_and_distinct():
+    from training.release import prompts_from
+    from wordrnn.examples import _known
+
+    lines = [["~"] * 7, ["="] * 9, "the quick brown fox jumps over the lazy dog".split(),
+             "the quick brown fox jumps over the lazy cat".split(), ". , ; a b c d e f g".split(),
+             "and god said , let there be light .".split(), "a ~ ~ ~ ~ b c d e f g".split()]
+    prompts = prompts_from(lines, n=5)
+    assert prompts == ["the quick brown fox jumps over the", "and god said , let there be light"]
+    vocab = Vocabulary(["<unk>", *{w for line in lines for w in line}])
+    assert _known(prompts, vocab) == ["The quick brown fox jumps over the", "And god said, let there be light"]

@@ -13,11 +13,16 @@ from __future__ import annotations
 import math
 import sys
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 from wordrnn import Checkpoint, EOL, Vocabulary, WordRNN, tokenize
 from wordrnn.batching import bptt_batches
 from .loss import scored
+
+
+class Interrupted(Exception):
+    """A stop request (Ctrl-C, SIGTERM) ended a scoring pass before its end."""
 
 
 @dataclass
@@ -37,26 +42,33 @@ def stream(text: str, vocab: Vocabulary) -> torch.Tensor:
 
 
 @torch.no_grad()
-def evaluate(model: WordRNN, ids: torch.Tensor, batch_size: int = 16, seq_len: int = 64) -> Score:
+def evaluate(model: WordRNN, ids: torch.Tensor, batch_size: int = 16, seq_len: int = 64, *,
+             stop: Callable[[], bool] | None = None, progress: Callable[[int, int], None] | None = None) -> Score:
     """Score every token of `ids` after the first, reading it as `batch_size` parallel columns.
 
     Each column starts from a zero state, so a smaller batch size gives slightly lower
-    perplexity (more context); compare models with the same settings.
+    perplexity (more context); compare models with the same settings. `stop` is asked between
+    chunks (a pass over a large text takes minutes): True raises Interrupted. `progress` is
+    told (tokens scored, tokens in all) after each chunk.
     """
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
     columns, mask = _columns(ids, batch_size)  # (B, L), (B, L - 1)
     columns, mask = columns.to(device), mask.to(device)
-    total_loss, correct, state = 0.0, 0, None
+    total_loss, correct, state, count = 0.0, 0, None, int(mask.sum())
     for i, (inputs, targets) in enumerate(bptt_batches(columns, seq_len)):
+        if stop is not None and stop():
+            model.train(was_training)
+            raise Interrupted(f"scoring stopped after {i * seq_len * columns.size(0):,} of {count:,} tokens")
         keep = mask[:, i * seq_len : i * seq_len + targets.size(1)].reshape(-1)  # (B * T,)
         features, state = model.features(inputs, state)  # (B, T, O)
         losses, predicted = scored(model, features, targets)  # (B * T,) each
         total_loss += float(losses[keep].sum())
         correct += int((predicted == targets.reshape(-1))[keep].sum())
+        if progress is not None:
+            progress(min(count, (i + 1) * seq_len * columns.size(0)), count)
     model.train(was_training)
-    count = int(mask.sum())
     return Score(total_loss / count, correct / count, count)
 
 

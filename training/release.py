@@ -13,21 +13,32 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Callable
 
 import torch
 
 from .data import read_text
 from .evaluate import evaluate, stream
-from wordrnn import EOL, UNK, Checkpoint, Vocabulary, WordRNNError, cli
+from wordrnn import EOL, Checkpoint, Vocabulary, WordRNNError, cli
+from wordrnn.examples import opening
 from wordrnn.generate import Generator
 from wordrnn.source import resolve
 
 log = logging.getLogger(__name__)
 
+SENTENCE_ENDS = {".", "!", "?"}
+WINDOWS = 40  # pieces of a token stream read for prompts
+PROGRESS_FROM = 100_000  # test tokens from which the scoring's progress is logged
+
 
 def samples(checkpoint: Checkpoint, prompts: list[str], words: int = 40) -> list[dict[str, str]]:
     """Greedy and top-k (k=10, seed 0) continuations of each prompt, for the model card."""
-    generator = Generator(checkpoint, device="cpu", exact=True)
+    quiet = logging.getLogger("wordrnn.generate")  # its "generating on cpu, exact path" says nothing here
+    level, _ = quiet.level, quiet.setLevel(logging.WARNING)
+    try:
+        generator = Generator(checkpoint, device="cpu", exact=True)
+    finally:
+        quiet.setLevel(level)
     rows = []
     for prompt in prompts:
         unknown = list(generator.prompt(prompt).unknown)
@@ -41,18 +52,30 @@ def samples(checkpoint: Checkpoint, prompts: list[str], words: int = 40) -> list
     return rows
 
 
-def score_test(checkpoint: Checkpoint, path: str | Path) -> None:
+def score_test(checkpoint: Checkpoint, path: str | Path, stop: Callable[[], bool] | None = None) -> None:
     """Put the test perplexity and accuracy into the checkpoint's metrics.
 
     One column: every test word is read after all of the text before it (the n-gram baseline's
-    convention too); validation reads 16 columns from blank states, for speed."""
-    score = evaluate(checkpoint.model, stream(read_text(path), checkpoint.vocab), batch_size=1)
+    convention too); validation reads 16 columns from blank states, for speed. All of the text
+    is scored, with its progress logged when it is long; `stop` ends it (evaluate.Interrupted)."""
+    ids = stream(read_text(path), checkpoint.vocab)
+    shown = [0]
+
+    def progress(done: int, total: int) -> None:
+        if total >= PROGRESS_FROM and done * 10 // total > shown[0]:
+            shown[0] = done * 10 // total
+            log.info("test scoring: %d%% of %s tokens", 10 * shown[0], f"{total:,}")
+
+    if ids.numel() > PROGRESS_FROM:
+        log.info("test scoring: %s tokens in one column (Ctrl-C skips it)", f"{ids.numel() - 1:,}")
+    score = evaluate(checkpoint.model, ids, batch_size=1, stop=stop, progress=progress)
     checkpoint.info.setdefault("metrics", {}).update(
         test_perplexity=score.perplexity, test_accuracy=score.accuracy)
 
 
 def lines_of(vocab: Vocabulary, ids: torch.Tensor) -> list[list[str]]:
-    """The words of each complete `<eol>`-ended line of an id stream."""
+    """The words of each complete `<eol>`-ended line of an id stream, and of each sentence in
+    them after the first (so that a text of few, long lines still has openings)."""
     lines, line = [], []
     for word in vocab.decode(ids.tolist()):
         if word == EOL:
@@ -60,15 +83,31 @@ def lines_of(vocab: Vocabulary, ids: torch.Tensor) -> list[list[str]]:
             line = []
         else:
             line.append(word)
+            if word in SENTENCE_ENDS:
+                lines.append(line)  # a sentence's opening; the line goes on
+                line = []
     return lines
 
 
-def prompts_from(lines_of_words: list[list[str]], n: int = 3, length: int = 7) -> list[str]:
-    """The first `length` words of `n` spread-out lines (used when no prompts are given); never
-    a line whose first words hold an unknown word, which a card would show as `<unk>`."""
-    lines = [line for line in lines_of_words if len(line) >= length and UNK not in line[:length]]
-    step = max(1, len(lines) // n)
-    return [" ".join(line[:length]) for line in lines[::step][:n]]
+def prompts_from(lines_of_words: list[list[str]], n: int = 3) -> list[str]:
+    """`n` distinct prompts of SEED_WORDS words from spread-out line openings (used when no
+    prompts are given), each one wordrnn.examples accepts: words rather than runs of marks
+    (`= = = = = = =`), never an unknown word, which a card would show as `<unk>`."""
+    prompts = list(dict.fromkeys(p for p in map(opening, lines_of_words) if p))
+    step = max(1, len(prompts) // max(1, n))
+    return prompts[::step][:n]
+
+
+def openings(vocab: Vocabulary, ids: torch.Tensor, n: int) -> list[str]:
+    """`n` prompts from lines spread over an id stream, reading WINDOWS pieces of it rather than
+    all of it (a 100 MB text's stream has 20M tokens)."""
+    span = 2_000
+    starts = sorted({i * max(0, ids.numel() - span) // (WINDOWS - 1) for i in range(WINDOWS)})
+    lines = []
+    for start in starts:
+        piece = lines_of(vocab, ids[start : start + span])
+        lines += piece[1:] if start else piece  # a window's first line began before it
+    return prompts_from(lines, n)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -100,6 +139,8 @@ def release(args) -> None:
         score_test(checkpoint, args.test)
     if args.prompt:
         info["samples"] = samples(checkpoint, args.prompt)
+    if not info.get("repo_id"):  # the card's use snippet loads the folder wherever it is run
+        info["path"] = str(args.target.resolve())
     checkpoint.save_pretrained(args.target, dtype=dtype)
     size = sum(f.stat().st_size for f in args.target.iterdir())
     log.info("wrote %s (%.1f MB)", args.target, size / 1e6)
@@ -114,7 +155,7 @@ def _parser() -> cli.Parser:
     p.add_argument("--description-file", type=cli.file, help="markdown for the top of the card")
     p.add_argument("--prompt", action="append", default=[], help="a sample prompt (repeatable)")
     p.add_argument("--license", help="the weights' license, as a Hub license id (default on the card: apache-2.0)")
-    p.add_argument("--language", help="the text's language, as an ISO 639-1 code (default on the card: en)")
+    p.add_argument("--language", help="the text's language, as an ISO 639-1 code (default: the source's, else not stated)")
     p.add_argument("--dataset", action="append", default=[], help="a Hub dataset id it was trained on (repeatable)")
     p.add_argument("--eval-dataset", help="the name of the data the metrics were measured on, for model-index")
     p.add_argument("--repo-id", type=cli.repo_id, help="the Hub repo it will be published to (the card's use snippet)")

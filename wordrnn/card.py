@@ -42,20 +42,24 @@ _METRIC_NAMES = {**{k: name for k, (_, _, name) in EVALUATIONS.items()},
 
 
 def data(info: dict[str, Any]) -> str:
-    """card.json: `info` without the prose (title and description live in README.md)."""
-    kept = {k: v for k, v in info.items() if k not in ("description", "images") and v not in (None, "", [], {})}
+    """card.json: `info` without the prose (title and description live in README.md), and
+    without the local folder once the card names a Hub repo (a published card would show it)."""
+    dropped = ("description", "images", "path") if info.get("repo_id") else ("description", "images")
+    kept = {k: v for k, v in info.items() if k not in dropped and v not in (None, "", [], {})}
     return json.dumps(kept, indent=2, ensure_ascii=False) + "\n"
 
 
 def render(config: dict[str, Any], vocab: Vocabulary, num_parameters: int, info: dict[str, Any], name: str) -> str:
     """README.md for a checkpoint loaded as `name` (its Hub repo id or its folder). `info` may hold
-    title, description, metrics, training, samples, license, language, datasets, dataset (the
-    evaluation data's name) and images (file names of pictures in the checkpoint). The "use"
-    snippet's prompt is the first sample's, else one that `vocab` knows every word of."""
+    title, description, metrics, training, samples, license, language (left out unless given),
+    datasets, dataset (the evaluation data's name), images (file names of pictures in the
+    checkpoint) and path (the folder's absolute path). The "use" snippet loads the Hub repo
+    (info["repo_id"]), else `path`, which works from any folder (a bare "model" works only
+    beside it), else `name`; its prompt is the first sample's, else one `vocab` knows."""
     title = info.get("title") or DEFAULT_TITLE
     results = eval_results(info.get("metrics", {}), _dataset(info))
     meta = ModelCardData(
-        language=info.get("language", "en"), license=info.get("license", LICENSE),
+        language=info.get("language") or None, license=info.get("license", LICENSE),
         library_name="wordrnn", pipeline_tag="text-generation", tags=TAGS,
         datasets=info.get("datasets") or None,
         model_name=title if results else None, eval_results=results or None,  # model-index's name
@@ -85,7 +89,7 @@ def render(config: dict[str, Any], vocab: Vocabulary, num_parameters: int, info:
         "With the wordrnn package installed:", "",
         "```python",
         "from wordrnn import Checkpoint, Generator", "",
-        f"checkpoint = Checkpoint.from_pretrained({json.dumps(name)})",
+        f"checkpoint = Checkpoint.from_pretrained({json.dumps(_loaded_as(info, name))})",
         f"print(Generator(checkpoint).text({json.dumps(_use_prompt(info, vocab))}, 32))  # the prompt and 32 more words",
         "```", "",
     ]
@@ -162,6 +166,12 @@ def _dataset(info: dict[str, Any]) -> dict[str, str]:
         return {"name": datasets[0], "type": datasets[0]}
     text = info.get("training", {}).get("text") if isinstance(info.get("training"), dict) else None
     return {"name": str(text or "the training text's held-out lines"), "type": "text"}
+
+
+def _loaded_as(info: dict[str, Any], name: str) -> str:
+    if info.get("repo_id") or not isinstance(info.get("path"), str):
+        return name
+    return info["path"]
 
 
 def _use_prompt(info: dict[str, Any], vocab: Vocabulary) -> str:

@@ -1,9 +1,11 @@
-"""Example prompts a model knows every word of: its card's samples, KJV verses for the default
-model, else runs of its own most frequent words. The app's page offers them; a model card's
-"use" snippet runs the first.
+"""Example prompts a model knows every word of: those its card carries (a trained run writes
+`examples` and `held_out` with `opening`), its samples' prompts, KJV verses for the default model,
+else runs of its own most frequent words. The app's page offers them; a model card's "use"
+snippet runs the first.
 
     examples(vocab, info)    # up to 5 prompts of SEED_WORDS words
     held_out(vocab, info)    # for the page's "fill" button: lines the model never trained on
+    opening(tokens)          # a line's first SEED_WORDS words as a prompt, or None
 """
 
 from __future__ import annotations
@@ -35,6 +37,9 @@ therefore did my heart rejoice , and my|in the day when god shall judge|thou mad
 and the ten horns which thou sawest|and thou , child , shalt be called the""".replace("\n", "|").split("|")
 
 
+MAX_MARKS = 3  # punctuation marks a prompt may hold between its words ("~ ~ ~ ~ a" is no prompt)
+
+
 def is_word(token: str) -> bool:
     """Whether a token is a word rather than a punctuation mark or a line break."""
     return token != EOL and any(c.isalnum() for c in token)
@@ -48,6 +53,21 @@ def _first_words(text: str, n: int = SEED_WORDS) -> list[str]:
             break
         tokens.append(token)
     return tokens
+
+
+def opening(tokens: Sequence[str]) -> str | None:
+    """The tokens of a line up to its SEED_WORDS-th word, space-joined as sample prompts are
+    ("and god said , let there be light"), when they make a prompt a person would type: it
+    starts with a word and holds no `<unk>` and at most MAX_MARKS punctuation marks. Else None."""
+    chosen: list[str] = []
+    for token in tokens:
+        if sum(map(is_word, chosen)) == SEED_WORDS or token == EOL:
+            break
+        chosen.append(token)
+    words = sum(map(is_word, chosen))
+    if words < SEED_WORDS or not is_word(chosen[0]) or UNK in chosen or len(chosen) - words > MAX_MARKS:
+        return None
+    return " ".join(chosen)
 
 
 def _known(texts: Sequence[Any], vocab: Vocabulary) -> list[str]:
@@ -69,11 +89,13 @@ def _common(vocab: Vocabulary, n: int) -> list[str]:
 
 
 def examples(vocab: Vocabulary, info: dict[str, Any], n: int = 5) -> list[str]:
-    """Up to `n` prompts of SEED_WORDS words that the model knows every word of: the prompts of
-    the samples on its card (`info`), then KJV verses; else runs of its own frequent words."""
+    """Up to `n` prompts of SEED_WORDS words that the model knows every word of: its card's
+    (`info`) examples, the prompts of its samples, then KJV verses; else runs of its own
+    frequent words."""
+    listed = info.get("examples") if isinstance(info.get("examples"), list) else []
     samples = info.get("samples") if isinstance(info.get("samples"), list) else []
     cards = [s.get("prompt", "") for s in samples if isinstance(s, dict)]
-    return (_known([*cards, *KJV_EXAMPLES], vocab) or _common(vocab, n))[:n]
+    return (_known([*listed, *cards, *KJV_EXAMPLES], vocab) or _common(vocab, n))[:n]
 
 
 def held_out(vocab: Vocabulary, info: dict[str, Any]) -> list[str]:
