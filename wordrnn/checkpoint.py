@@ -77,6 +77,9 @@ class Checkpoint:
         if path.is_dir():
             if revision:
                 log.warning("revision %s is ignored: %s is a local folder", revision, name)
+            if not (path / CONFIG).exists() and (path / "model" / CONFIG).is_file():  # training's layout
+                raise CheckpointError(f"{name} is a training run folder: its checkpoint is "
+                                      f"{Path(name) / 'model'}; pass that folder instead")
             folder, name_or_path = path, str(path)
         elif hub.is_repo_id(name) and not _looks_local(name):
             name_or_path = hub.label(name, revision)
