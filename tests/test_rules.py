@@ -125,3 +125,11 @@ def test_the_plain_vocabulary_learns_unk_from_the_words_seen_once(tmp_path):
     assert int((corpus.train == corpus.vocab.unk_id).sum()) == 2  # <unk> is a training target
     given = load_corpus(text, text, min_count=1)
     assert given.min_count == 1 and not given.chosen and "void" in given.vocab.tokens
+
+
+def test_a_text_far_larger_than_the_budget_says_its_fraction_of_an_epoch():
+    # 100 MB of text (20M tokens) in 30 seconds reads a small part of it once: "about 0.0 epochs" said nothing
+    args, said = chosen(tokens=20_000_000, vocab=50_000, budget="30s", threads=1)
+    line = next(line for line in said if line.startswith("dropout"))
+    assert "about 0.015 epochs" in line, line  # 30 s x 10k tokens/s (2 x 256) / 20M tokens
+    assert "average the last 1/8 of the schedule at the learning rate's floor" in said  # as README says, not 0.125

@@ -90,3 +90,28 @@ def test_validations_are_spread_over_the_steps_not_taken_for_a_slowdown(monkeypa
             left = budget.steps_left(step)
     # 33 s for 200 steps, validations included: 0.165 s a step; 4 s kept for the final one
     assert left == pytest.approx((67 * Budget.MARGIN - 4) / 0.165, abs=1)
+
+
+def test_the_budget_keeps_time_for_the_final_validation_before_one_is_timed(monkeypatch):
+    clock = Clock()
+    monkeypatch.setattr(schedule.time, "monotonic", clock)
+    budget = Budget(100.0, validation_steps=80)  # a large validation split: 80 steps' time
+    budget.start(0)
+    for _ in range(10):
+        clock.now += 0.125
+    assert budget.steps_left(10) == int(((100 - 1.25) * Budget.MARGIN - 80 * 0.125) / 0.125)
+    clock.now = 1000.0 + 100 - 80 * 0.125 - 0.01
+    assert not budget.over()
+    clock.now += 0.02  # only the final validation still fits: the steps stop here, not at the end
+    assert budget.over()
+
+
+def test_a_resumed_budget_is_what_is_left_of_the_whole(monkeypatch):
+    clock = Clock()
+    monkeypatch.setattr(schedule.time, "monotonic", clock)
+    budget = Budget(60.0, used=40.9)
+    assert budget.used() == pytest.approx(40.9)
+    clock.now += 19.0
+    assert not budget.over() and budget.used() == pytest.approx(59.9)
+    clock.now += 0.2
+    assert budget.over()

@@ -211,13 +211,16 @@ def test_nan_loss_before_any_checkpoint_says_so(text, tmp_path, caplog):
 
 def test_push_to_hub_and_a_failed_push_keeps_the_checkpoint(text, tmp_path, hub, caplog):
     assert train(text, tmp_path / "ok", "--max-steps", "4", "--push-to-hub", "tester/tiny-run") == 0
-    assert "model.safetensors" in hub.files("tester/tiny-run")
+    files = hub.files("tester/tiny-run")
+    assert "model.safetensors" in files
+    assert b'from_pretrained("tester/tiny-run")' in files["README.md"]  # the repo, not the local folder
+    assert str(tmp_path).encode() not in files["card.json"] + files["README.md"]
     hub.fail_commits = 422
     try:
         assert train(text, tmp_path / "fail", "--max-steps", "4", "--push-to-hub", "tester/tiny-fail") == 1
     finally:
         hub.fail_commits = None
-    assert "python -m wordrnn.push" in caplog.text
+    assert f"{tmp_path / 'fail' / 'model'} tester/tiny-fail" in caplog.text  # the retry command (wordrnn-push or -m)
     Checkpoint.from_pretrained(tmp_path / "fail" / "model")
 
 

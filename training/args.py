@@ -1,22 +1,26 @@
 """Command-line options of `python -m training.train`, grouped as data / model / optimization /
 output, each checked where it is parsed. Options that default to "by the rule" are None here and
 chosen from the corpus and the budget by training/rules.py. On `--resume` the saved options are
-merged over the parser's defaults once (`resumed`), except those in RUN_CONTROL."""
+merged over the parser's defaults once (`resumed`), except those in RUN_CONTROL. Which flags were
+typed is read from the command line itself (`given`), not from a value differing from its default:
+`--batch-size 32` typed on a run trained at 16 is a change even though 32 is the default."""
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 from typing import Any
 
 from wordrnn.cli import (Parser, UsageError, duration, existing_file, integer, invoked_as, module_name,
                          non_negative_float, positive_float, positive_int, rate)
 
 # Options that may change between a run and its resumption: they stop, show or publish the run
-# but do not change what it computes. `threads` and `device` come from the saved run unless given.
+# but do not change what it computes. Those in _SAVED_UNLESS_GIVEN come from the saved run unless
+# typed again: a resume without --time-budget keeps the run's budget (the total, not extra time).
 RUN_CONTROL = ("max_steps", "time_budget", "push_to_hub", "private", "progress", "threads", "device",
-               "resume", "save_interval")
-_SAVED_UNLESS_GIVEN = ("threads", "device")
+               "resume", "save_interval", "language")
+_SAVED_UNLESS_GIVEN = ("threads", "device", "time_budget", "language")
 # Runs saved before these options existed resume with them off.
 OFF_IN_OLD_RUNS = {"activation_penalty": 0.0, "temporal_penalty": 0.0, "embedding_dropout": 0.0,
                    "weight_dropout": 0.0, "average_epochs": 0.0}
@@ -81,6 +85,9 @@ def parser() -> argparse.ArgumentParser:
     out.add_argument("--save-interval", type=duration, default=300.0,
                      help="also save the training state this often: seconds, or e.g. 5m")
     out.add_argument("--resume", action="store_true", help="continue the run saved in --out")
+    out.add_argument("--language", type=language,
+                     help="the text's language as an ISO 639-1 code, e.g. en or de, for the model card "
+                     "(default: not stated)")
     out.add_argument("--push-to-hub", metavar="REPO_ID", help="push the best checkpoint at the end")
     out.add_argument("--private", action="store_true", help="create the Hub repo as private")
     out.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
@@ -101,30 +108,47 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def language(value: str) -> str:
+    """An ISO 639-1 code, checked loosely: two or three letters, an optional region (pt-BR)."""
+    if not re.fullmatch(r"[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})?", value):
+        raise argparse.ArgumentTypeError(f"expected a language code such as en, de or pt-BR, got {value!r}")
+    code, _, region = value.replace("_", "-").partition("-")
+    return code.lower() + (f"-{region}" if region else "")
+
+
+def given(argv: list[str] | None = None) -> set[str]:
+    """The options typed on the command line (their dests), whatever their values: parsed again
+    with every default suppressed, so only typed flags land in the namespace."""
+    p = parser()
+    for action in p._actions:  # noqa: SLF001 (argparse has no public list)
+        action.default = argparse.SUPPRESS
+    return set(vars(p.parse_args(argv)))
+
+
 def defaults() -> dict[str, Any]:
     """Every option's default, as a run without flags would have it."""
     p = parser()
     return {a.dest: a.default for a in p._actions if a.dest != "help"}  # noqa: SLF001 (argparse has no public list)
 
 
-def resumed(args: argparse.Namespace, saved: dict[str, Any]) -> argparse.Namespace:
-    """The saved run's options over the parser's defaults, with this command's RUN_CONTROL."""
+def resumed(args: argparse.Namespace, saved: dict[str, Any], typed: set[str]) -> argparse.Namespace:
+    """The saved run's options over the parser's defaults, with this command's RUN_CONTROL
+    (those of _SAVED_UNLESS_GIVEN only when `typed`)."""
     merged = {**defaults(), **OFF_IN_OLD_RUNS}
     merged.update({k: v for k, v in saved.items() if k in merged})
     for name in RUN_CONTROL:
-        value = getattr(args, name)
-        if name not in _SAVED_UNLESS_GIVEN or value is not None:
-            merged[name] = value
+        if name not in _SAVED_UNLESS_GIVEN or name in typed:
+            merged[name] = getattr(args, name)
     return argparse.Namespace(**merged)
 
 
-def check_unchanged(args: argparse.Namespace, saved: dict[str, Any]) -> None:
-    """Refuse options given with --resume that would change the saved run: it continues with
+def check_unchanged(args: argparse.Namespace, saved: dict[str, Any], typed: set[str]) -> None:
+    """Refuse options typed with --resume that would change the saved run: it continues with
     its own, so ignoring them would train something other than what was asked."""
     base, actions = defaults(), parser()._actions  # noqa: SLF001 (argparse has no public list)
     changed = []
     for name, value in vars(args).items():
-        if name in RUN_CONTROL or name not in base or value is None or value == base[name]:
+        if name in RUN_CONTROL or name not in base or name not in typed:
             continue
         old = saved.get(name, OFF_IN_OLD_RUNS.get(name, base[name]))
         if value != old and not _same_file(value, old):

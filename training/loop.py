@@ -23,7 +23,7 @@ from . import report, rules, state, table
 from .average import WeightAverage
 from .data import Corpus
 from .distributed import Process, any_flag, broadcast_int
-from .evaluate import evaluate
+from .evaluate import Interrupted, evaluate
 from .loss import NextWordLoss
 from .precision import Precision
 from .schedule import Budget, Schedule
@@ -34,6 +34,11 @@ from wordrnn.model import detach
 log = logging.getLogger("training")
 
 REPLAN_EVERY = 10  # steps between re-fits of the schedule to the time budget
+# Validation during training reads at most this many held-out tokens, the same ones each time so
+# that the curve compares: KJV's whole validation split (46,742), while a 100 MB text's 1.1M took
+# 15 minutes at 1,500 tokens/s and a stop request waited for it. The test score reads all.
+VALID_TOKENS = 50_000
+VALIDATION_COST = 0.5  # a validated token's time in a training token's (forward only, 16 columns)
 
 
 class Stop(enum.Enum):
@@ -67,12 +72,15 @@ class Loop:
         local = shard(corpus.train, process.rank, process.world_size)
         self.data = batchify(local, args.batch_size).to(process.device)  # (B, N)
         self.per_epoch = num_batches(self.data, args.seq_len)
-        self.budget = Budget(args.time_budget) if args.time_budget else None
+        self.valid = corpus.valid[: VALID_TOKENS + 1]  # the first is only context
+        cost = VALIDATION_COST * self.valid.numel() / (args.batch_size * args.seq_len)
+        self.budget = Budget(args.time_budget, validation_steps=cost) if args.time_budget else None
         epochs = args.epochs or (None if self.budget else rules.EPOCHS)
         # With a budget and no --epochs the length is a placeholder until the first re-fit.
         self.schedule = self.plan(math.ceil(epochs * self.per_epoch) if epochs else 10**9)
         self.average = WeightAverage(self.model) if self.schedule.averaged and process.is_main else None
         self.step, self.best, self.carried = 0, math.inf, None
+        self.cut_short = False  # the latest validation was ended by a stop request
         self.train_loss = math.nan  # mean of the last logged steps, for the model card
         self.seconds = 0.0  # training time so far, over all resumed sessions
         self.saved_at = time.monotonic()
@@ -84,10 +92,12 @@ class Loop:
         """One line on the model and the run's length, once the schedule is known (a resumed
         run's is the saved one)."""
         sized = self.budget and not self.args.epochs and self.step < self.schedule.decay_end
-        log.info("model: %s parameters, %d steps of %d x %d tokens per epoch, %s, %s",
-                 f"{self.model.num_parameters():,}", self.per_epoch, self.args.batch_size, self.args.seq_len,
+        log.info("model: %s parameters, %d step%s of %d x %d tokens per epoch, %s, %s",
+                 f"{self.model.num_parameters():,}", self.per_epoch, "s" * (self.per_epoch != 1),
+                 self.args.batch_size, self.args.seq_len,
                  "schedule sized by the time budget" if sized else f"{self.limit()} steps in all",
                  table.precision(self.precision.dtype))
+        log.info("validation: %s", table.validated(self.valid.numel() - 1, self.corpus.valid.numel() - 1))
 
     def plan(self, total: int) -> Schedule:
         """The schedule for `total` steps, with the warm-up and averaging of training/rules.py."""
@@ -101,6 +111,8 @@ class Loop:
 
     def train(self, interrupted: Callable[[], bool]) -> Stop:
         window, started = [], time.perf_counter()
+        if self.step and self.budget and self.budget.over():  # a resumed run whose budget is spent
+            return Stop.DONE
         while self.step < self.limit():
             inputs, targets, loss, predicted = self.advance()
             if not math.isfinite(loss):
@@ -118,8 +130,12 @@ class Loop:
             if self.step % 10 == 0 or last or stopping:
                 self._log(window)
                 window = window[-1:]
-            if self.step % self.args.eval_interval == 0 or last or stopping:
-                self.validate(inputs, targets, predicted)
+            if stopping and signal and self.cut_short:
+                self.save_state()  # the stop request already ended a validation: no second one
+            elif self.step % self.args.eval_interval == 0 or last or stopping:
+                # a validation begun on a stop request runs to its end (it is bounded); one that a
+                # stop request interrupts ends at once, and the next step stops the run
+                self.validate(inputs, targets, predicted, None if signal else interrupted)
             elif time.monotonic() - self.saved_at > self.args.save_interval:
                 self.save_state()
             if stopping:
@@ -196,13 +212,21 @@ class Loop:
             "epoch": self.step / self.per_epoch,
         })
 
-    def validate(self, inputs: torch.Tensor, targets: torch.Tensor, predicted: torch.Tensor) -> None:
-        """Score the validation text, keep the model if it is the best so far, save the state."""
+    def validate(self, inputs: torch.Tensor, targets: torch.Tensor, predicted: torch.Tensor,
+                 interrupted: Callable[[], bool] | None = None) -> None:
+        """Score the validation tokens, keep the model if it is the best so far, save the state.
+        A stop request (`interrupted`) ends the pass: no score, the best checkpoint stays."""
         if not self.process.is_main:
             return
         started = time.monotonic()
         model = self.average.model if self.average and self.average.count else self.model
-        score = evaluate(model, self.corpus.valid)
+        try:
+            score = evaluate(model, self.valid, stop=interrupted)
+        except Interrupted as err:
+            log.info("validation at step %d stopped (%s); the best checkpoint so far is kept", self.step, err)
+            self.cut_short = True
+            self.save_state()
+            return
         row = {"valid_loss": score.loss, "valid_perplexity": score.perplexity, "valid_accuracy": score.accuracy}
         line = report.sample_line(self.corpus.vocab, inputs[0].tolist(), int(targets[0, -1]), int(predicted[0, -1]))
         self.report.valid(self.step, row, line)
@@ -223,7 +247,7 @@ class Loop:
                 "vocab": self.corpus.vocab.to_json(), "schedule": self.schedule.to_json(),
                 "threads": torch.get_num_threads(), "world_size": self.process.world_size,
                 "device_type": self.process.device.type, "metrics_bytes": self.report.size(),
-                "scaler": self.precision.state()}
+                "scaler": self.precision.state(), "budget_used": self.budget.used() if self.budget else None}
         state.save(self.out / "training_state", self.model, self.optimizer, self.carried, meta, self.average)
 
     def resume(self, folder: Path) -> None:
@@ -231,8 +255,12 @@ class Loop:
         self.schedule = Schedule.from_json(meta["schedule"]) if "schedule" in meta else self.schedule
         if self.schedule.averaged and self.average is None and self.process.is_main:
             self.average = WeightAverage(self.model)
-        if self.budget:  # re-fitted to this session's budget (without one, the saved plan is exact)
+        if self.budget:  # re-fitted to what is left of the budget (without one, the saved plan is exact)
+            used = meta.get("budget_used") or meta["seconds"]  # a run without a budget: its training time
+            self.budget = Budget(self.budget.seconds, used, self.budget.validation_steps)
             self.budget.start(meta["step"])
+            log.info("time budget %s in all (--time-budget is the whole run's), %s used, %s left", _secs(self.budget.seconds),
+                     _secs(used), _secs(max(0.0, self.budget.seconds - used)))
         self.carried = state.restore(folder, self.model, self.optimizer, self.process.device, self.average)
         self.precision.restore(meta.get("scaler"))
         if self.process.rank != 0:  # only rank 0's carried state and RNG were saved
@@ -246,3 +274,7 @@ class Loop:
                      "new run with another --out); writing its model card again", self.step, self.limit())
         else:
             log.info("resumed at step %d (best validation loss %.4f)", self.step, self.best)
+
+
+def _secs(seconds: float) -> str:
+    return f"{seconds:.1f} s" if seconds < 600 else f"{seconds / 60:.1f} min"

@@ -7,6 +7,7 @@ import io
 import json
 import logging
 import math
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +22,9 @@ class Report:
     def __init__(self, folder: Path, total_steps: int | None, enabled: bool, bar: bool) -> None:
         self.enabled = enabled
         self.path = folder / "metrics.jsonl"
+        # Only on a terminal: in a log file or a pipe its redraws interleave with the log lines
         self.bar = tqdm(
-            total=total_steps, disable=not (enabled and bar),
+            total=total_steps, disable=not (enabled and bar and sys.stderr.isatty()),
             unit="step", dynamic_ncols=True, smoothing=0.05,
         )
 

@@ -48,6 +48,7 @@ from __future__ import annotations
 import argparse
 from collections import Counter
 from dataclasses import MISSING, fields
+from fractions import Fraction
 
 import torch
 
@@ -105,7 +106,7 @@ def cutoffs(vocab_size: int, epochs: float) -> tuple[list[int], str]:
     if vocab_size < MIN_ADAPTIVE_VOCAB:
         return [], f"vocabulary {vocab_size:,}: a full softmax"
     if epochs >= FULL_EPOCHS and vocab_size <= FULL_SOFTMAX_VOCAB:
-        return [], f"vocabulary {vocab_size:,}, about {epochs:.1f} epochs: a full softmax learns more per word"
+        return [], f"vocabulary {vocab_size:,}, about {epochs_shown(epochs)} epochs: a full softmax learns more per word"
     return [c for c in CUTOFFS if c <= vocab_size // 2], f"vocabulary {vocab_size:,}"
 
 
@@ -170,17 +171,23 @@ def choose(args: argparse.Namespace, train_tokens: int, vocab_size: int, threads
         if name == "input_dropout" and args.dropout is not None:
             continue  # None: the same as the --dropout given (ModelConfig's meaning)
         pick(name, value, f"KJV's {KJV_REGULARIZERS[name]} x {min(1.0, max(1 / 3, epochs / FULL_EPOCHS)):.2f} "
-                          f"for about {epochs:.1f} epochs on {threads} thread{'s' * (threads > 1)}"
+                          f"for about {epochs_shown(epochs)} epochs on {threads} thread{'s' * (threads > 1)}"
                           f"{'' if autocast else ' in float32'}")
     for name, value in PENALTIES.items():
         pick(name, value, "AWD-LSTM, as KJV")
     if args.average_epochs is None:
-        said.append(f"average the last {AVERAGE_FRACTION:.3g} of the schedule at the learning rate's floor")
+        said.append(f"average the last {Fraction(AVERAGE_FRACTION).limit_denominator(100)} of the schedule "
+                    "at the learning rate's floor")
     if args.warmup is None:
         said.append(f"warm-up {WARMUP} steps, at most {WARMUP_FRACTION:.0%} of the schedule")
     if args.epochs is None:
         said.append("schedule: what the budget fits" if budget else f"schedule: {EPOCHS:g} epochs")
     return out, said
+
+
+def epochs_shown(epochs: float) -> str:
+    """Epochs for a log line: 10.6, or 0.0021 for a text far larger than the budget reads (not 0.0)."""
+    return f"{epochs:.1f}" if epochs >= 1 else f"{epochs:.2g}"
 
 
 def _show(value) -> str:

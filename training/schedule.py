@@ -61,16 +61,30 @@ class Budget:
     RECENT = 50  # steps in the window that catches a slowdown
     MARGIN = 0.95  # plan to finish a little early: step times wander on a shared machine
 
-    def __init__(self, seconds: float) -> None:
-        self.end = time.monotonic() + seconds
+    def __init__(self, seconds: float, used: float = 0.0, validation_steps: float = 0.0) -> None:
+        """`seconds`: the whole run's budget, of which earlier sessions `used` some (a resumed run);
+        `validation_steps`: a guess at a validation's cost in training steps, until one is timed."""
+        self.seconds = seconds
+        self.end = time.monotonic() + seconds - used
+        self.validation_steps = validation_steps
         self.started: tuple[int, float, float] | None = None  # (step, time, validating) where measuring began
+        self.per_step = 0.0  # seconds a training step takes, as last measured
         self.last_validation = 0.0  # seconds the latest validation took
         self.validating = 0.0  # seconds all validations took
         self.fitted = False  # whether a schedule has been fitted to it yet
         self._marks: deque[tuple[int, float, float]] = deque()  # (step, time, validating) at each fit
 
+    def used(self) -> float:
+        """Seconds of the budget spent, by this session and those before it."""
+        return self.seconds - (self.end - time.monotonic())
+
+    def expected_validation(self) -> float:
+        """Seconds the final validation will take: as the last one took, else the guess."""
+        return self.last_validation or self.validation_steps * self.per_step
+
     def over(self) -> bool:
-        return time.monotonic() >= self.end
+        """Whether only the final validation still fits (it runs after the last step)."""
+        return time.monotonic() >= self.end - self.expected_validation()
 
     def start(self, step: int) -> None:
         """Measure from here (after the first step, whose time includes one-off set-up)."""
@@ -93,8 +107,9 @@ class Budget:
         per_step = self._training(self.started, step, now) / steps
         if step - self._marks[0][0] >= self.RECENT:
             per_step = max(per_step, self._training(self._marks[0], step, now) / (step - self._marks[0][0]))
+        self.per_step = per_step
         per_step += (self.validating - self.started[2]) / steps  # validations amortized
-        left = (self.end - now) * self.MARGIN - self.last_validation  # the final validation
+        left = (self.end - now) * self.MARGIN - self.expected_validation()  # the final validation
         return max(0, int(left / per_step))
 
     def _training(self, since: tuple[int, float, float], step: int, now: float) -> float:

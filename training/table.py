@@ -18,12 +18,20 @@ def precision(dtype: torch.dtype | None) -> str:
             torch.float16: "float16 autocast, gradient scaler"}[dtype]
 
 
+def validated(used: int, total: int) -> str:
+    """What each validation scores: all held-out tokens, or the first `used` of them."""
+    if used >= total:
+        return f"all {total:,} held-out tokens"
+    return f"the first {used:,} of {total:,} held-out tokens, the same at every validation"
+
+
 def info(loop: "Loop", model: WordRNN, metrics: dict[str, float]) -> dict[str, Any]:
     """The checkpoint's info: its metrics and the training table, for `model` at this step."""
     args, corpus, schedule = loop.args, loop.corpus, loop.schedule
     training = {
         "text": Path(args.text).name, "train_tokens": corpus.train.numel(),
-        "valid_tokens": corpus.valid.numel(), "steps": loop.step,
+        "valid_tokens": corpus.valid.numel(), "validation": validated(loop.valid.numel() - 1, corpus.valid.numel() - 1),
+        "steps": loop.step,
         "epochs": round(loop.step / loop.per_epoch, 2),
         "tokens_seen": loop.step * args.batch_size * args.seq_len * loop.process.world_size,
         "batch_size": args.batch_size, "seq_len": args.seq_len, "processes": loop.process.world_size,
@@ -33,7 +41,8 @@ def info(loop: "Loop", model: WordRNN, metrics: dict[str, float]) -> dict[str, A
         "training_time_s": round(loop.seconds, 1), "hardware": loop.process.hardware(),
         "torch": str(torch.__version__), "precision": precision(loop.precision.dtype),
     }
-    return {"metrics": {**metrics, "train_loss": loop.train_loss}, "training": training}
+    stated = {"language": args.language} if getattr(args, "language", None) else {}  # runs before --language: none
+    return {"metrics": {**metrics, "train_loss": loop.train_loss}, "training": training, **stated}
 
 
 def _extras(loop: "Loop", model: WordRNN) -> dict[str, str]:

@@ -24,6 +24,7 @@ import math
 import os
 import signal
 import sys
+import tempfile
 from pathlib import Path
 
 from . import args as options, distributed, finish, rules, state
@@ -40,13 +41,15 @@ def main(argv: list[str] | None = None) -> int:
     cli.quiet_known_warnings()
     try:
         args = options.parse(argv)
+        typed = options.given(argv)
     except SystemExit as exit:  # --help (0) or a bad flag (2, after its one-line error)
         return int(exit.code or 0)
     logging.basicConfig(level=logging.INFO if os.environ.get("RANK", "0") == "0" else logging.WARNING,
                         format="%(message)s", stream=sys.stderr)
     process = None
     try:
-        args, meta = _resolved(args)
+        check_out(Path(args.out))  # before the text is loaded, which may take minutes
+        args, meta = _resolved(args, typed)
         process = distributed.setup(args.device, args.threads)
         stop = _catch_signals()
         return run(args, meta, process, stop)
@@ -61,9 +64,26 @@ def main(argv: list[str] | None = None) -> int:
             distributed.teardown(process)
 
 
-def _resolved(args: argparse.Namespace) -> tuple[argparse.Namespace, dict | None]:
+def check_out(out: Path) -> None:
+    """Refuse an --out that cannot hold a run (a file, a folder this user cannot write), without
+    creating it: a refused run leaves nothing behind."""
+    folder = out
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent  # the nearest existing folder, where --out would be created
+    if not folder.is_dir():
+        what = "is a file" if folder == out else f"is inside {folder}, which is a file"
+        raise cli.UsageError(f"--out {out} {what}; pass a folder for the run (it is created if missing)")
+    try:
+        with tempfile.TemporaryFile(dir=folder):  # the real test: permissions, read-only disks, ACLs
+            pass
+    except OSError as err:
+        raise cli.UsageError(f"--out {out} cannot be written ({err.strerror or err}: {folder}); pass a folder "
+                             "you can write, e.g. runs/mine in your home folder") from None
+
+
+def _resolved(args: argparse.Namespace, typed: set[str]) -> tuple[argparse.Namespace, dict | None]:
     """This run's options: as given, or, with --resume, the saved run's (checked to be resumable
-    exactly here) under this command's RUN_CONTROL."""
+    exactly here) under this command's RUN_CONTROL; `typed`: the options on the command line."""
     folder = Path(args.out) / "training_state"
     if not args.resume:
         if (folder / state.META).exists():
@@ -72,8 +92,8 @@ def _resolved(args: argparse.Namespace) -> tuple[argparse.Namespace, dict | None
     if not (folder / state.META).exists():
         raise DataError(f"nothing to resume: {folder} does not exist; start a run without --resume")
     meta = state.read_meta(folder)
-    options.check_unchanged(args, meta["args"])
-    resumed = options.resumed(args, meta["args"])
+    options.check_unchanged(args, meta["args"], typed)
+    resumed = options.resumed(args, meta["args"], typed)
     if resumed.threads is None:
         resumed.threads = meta.get("threads")  # the same count, for the same floating-point sums
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
@@ -98,6 +118,8 @@ def run(args: argparse.Namespace, meta: dict | None, process: distributed.Proces
         raise cli.UsageError(str(err)) from None
     if meta:
         loop.resume(out / "training_state")
+    else:  # a fresh start (e.g. after a kill before the first save): the old rows would join its curve
+        loop.report.truncate(0)
     loop.announce()
     reason = loop.train(interrupted=lambda: bool(stop[0]))
     loop.report.close()
@@ -111,9 +133,13 @@ def run(args: argparse.Namespace, meta: dict | None, process: distributed.Proces
     if not process.is_main:
         return 128 + stop[0] if reason is Stop.INTERRUPTED else 0
     folder = out / "model"
-    finish.complete(folder, corpus, loop.report.path, args.test)
+    if not (folder / "config.json").exists():  # stopped during the first validation
+        log.info("stopped before the first validation ended: no checkpoint yet; continue with: %s --out %s --resume",
+                 cli.invoked_as("training.train"), out)
+        return 128 + stop[0] if reason is Stop.INTERRUPTED else 1
+    finish.complete(folder, corpus, loop.report.path, args.test, lambda: bool(stop[0]))
     log.info("best checkpoint: %s (validation perplexity %.2f)", folder, math.exp(min(loop.best, 50)))
-    if reason is Stop.INTERRUPTED:
+    if reason is Stop.INTERRUPTED or stop[0]:  # a stop request, in the loop or in the test scoring
         log.info("interrupted at step %d; continue with: %s --out %s --resume",
                  loop.step, cli.invoked_as("training.train"), out)
         return 128 + stop[0]
