@@ -479,12 +479,16 @@ with gr.Blocks(title="wordrnn") as demo:
                                         show_legend=True, elem_id="output", interactive=False)
             with gr.Row():
                 shade = gr.Checkbox(label="Shade words by probability", elem_id="shade")
-                more_button = gr.Button("Continue", size="sm", elem_id="continue", interactive=False)
-                back_button = gr.Button("Back", size="sm", elem_id="back", interactive=False)
-                copy = gr.Button("Copy text", size="sm", elem_id="copy")
+                # narrower than Gradio's 160 px: the row fits a desktop column without wrapping
+                more_button = gr.Button("Continue", size="sm", elem_id="continue", interactive=False, min_width=90)
+                back_button = gr.Button("Back", size="sm", elem_id="back", interactive=False, min_width=90)
+                copy = gr.Button("Copy text", size="sm", elem_id="copy", min_width=90)
             alternatives = gr.Radio([], label="Rewrite from the word with", visible=False, elem_id="alternatives")
             drawn = gr.Markdown(elem_id="drawn")
-            chart = gr.Label(label="Most likely next words", num_top_classes=session.TOP_WORDS, elem_id="next-words")
+            # no heading: Gradio's heading is the likeliest word, in large type, which read as the
+            # word clicked (the label names it)
+            chart = gr.Label(label="Most likely next words", num_top_classes=session.TOP_WORDS, elem_id="next-words",
+                             show_heading=False)
             with gr.Accordion("Model", open=True):
                 rows = page.summary(SOURCE, GEN.device)
                 gr.Markdown("\n".join(f"- **{name}:** {page.md_escape(value)}" for name, value in rows), elem_id="model")

@@ -172,7 +172,8 @@ BANDS = [(0.5, "50% or more", "#bbf7d0"), (0.1, "10-50%", "#fef9c3"), (0.01, "1-
 
 def colors(shade: bool) -> dict[str, str]:
     """The text's legend: the probability bands only while the text is shaded."""
-    return {"seed": "blue", "unknown": "red", "selected": "#93c5fd", **({b: c for _, b, c in BANDS} if shade else {})}
+    # "selected": a named colour, which Gradio adapts to dark mode, and no band's or the seed's hue
+    return {"seed": "blue", "unknown": "red", "selected": "purple", **({b: c for _, b, c in BANDS} if shade else {})}
 
 
 def band(probability: float) -> str:
