@@ -209,8 +209,13 @@ def test_nan_loss_before_any_checkpoint_says_so(text, tmp_path, caplog):
     assert not (tmp_path / "bad" / "model").exists()
 
 
-def test_push_to_hub_and_a_failed_push_keeps_the_checkpoint(text, tmp_path, hub, caplog):
+def test_push_to_hub_and_a_failed_push_keeps_the_checkpoint(text, tmp_path, hub, caplog, monkeypatch):
+    from huggingface_hub import constants
+
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.setattr(constants, "HF_TOKEN_PATH", str(tmp_path / "no-token"))  # none stored: the test Hub takes none
     assert train(text, tmp_path / "ok", "--max-steps", "4", "--push-to-hub", "tester/tiny-run") == 0
+    assert "no Hub token found" in caplog.text  # said at the start, not after the training
     files = hub.files("tester/tiny-run")
     assert "model.safetensors" in files
     assert b'from_pretrained("tester/tiny-run")' in files["README.md"]  # the repo, not the local folder

@@ -161,11 +161,12 @@ def test_the_warm_up_runs_every_mode_and_leaves_the_scheduler_idle(fast):
     from wordrnn.model_process import warm_up
     from wordrnn.scheduler import Scheduler
 
-    scheduler = Scheduler(fast)
-    try:
-        before = scheduler.text("and god said", 8, mode="top-k", seed=5)
-        warm_up(scheduler)
-        assert scheduler.streams == 0
-        assert scheduler.text("and god said", 8, mode="top-k", seed=5) == before
-    finally:
-        scheduler.close()
+    for limits in (dict(), dict(max_batch=1, max_queue=0)):  # within its limits: a text at a time there
+        scheduler = Scheduler(fast, **limits)
+        try:
+            before = scheduler.text("and god said", 8, mode="top-k", seed=5)
+            warm_up(scheduler)
+            assert scheduler.streams == 0
+            assert scheduler.text("and god said", 8, mode="top-k", seed=5) == before
+        finally:
+            scheduler.close()

@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 from typing import Callable
 
+from huggingface_hub import get_token
 from huggingface_hub.utils import disable_progress_bars
 
 from . import release, report
@@ -48,6 +49,14 @@ def complete(folder: Path, corpus: Corpus, metrics: Path, test_path: str | None,
     if curve:
         checkpoint.assets["loss_curve.png"] = curve
     checkpoint.save_pretrained(folder)
+
+
+def check_token(repo_id: str, folder: Path) -> None:
+    """Warn at the start, not after the training, when there is no Hub token to push with (a
+    Hub of one's own may take pushes without one, so it is no error)."""
+    if not get_token():
+        log.warning("--push-to-hub %s: no Hub token found (set HF_TOKEN or run `hf auth login`), so the Hub may "
+                    "refuse the push when the run ends; the checkpoint stays in %s either way", repo_id, folder)
 
 
 def push(folder: Path, repo_id: str, private: bool, progress: bool = True) -> int:

@@ -104,6 +104,8 @@ def _resolved(args: argparse.Namespace, typed: set[str]) -> tuple[argparse.Names
 def run(args: argparse.Namespace, meta: dict | None, process: distributed.Process, stop: list[int]) -> int:
     out = Path(args.out)
     autocast = autocast_dtype(args.precision, process.device) is not None  # refuses before any work
+    if args.push_to_hub and process.is_main:
+        finish.check_token(args.push_to_hub, out / "model")
     vocab = Vocabulary.from_json(meta["vocab"]) if meta else None
     corpus = load_corpus(args.text, args.valid, args.min_count, args.max_vocab, vocab=vocab)
     check_size(corpus, args.batch_size, process.world_size)

@@ -119,10 +119,16 @@ def warm_up(scheduler: Scheduler) -> None:
     tokens = scheduler.vocab.tokens
     prompt = " ".join([t for t in tokens if t.isalpha()][:3] or tokens[:1])
     modes = ["greedy", "top-k", "top-p"] * 2  # six streams: past int8.GEMM_ROWS, then fewer as they end
-    texts = [scheduler.stream(prompt, 2 + n, mode=mode, seed=n, no_repeat_ngram=2) for n, mode in enumerate(modes)]
-    for words in texts:
-        list(words)
-    scheduler.next_words(prompt, 2)
+    wave = max(1, min(len(modes), scheduler.concurrency))  # as many as its limits take at once
+    try:
+        for first in range(0, len(modes), wave):
+            texts = [scheduler.stream(prompt, 2 + n, mode=modes[n], seed=n, no_repeat_ngram=2)
+                     for n in range(first, min(first + wave, len(modes)))]
+            for words in texts:
+                list(words)
+        scheduler.next_words(prompt, 2)
+    except WordRNNError as error:  # a model it cannot warm up may still serve: the first texts compile then
+        logging.getLogger(__name__).warning("warm-up skipped: %s", error)
 
 
 def _job(scheduler: Scheduler, outbox: queue.SimpleQueue, number: int, job) -> None:
