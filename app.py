@@ -99,6 +99,10 @@ PAGE_JS = """() => {
   };
   watch();
 }"""
+# The page numbers its Generate clicks and sends the number with Generate's checks and with Stop
+# (wordrnn.stops): a Stop that overtakes its click's queued request still ends that generation.
+NEXT_RUN_JS = "(...args) => { window.wordrnnRun = (window.wordrnnRun || 0) + 1; args[args.length - 1] = String(window.wordrnnRun); return args; }"
+THIS_RUN_JS = "(...args) => { args[args.length - 1] = String(window.wordrnnRun || 0); return args; }"
 REPLAY_JS = "() => { if (new URLSearchParams(location.search).get('prompt')) document.querySelector('#generate').click(); }"
 
 # The flags are the host's only when app.py runs as a script (`gradio app.py -- --model x` too);
@@ -324,29 +328,29 @@ def _visitor(request: gr.Request | None) -> str | None:
 
 
 def settle(prompt: Any, length: Any, mode: Any, k: Any, temperature: Any, top_p: Any, no_repeat: Any,
-           rng_seed: Any, request: gr.Request) -> list[Any]:
+           rng_seed: Any, run: Any, request: gr.Request) -> list[Any]:
     """Before a page generation: the seed words (an empty box takes the example its placeholder
     shows), the rng seed, the note under the text and the page's query. Seed words or settings
     that generate would refuse stop here with its message, before the text on the page or its
     address change. From here the page's Stop ends the generation, even one still waiting for
-    its turn."""
+    its turn, and a Stop pressed after this click (`run`, the page's number) before it got here."""
     if not str(prompt or "").strip() and EXAMPLES:
         prompt = EXAMPLES[0]
     _checked(prompt, length, mode, k, temperature, top_p, no_repeat, rng_seed)
     with _shown_errors():
         settled = session.settle(prompt, length, mode, k, temperature, top_p, no_repeat, rng_seed)
-    SESSION.begin(_visitor(request))
+    SESSION.begin(_visitor(request), run)
     return [prompt, *settled]
 
 
 def stopped(prompt: Any, length: Any, mode: Any, k: Any, temperature: Any, top_p: Any, no_repeat: Any, used: Any,
-            shade: Any, current: Any, history: Any, request: gr.Request) -> list[Any]:
+            shade: Any, current: Any, history: Any, run: Any, request: gr.Request) -> list[Any]:
     """Stop: the page's generation ends at its next word, as a generation ends (Gradio's own
     cancelling may leave an error badge over the text in a crowd). A text that ended anyway is
     shown as after any generation; one cut short keeps its words on the page but stops being the
     page's current text (it is not kept), so a word click or Continue cannot act on the text
     before it, which Back still brings back."""
-    SESSION.stop(_visitor(request))
+    SESSION.stop(_visitor(request), run)
     settings = (mode, k, temperature, top_p, no_repeat, used, shade, current, history)
     note = "Stopped: generate again to see the next words and to explore the text"
     earlier = session.history_after(history, current, "")
@@ -494,6 +498,7 @@ with gr.Blocks(title="wordrnn") as demo:
                 gr.Markdown("\n".join(f"- **{name}:** {page.md_escape(value)}" for name, value in rows), elem_id="model")
     # Hidden, not gr.State: /generate's API takes the rng seed that the page passes through `used`.
     used, query = gr.Textbox(visible="hidden", elem_id="used"), gr.Textbox(visible="hidden")
+    run_number = gr.Textbox(visible="hidden")  # the page's Generate clicks, counted (NEXT_RUN_JS)
     note = gr.Textbox(visible="hidden")  # settle's note, for `drawn`: a Markdown would show settle's refusals as "Error"
     settings = [length, mode, k, temperature, top_p, no_repeat]
     # The text on the page (its id in wordrnn.trace), the earlier versions, the word clicked.
@@ -517,8 +522,8 @@ with gr.Blocks(title="wordrnn") as demo:
     copy.click(None, output, None, js=COPY_JS, **hidden)
     # preprocess=False: the handlers check raw values themselves (Gradio would raise a TypeError
     # on a string sent for a slider). One concurrency group: text and chart share the CPU cores.
-    start = gr.on([go.click, prompt.submit], settle, [prompt, *settings, rng_seed], [prompt, used, note, query],
-                  preprocess=False, **checks)
+    start = gr.on([go.click, prompt.submit], settle, [prompt, *settings, rng_seed, run_number],
+                  [prompt, used, note, query], js=NEXT_RUN_JS, preprocess=False, **checks)
     start.success(None, query, None, js=URL_JS, **hidden)
     start.success(None, note, drawn, js="(note) => note", **hidden)
     run = start.success(generate, [prompt, *settings, used], output, api_name="generate", concurrency_limit=CONCURRENCY,
@@ -537,7 +542,8 @@ with gr.Blocks(title="wordrnn") as demo:
     gr.api(next_words, api_name="next_words", concurrency_id="model")  # a plain {word: p} for clients
     gr.api(generate_words, api_name="generate_words", concurrency_id="model")  # every word explained
     gr.api(branch, api_name="branch", concurrency_id="model")  # a text rewritten from one of its words
-    stop.click(stopped, [prompt, *settings, used, shade, text_id, history], version, **hidden)
+    stop.click(stopped, [prompt, *settings, used, shade, text_id, history, run_number], version, js=THIS_RUN_JS,
+               **hidden)
     demo.load(from_url, None, [prompt, *settings, rng_seed], **hidden).then(None, js=REPLAY_JS, **hidden)
 
 demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=CONCURRENCY)

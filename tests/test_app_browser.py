@@ -211,6 +211,32 @@ def test_refused_seed_words_and_settings_say_why_and_keep_the_text(page):
     screenshot(page, "app-error.png")
 
 
+def test_stop_right_after_generate_ends_that_text(page):
+    """Stop's request can overtake Generate's (whose checks are queued): the page numbers its
+    clicks, so the Stop still ends the text it followed."""
+    set_length(page, 500)
+    page.locator("#prompt textarea").fill("and god said , let there be light")
+
+    delayed = []
+
+    def late(route):  # Generate's queued checks reach the server a second after Stop's request
+        if not delayed:
+            delayed.append(route)
+            page.wait_for_timeout(1000)
+        route.continue_()
+
+    page.route("**/queue/join*", late)
+    try:
+        page.evaluate("() => { document.querySelector('#generate').click(); document.querySelector('#stop').click(); }")
+        expect(page.locator("#next-words")).to_contain_text("Stopped")
+        expect(page.locator("#output")).to_contain_text("And god said, let there be light")  # the text began...
+        page.wait_for_timeout(3000)  # ...and would write its 500 words meanwhile
+    finally:
+        page.unroute_all(behavior="wait")
+    assert generated_words(page) < 100
+    set_length(page, 5)
+
+
 def test_continue_and_back_are_offered_when_they_can_act(browser, app_server):
     page = open_page(browser, app_server.url)
     more, back = page.locator("#continue"), page.locator("#back")

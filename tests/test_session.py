@@ -153,6 +153,19 @@ def test_stop_ends_the_page_generation_of_its_visitor_only(session):
     session.stop("a page that never generated")  # nothing to stop
 
 
+def test_a_stop_that_overtakes_its_generate_click_still_ends_that_generation(session):
+    """The page sends its Generate click's number with both requests; Stop's may arrive first."""
+    opts, prompt = options(*SETTINGS), session.prompt(SEED)
+    session.stop("page", "3")  # pressed after click 3, whose checks have not arrived yet
+    session.begin("page", "3")
+    assert list(session.stream(prompt, 30, opts, "page")) == []
+    session.begin("page", "4")  # the next click runs in full
+    assert len(list(session.stream(prompt, 30, opts, "page"))) == 30
+    session.stop("page", "not a number")  # what no page sends: the latest generation alone
+    session.begin("page", "5")
+    assert len(list(session.stream(prompt, 30, opts, "page"))) == 30
+
+
 def test_a_halt_wakes_a_consumer_waiting_for_words():
     """A scheduler's consumer waits on its stream's outbox (words come in bunches, in a crowd
     about a second apart): Stop must not wait for the next bunch."""

@@ -12,14 +12,13 @@ the user's) and shows the warnings these functions return.
 from __future__ import annotations
 
 import functools
-import threading
-from collections import OrderedDict
 from typing import Any, Iterator, Mapping, Sequence
 
 from wordrnn import controls, page
 from wordrnn.controls import K, LENGTH, NO_REPEAT, TEMPERATURE, TOP_P
 from wordrnn.errors import WordRNNError
 from wordrnn.generate import MODES, Prompt
+from wordrnn.stops import Stops
 from wordrnn.streams import Halt, halted
 from wordrnn.tokenizer import EOL, detokenize
 from wordrnn.trace import Text, Texts, Word
@@ -28,7 +27,6 @@ __all__ = ["InputError", "Session", "choice", "continued_note", "described", "fr
            "length", "options", "rewrite_options", "settle", "unknown_warning", "used_seed"]
 
 TOP_WORDS = 10  # the chart's words and /next_words's
-MAX_VISITORS = 4096  # pages whose Stop button is remembered (the least recent are forgotten)
 
 
 class InputError(WordRNNError, ValueError):
@@ -147,8 +145,7 @@ class Session:
         self.model, self.vocab = model, model.vocab  # a Scheduler, or a Generator
         self.texts = Texts(model)  # every page text with a known rng seed, to explain and branch from
         self.closest = functools.lru_cache(maxsize=4096)(self._closest)
-        self._halts: OrderedDict[str, Halt] = OrderedDict()  # each visitor's latest page generation
-        self._lock = threading.Lock()
+        self.stops = Stops()  # each page's Stop button
 
     def _closest(self, word: str) -> tuple[str, ...]:
         return tuple(self.vocab.closest(word))  # ~50 ms on a 12k vocabulary: once per word, then cached
@@ -168,29 +165,18 @@ class Session:
             return self.texts.stream(prompt, count, halt=halt, **opts)
         return halted(self.model.stream(prompt, count, **opts), halt)
 
-    def begin(self, visitor: str | None) -> None:
-        """A page generation of `visitor` (a page's session; None: no page) is on its way: `stop`
-        ends it, whether it is writing by then or still waiting for its turn."""
-        if visitor is None:
-            return
-        with self._lock:
-            self._halts[visitor] = Halt()
-            self._halts.move_to_end(visitor)
-            while len(self._halts) > MAX_VISITORS:
-                self._halts.popitem(last=False)
+    def begin(self, visitor: str | None, run: Any = None) -> None:
+        """A page generation of `visitor` is on its way, from Generate click `run` (wordrnn.stops)."""
+        self.stops.begin(visitor, run)
 
     def halt(self, visitor: str | None) -> Halt | None:
-        """The Stop button of `visitor`'s latest page generation (None: none began)."""
-        with self._lock:
-            return self._halts.get(visitor) if visitor is not None else None
+        return self.stops.halt(visitor)
 
-    def stop(self, visitor: str | None) -> None:
+    def stop(self, visitor: str | None, run: Any = None) -> None:
         """The page's Stop: `visitor`'s latest generation ends at its next word (the words so far
         stay on the page; the text is not kept). The generation itself ends as usual, so the page
         gets its last update instead of a cancelled event (which Gradio may show as an error)."""
-        halt = self.halt(visitor)
-        if halt is not None:
-            halt.set()
+        self.stops.stop(visitor, run)
 
     def explained(self, text: Text) -> tuple[list[Word], list[tuple[str, float]]]:
         return self.texts.explain(text), self.texts.after(text)
