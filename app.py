@@ -371,6 +371,9 @@ def _view(text: Text, shade: bool, selected: int | None = None) -> Any:
     return gr.update(value=runs, color_map=page.colors(shade))
 
 
+VERSION = 8  # outputs of a page version: _shown's list, the `version` blocks below
+
+
 def _shown(text: Text, shade: bool, history: list[str], note: Any = gr.skip()) -> list[Any]:
     """Outputs [output, chart, text_id, history, alternatives, drawn, Continue, Back] for a new
     version: Continue and Back can be pressed where they have something to act on."""
@@ -382,7 +385,7 @@ def _shown(text: Text, shade: bool, history: list[str], note: Any = gr.skip()) -
 
 def show(prompt: Any, length: Any, *settings: Any) -> list[Any]:
     """After a generation: the text word by word, and the chart after its last word."""
-    return _after_generation(prompt, length, settings, cut=[gr.skip()] * 8)  # cut: nothing to explain
+    return _after_generation(prompt, length, settings, cut=[gr.skip()] * VERSION)  # cut: nothing to explain
 
 
 def _after_generation(prompt: Any, length: Any, settings: tuple[Any, ...], cut: list[Any]) -> list[Any]:
@@ -413,7 +416,7 @@ def rewrite(text_id: str | None, position: Any, word: Any, words: int | None, sh
     """A new version from `position` (an alternative chosen, or Continue) with the current settings:
     _shown's outputs, then the page's new address."""
     if word is None or position is None:
-        return [gr.skip()] * 9
+        return [gr.skip()] * (VERSION + 1)  # and the address
     with _shown_errors():
         options = session.rewrite_options(settings)
     text = _branch(text_id, position, word, options, words)
@@ -504,6 +507,7 @@ with gr.Blocks(title="wordrnn") as demo:
     # The text on the page (its id in wordrnn.trace), the earlier versions, the word clicked.
     text_id, history, selected = gr.State(None), gr.State([]), gr.State(None)
     version = [output, chart, text_id, history, alternatives, drawn, more_button, back_button]
+    assert len(version) == VERSION
     sampling = [mode, k, temperature, top_p, no_repeat, rng_seed]
 
     hidden = dict(queue=False, show_progress="hidden", api_visibility="private")
