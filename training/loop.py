@@ -1,6 +1,8 @@
 """The training loop: batched truncated BPTT with AdamW, the schedule of training/schedule.py,
 gradient clipping, validation, and the training state saved at each validation and every
---save-interval (so a killed process loses at most that much).
+--save-interval (so a killed process loses at most that much). The loop decides when; what a
+validation does is training/validation.py's, saving and resuming training/state.py's, and the
+log lines and report rows training/progress.py's.
 
 Why AdamW: it converges in far fewer steps than the notebook's RMSProp on batch 1 or the SGD of
 pytorch/examples, and is forgiving of the learning rate.
@@ -9,7 +11,6 @@ pytorch/examples, and is forgiving of the learning rate.
 from __future__ import annotations
 
 import enum
-import logging
 import math
 import time
 from argparse import Namespace
@@ -19,19 +20,16 @@ from typing import Callable
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
-from . import report, rules, state, table
+from . import progress, report, rules, state, validation
 from .average import WeightAverage
 from .data import Corpus
 from .distributed import Process, any_flag, broadcast_int
-from .evaluate import Interrupted, evaluate
 from .loss import NextWordLoss
 from .precision import Precision
 from .schedule import Budget, Schedule
-from wordrnn import Checkpoint, ModelConfig, WordRNN
+from wordrnn import ModelConfig, WordRNN
 from wordrnn.batching import batchify, bptt_batches, num_batches, shard
 from wordrnn.model import detach
-
-log = logging.getLogger("training")
 
 REPLAN_EVERY = 10  # steps between re-fits of the schedule to the time budget
 # Validation during training reads at most this many held-out tokens, the same ones each time so
@@ -89,15 +87,7 @@ class Loop:
         self.report = report.Report(out, None if sized else self.limit(), process.is_main, args.progress)
 
     def announce(self) -> None:
-        """One line on the model and the run's length, once the schedule is known (a resumed
-        run's is the saved one)."""
-        sized = self.budget and not self.args.epochs and self.step < self.schedule.decay_end
-        log.info("model: %s parameters, %d step%s of %d x %d tokens per epoch, %s, %s",
-                 f"{self.model.num_parameters():,}", self.per_epoch, "s" * (self.per_epoch != 1),
-                 self.args.batch_size, self.args.seq_len,
-                 "schedule sized by the time budget" if sized else f"{self.limit()} steps in all",
-                 table.precision(self.precision.dtype))
-        log.info("validation: %s", table.validated(self.valid.numel() - 1, self.corpus.valid.numel() - 1))
+        progress.announce(self)
 
     def plan(self, total: int) -> Schedule:
         """The schedule for `total` steps, with the warm-up and averaging of training/rules.py."""
@@ -116,7 +106,7 @@ class Loop:
         while self.step < self.limit():
             inputs, targets, loss, predicted = self.advance()
             if not math.isfinite(loss):
-                self._say_nan(loss)
+                progress.say_nan(self, loss)
                 return Stop.NAN
             now = time.perf_counter()
             window.append((loss, float((predicted == targets).float().mean()), targets.numel(), now))
@@ -128,7 +118,7 @@ class Loop:
             signal = interrupted()
             stopping = any_flag(self.process, signal or bool(self.budget and self.budget.over()))
             if self.step % 10 == 0 or last or stopping:
-                self._log(window)
+                progress.log_window(self, window)
                 window = window[-1:]
             if stopping and signal and self.cut_short:
                 self.save_state()  # the stop request already ended a validation: no second one
@@ -192,89 +182,12 @@ class Loop:
             self.average.update(self.model)
         return value, predicted
 
-    def _say_nan(self, loss: float) -> None:
-        model = self.out / "model"
-        kept = (f"The last good checkpoint is {model}." if (model / "config.json").exists()
-                else "No checkpoint had been saved yet (the first comes with the first validation).")
-        log.error("error: the loss became %s at step %d; stopping. %s Lower --lr or --clip "
-                  "and start again.", loss, self.step + 1, kept)
-
-    def _log(self, window: list[tuple[float, float, int, float]]) -> None:
-        rows = window[1:] if len(window) > 1 else window
-        span = window[-1][3] - window[0][3] if len(window) > 1 else 0.0
-        tokens = sum(r[2] for r in rows) * self.process.world_size
-        self.train_loss = sum(r[0] for r in rows) / len(rows)
-        self.report.train(self.step, {
-            "loss": self.train_loss,
-            "accuracy": sum(r[1] for r in rows) / len(rows),
-            "tokens_per_s": tokens / span if span > 0 else 0.0,
-            "lr": self.schedule.lr(self.step - 1),
-            "epoch": self.step / self.per_epoch,
-        })
-
     def validate(self, inputs: torch.Tensor, targets: torch.Tensor, predicted: torch.Tensor,
                  interrupted: Callable[[], bool] | None = None) -> None:
-        """Score the validation tokens, keep the model if it is the best so far, save the state.
-        A stop request (`interrupted`) ends the pass: no score, the best checkpoint stays."""
-        if not self.process.is_main:
-            return
-        started = time.monotonic()
-        model = self.average.model if self.average and self.average.count else self.model
-        try:
-            score = evaluate(model, self.valid, stop=interrupted)
-        except Interrupted as err:
-            log.info("validation at step %d stopped (%s); the best checkpoint so far is kept", self.step, err)
-            self.cut_short = True
-            self.save_state()
-            return
-        row = {"valid_loss": score.loss, "valid_perplexity": score.perplexity, "valid_accuracy": score.accuracy}
-        line = report.sample_line(self.corpus.vocab, inputs[0].tolist(), int(targets[0, -1]), int(predicted[0, -1]))
-        self.report.valid(self.step, row, line)
-        if score.loss < self.best:
-            self.best = score.loss
-            info = table.info(self, model, row)
-            Checkpoint(model, self.corpus.vocab, info).save_pretrained(self.out / "model")
-        if self.budget:
-            self.budget.validated(time.monotonic() - started)
-        self.save_state()
+        validation.validate(self, inputs, targets, predicted, interrupted)
 
     def save_state(self) -> None:
-        """Write what an exact --resume needs (rank 0 only; atomically)."""
-        self.saved_at = time.monotonic()
-        if not self.process.is_main:
-            return
-        meta = {"step": self.step, "best": self.best, "seconds": self.seconds, "args": vars(self.args),
-                "vocab": self.corpus.vocab.to_json(), "schedule": self.schedule.to_json(),
-                "threads": torch.get_num_threads(), "world_size": self.process.world_size,
-                "device_type": self.process.device.type, "metrics_bytes": self.report.size(),
-                "scaler": self.precision.state(), "budget_used": self.budget.used() if self.budget else None}
-        state.save(self.out / "training_state", self.model, self.optimizer, self.carried, meta, self.average)
+        state.save_loop(self)
 
     def resume(self, folder: Path) -> None:
-        meta = state.read_meta(folder)
-        self.schedule = Schedule.from_json(meta["schedule"]) if "schedule" in meta else self.schedule
-        if self.schedule.averaged and self.average is None and self.process.is_main:
-            self.average = WeightAverage(self.model)
-        if self.budget:  # re-fitted to what is left of the budget (without one, the saved plan is exact)
-            used = meta.get("budget_used") or meta["seconds"]  # a run without a budget: its training time
-            self.budget = Budget(self.budget.seconds, used, self.budget.validation_steps)
-            self.budget.start(meta["step"])
-            log.info("time budget %s in all (--time-budget is the whole run's), %s used, %s left", _secs(self.budget.seconds),
-                     _secs(used), _secs(max(0.0, self.budget.seconds - used)))
-        self.carried = state.restore(folder, self.model, self.optimizer, self.process.device, self.average)
-        self.precision.restore(meta.get("scaler"))
-        if self.process.rank != 0:  # only rank 0's carried state and RNG were saved
-            self.carried = None
-            torch.manual_seed(self.args.seed + 1000 * self.process.rank + meta["step"])
-        self.step, self.best, self.seconds = meta["step"], meta["best"], meta["seconds"]
-        self.report.truncate(meta.get("metrics_bytes"))
-        self.report.set_total(self.limit(), self.step)
-        if self.step >= self.limit():
-            log.info("nothing to train: the run is at step %d and stops at step %d (to train longer, start a "
-                     "new run with another --out); writing its model card again", self.step, self.limit())
-        else:
-            log.info("resumed at step %d (best validation loss %.4f)", self.step, self.best)
-
-
-def _secs(seconds: float) -> str:
-    return f"{seconds:.1f} s" if seconds < 600 else f"{seconds / 60:.1f} min"
+        state.resume_loop(self, folder)

@@ -7,20 +7,32 @@
 
 Tensors go to safetensors and everything else to JSON, so even a state file from someone else
 can be opened without running code. The folder is replaced atomically.
+
+save_loop and resume_loop are the training loop's side of it (training/loop.py calls them):
+which of a Loop's fields go in, and how a resumed Loop takes them back, with what is left of
+its time budget. They live here so that the fields written and the fields read stay together.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from safetensors.torch import load_file, save_file
 
 from .average import WeightAverage
+from .schedule import Budget, Schedule
 from wordrnn.folders import atomic_folder
 from wordrnn.model import State, WordRNN
+
+if TYPE_CHECKING:
+    from .loop import Loop
+
+log = logging.getLogger("training")
 
 TENSORS, META = "tensors.safetensors", "state.json"
 
@@ -83,3 +95,47 @@ def restore(
     if not layers:
         return None
     return [(tensors[f"carried.{i}.h"].to(device), tensors[f"carried.{i}.c"].to(device)) for i in range(layers)]
+
+
+def save_loop(loop: "Loop") -> None:
+    """Write what an exact --resume needs (rank 0 only; atomically)."""
+    loop.saved_at = time.monotonic()
+    if not loop.process.is_main:
+        return
+    meta = {"step": loop.step, "best": loop.best, "seconds": loop.seconds, "args": vars(loop.args),
+            "vocab": loop.corpus.vocab.to_json(), "schedule": loop.schedule.to_json(),
+            "threads": torch.get_num_threads(), "world_size": loop.process.world_size,
+            "device_type": loop.process.device.type, "metrics_bytes": loop.report.size(),
+            "scaler": loop.precision.state(), "budget_used": loop.budget.used() if loop.budget else None}
+    save(loop.out / "training_state", loop.model, loop.optimizer, loop.carried, meta, loop.average)
+
+
+def resume_loop(loop: "Loop", folder: Path) -> None:
+    """Put the state saved in `folder` back into a freshly made `loop`."""
+    meta = read_meta(folder)
+    loop.schedule = Schedule.from_json(meta["schedule"]) if "schedule" in meta else loop.schedule
+    if loop.schedule.averaged and loop.average is None and loop.process.is_main:
+        loop.average = WeightAverage(loop.model)
+    if loop.budget:  # re-fitted to what is left of the budget (without one, the saved plan is exact)
+        used = meta.get("budget_used") or meta["seconds"]  # a run without a budget: its training time
+        loop.budget = Budget(loop.budget.seconds, used, loop.budget.validation_steps)
+        loop.budget.start(meta["step"])
+        log.info("time budget %s in all (--time-budget is the whole run's), %s used, %s left", _secs(loop.budget.seconds),
+                 _secs(used), _secs(max(0.0, loop.budget.seconds - used)))
+    loop.carried = restore(folder, loop.model, loop.optimizer, loop.process.device, loop.average)
+    loop.precision.restore(meta.get("scaler"))
+    if loop.process.rank != 0:  # only rank 0's carried state and RNG were saved
+        loop.carried = None
+        torch.manual_seed(loop.args.seed + 1000 * loop.process.rank + meta["step"])
+    loop.step, loop.best, loop.seconds = meta["step"], meta["best"], meta["seconds"]
+    loop.report.truncate(meta.get("metrics_bytes"))
+    loop.report.set_total(loop.limit(), loop.step)
+    if loop.step >= loop.limit():
+        log.info("nothing to train: the run is at step %d and stops at step %d (to train longer, start a "
+                 "new run with another --out); writing its model card again", loop.step, loop.limit())
+    else:
+        log.info("resumed at step %d (best validation loss %.4f)", loop.step, loop.best)
+
+
+def _secs(seconds: float) -> str:
+    return f"{seconds:.1f} s" if seconds < 600 else f"{seconds / 60:.1f} min"
