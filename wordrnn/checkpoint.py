@@ -13,11 +13,13 @@ On disk and on the Hub it is one folder:
     checkpoint.save_pretrained("runs/kjv")                 # atomic: write aside, then rename
     checkpoint = Checkpoint.from_pretrained("runs/kjv")    # or a Hub repo id, revision=...
     checkpoint.push_to_hub("me/wordrnn-kjv")               # one commit with every file
+
+The files' names, and the checks they pass before they are trusted (pickles refused, JSON
+measured before it is parsed, the card's pictures capped), are wordrnn/checkpoint_files.py's.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import logging
 import shutil
@@ -29,20 +31,17 @@ from typing import Any
 import torch
 
 from wordrnn import card, hub, upload, weights
+from wordrnn.checkpoint_files import (
+    CARD, CARD_DATA, CONFIG, VOCAB, WEIGHTS, check_files, pictures, read_config, read_vocab, refuse_pickles,
+)
 from wordrnn.folders import atomic_folder
 from wordrnn.errors import CheckpointError, HubError, HubUnreachable
-from wordrnn.model import MODEL_TYPE, ModelConfig, WordRNN
+from wordrnn.model import WordRNN
 from wordrnn.vocab import Vocabulary
 
 log = logging.getLogger(__name__)
 
-CONFIG, WEIGHTS, VOCAB, CARD_DATA, CARD = "config.json", "model.safetensors", "vocab.json", "card.json", "README.md"
 PUSH_MESSAGE = "Upload wordrnn checkpoint"  # a push's commit message unless it is given one
-PICKLES = ("*.bin", "*.pt", "*.pth", "*.ckpt", "*.pkl", "*.pickle")
-# Bounds checked before a file is parsed, so a hostile repo cannot make loading take gigabytes: a
-# config is a few hundred bytes; a vocabulary token (a word, its quotes, comma and count) a few
-# dozen, so 4 KiB a token refuses only a file that cannot be the vocabulary config.json declares.
-MAX_CONFIG_BYTES, VOCAB_BYTES_PER_TOKEN, VOCAB_SLACK_BYTES = 2**20, 4096, 2**20
 
 
 @dataclass
@@ -86,7 +85,7 @@ class Checkpoint:
             try:
                 snapshot = hub.download(name, revision, token=token, cache_dir=cache_dir,
                                         force_download=force_download, local_files_only=local_files_only,
-                                        check=lambda files: _check_files(f"Hub repo {name_or_path}", files))
+                                        check=lambda files: check_files(f"Hub repo {name_or_path}", files))
             except HubUnreachable as err:  # say both: it may have been meant as a folder
                 raise HubUnreachable(f"there is no checkpoint folder at {name}, and {err}") from None
             folder, commit = snapshot.folder, snapshot.commit
@@ -155,25 +154,14 @@ class Checkpoint:
 
 def _read_folder(folder: Path) -> Checkpoint:
     """Validate and read a checkpoint folder; every problem names the file at fault."""
-    _refuse_pickles(str(folder), [p.name for p in folder.iterdir()])
-    config = _read_config(folder / CONFIG)
-    vocab = _read_vocab(folder / VOCAB, config)
+    refuse_pickles(str(folder), [p.name for p in folder.iterdir()])
+    config = read_config(folder / CONFIG)
+    vocab = read_vocab(folder / VOCAB, config)
     state = weights.load(folder / WEIGHTS, config)  # checked against config before any allocation
     model = WordRNN(config)
     model.load_state_dict(state)  # strict: every tensor present, none extra
     model.eval()
-    return Checkpoint(model, vocab, card.read(folder), _pictures(folder))
-
-
-def _pictures(folder: Path) -> dict[str, bytes]:
-    """The card's *.png pictures, as many and as large as hub.download fetches (they are held
-    in memory); the rest are skipped with a warning."""
-    pictures = sorted(p for p in folder.glob("*.png") if p.is_file())
-    kept = [p for p in pictures if p.stat().st_size <= hub.MAX_PICTURE_BYTES][:hub.MAX_PICTURES]
-    if len(kept) < len(pictures):
-        log.warning("%s: skipped %d of its %d pictures (a checkpoint loads at most %d, of at most %d MiB each)",
-                    folder, len(pictures) - len(kept), len(pictures), hub.MAX_PICTURES, hub.MAX_PICTURE_BYTES >> 20)
-    return {p.name: p.read_bytes() for p in kept}
+    return Checkpoint(model, vocab, card.read(folder), pictures(folder))
 
 
 def _looks_local(name: str) -> bool:
@@ -183,67 +171,3 @@ def _looks_local(name: str) -> bool:
         return True
     parent = Path(name).parent
     return parent != Path(".") and parent.is_dir()
-
-
-def _check_files(where: str, files: list[str]) -> None:
-    """A Hub repo's file list, checked before anything is downloaded (a pickle never is)."""
-    _refuse_pickles(where, files)
-    missing = [name for name in (CONFIG, WEIGHTS, VOCAB) if name not in files]
-    if missing:
-        raise CheckpointError(f"{where} has no {' or '.join(missing)}: it is not a wordrnn checkpoint, which "
-                              f"needs {CONFIG}, {WEIGHTS} and {VOCAB}. Check the repo id and revision.")
-
-
-def _refuse_pickles(where: str, files: list[str]) -> None:
-    if WEIGHTS in files:
-        return
-    pickles = sorted(name for name in files if any(fnmatch.fnmatch(name, pattern) for pattern in PICKLES))
-    if pickles:
-        raise CheckpointError(
-            f"{where} holds {', '.join(pickles)} but no {WEIGHTS}. wordrnn never loads pickled "
-            "weights: unpickling a file can run arbitrary code. Convert it to safetensors on a "
-            "machine you trust, or ask its author for a model.safetensors."
-        )
-
-
-def _read_config(path: Path) -> ModelConfig:
-    data = _read_json(path, MAX_CONFIG_BYTES)
-    if not isinstance(data, dict) or data.get("model_type") != MODEL_TYPE:
-        kind = data.get("model_type", "unknown") if isinstance(data, dict) else type(data).__name__
-        raise CheckpointError(
-            f"{path} describes a {kind!r} model, not a wordrnn checkpoint "
-            f"(expected \"model_type\": \"{MODEL_TYPE}\"); use a folder saved by wordrnn"
-        )
-    try:
-        return ModelConfig.from_json(data)
-    except (TypeError, ValueError) as err:
-        raise CheckpointError(f"{path} is not a valid wordrnn config: {err}") from None
-
-
-def _read_vocab(path: Path, config: ModelConfig) -> Vocabulary:
-    limit = VOCAB_SLACK_BYTES + VOCAB_BYTES_PER_TOKEN * config.vocab_size
-    try:
-        vocab = Vocabulary.from_json(_read_json(path, limit, f"for the vocab_size={config.vocab_size} of {CONFIG}"))
-    except ValueError as err:
-        raise CheckpointError(f"{path} is not a valid vocabulary: {err}") from None
-    if len(vocab) != config.vocab_size:
-        raise CheckpointError(
-            f"{path} has {len(vocab)} tokens but config.json says vocab_size={config.vocab_size}: "
-            "the vocabulary does not belong to these weights"
-        )
-    return vocab
-
-
-def _read_json(path: Path, limit: int, why: str = "for a wordrnn checkpoint") -> Any:
-    if not path.is_file():
-        raise CheckpointError(f"{path} is missing; a wordrnn checkpoint needs {CONFIG}, {WEIGHTS} and {VOCAB}")
-    size = path.stat().st_size
-    if size > limit:  # checked before reading: parsing takes many times the file's size
-        raise CheckpointError(f"{path} is {size:,} bytes, too large {why} (at most {limit:,}): "
-                              "it does not belong to this checkpoint")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, ValueError) as err:  # JSONDecodeError, or a number past Python's digit limit
-        raise CheckpointError(f"{path} is not valid JSON ({err}); the file is truncated or corrupt") from None
-    except RecursionError:  # [[[[...: valid JSON nested deeper than the parser's stack
-        raise CheckpointError(f"{path} is nested too deeply to be a wordrnn file; it is corrupt or hostile") from None
