@@ -4,21 +4,18 @@ The revision is resolved to one commit and every file is fetched at that commit,
 config and vocabulary always match. The Hub client retries an unreachable endpoint for many
 seconds before it gives up; a short TCP probe (to the endpoint, or to the proxy the client would
 use) first lets an offline machine use its cache (or fail) at once. Set HF_ENDPOINT to use
-another Hub server. Uploads are wordrnn.upload's.
+another Hub server. Uploads are wordrnn.upload's; the endpoint and the probe are
+wordrnn/hub_endpoint.py's (`endpoint` and `reachable`, also importable from here).
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import os
 import re
-import socket
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
-from urllib.parse import ParseResult, urlparse
 
 import httpx2
 from huggingface_hub import HfApi, constants, get_cached_repo_tree, hf_hub_download, snapshot_download
@@ -29,6 +26,7 @@ from huggingface_hub.errors import (
 from huggingface_hub.utils import validate_repo_id
 
 from wordrnn.errors import HubError, HubUnreachable
+from wordrnn.hub_endpoint import endpoint, reachable
 
 log = logging.getLogger(__name__)
 
@@ -52,45 +50,6 @@ def is_repo_id(name: str) -> bool:
 def label(repo_id: str, revision: str | None = None) -> str:
     """How a Hub checkpoint is named to people: "owner/name", or "owner/name@revision"."""
     return f"{repo_id}@{revision}" if revision else repo_id
-
-
-def endpoint() -> str:
-    """The Hub URL, read now: HF_ENDPOINT if set, else huggingface_hub's default.
-
-    huggingface_hub reads HF_ENDPOINT once, when it is imported; wordrnn reads it at each call
-    and passes it to the client explicitly, so setting it later (tests, notebooks) takes effect.
-    """
-    return (os.environ.get("HF_ENDPOINT") or constants.ENDPOINT).rstrip("/")
-
-
-def reachable(timeout: float = 3.0) -> bool:
-    """Whether a TCP connection opens within `timeout` seconds to where the Hub client would
-    connect: the proxy that HTTP(S)_PROXY or ALL_PROXY name for the endpoint (NO_PROXY aside), as
-    httpx reads them, else the endpoint itself (behind a proxy its host may not even resolve)."""
-    if constants.HF_HUB_OFFLINE:
-        return False
-    url = urlparse(endpoint())
-    target = _proxy(url) or url
-    port = target.port or _PORTS.get(target.scheme, 80)
-    try:
-        with socket.create_connection((target.hostname, port), timeout=timeout):
-            return True
-    except (OSError, ValueError):  # ValueError: a port out of range in a proxy variable
-        return False
-
-
-_PORTS = {"https": 443, "socks5": 1080, "socks5h": 1080, "socks4": 1080}
-
-
-def _proxy(url: ParseResult) -> ParseResult | None:
-    """The proxy a request to `url` goes through per the environment (what httpx reads too)."""
-    proxies = urllib.request.getproxies()
-    if not url.hostname or urllib.request.proxy_bypass(url.hostname):
-        return None
-    proxy = proxies.get(url.scheme) or proxies.get("all")
-    if not proxy:
-        return None
-    return urlparse(proxy if "://" in proxy else f"http://{proxy}")
 
 
 def download(
