@@ -12,6 +12,7 @@ import pytest
 from wordrnn import Checkpoint, Vocabulary, controls, detokenize, page, tokenize
 from wordrnn import examples as prompts
 from wordrnn.errors import PromptError
+from wordrnn.tokenizer import EOL
 from wordrnn.prompt import parse
 from wordrnn.source import Source
 
@@ -167,6 +168,16 @@ def test_seed_runs_mark_unknown_words_and_add_up_to_the_text():
     runs = page.seed_runs(tokens, {"saaid": ["said"]})
     assert runs == [("And god", "seed"), (" saaid", "unknown"), (", let there be", "seed")]
     assert "".join(text for text, _ in runs) == detokenize(tokens)
+
+
+def test_the_text_and_chart_write_words_as_the_vocabulary_spells_them_and_a_chart_word_reads_back():
+    spellings = {"god": "God", "lord": "LORD"}
+    seed, words = ["and", "god", "said"], ["unto", "the", "lord", EOL, "lord"]
+    runs = page.word_runs(seed, {}, words, spellings=spellings)
+    assert "".join(text for text, _ in runs) == detokenize(seed + words, spellings) == "And God said unto the LORD\nLORD"
+    chart = page.chart([("lord", 0.5), (EOL, 0.25), ("the", 0.25)], spellings)
+    assert list(chart) == ["LORD", page.NEW_LINE, "the"]
+    assert [page.word(label) for label in chart] == ["lord", EOL, "the"]  # what a click on it rewrites with
 
 
 def test_prompt_info_counts_words_and_offers_replacements(tiny_checkpoint):

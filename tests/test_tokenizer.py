@@ -7,7 +7,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import wordrnn.tokenizer
-from wordrnn.tokenizer import EOL, detokenize, tokenize
+from wordrnn.tokenizer import EOL, detokenize, pieces, tokenize, written
+from wordrnn.vocab import usual_spellings
 
 # Text that exercises the detokenizer's rules: quotes and apostrophes of both kinds, joiners,
 # brackets, sentence ends, "i", letters whose capital does not lower back to them (ß, ı, ǰ),
@@ -34,6 +35,17 @@ SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[Heal
 def test_detokenize_round_trips(text):
     tokens = tokenize(text)
     assert tokenize(detokenize(tokens)) == tokens
+
+
+@SETTINGS
+@given(TEXT)
+@example("God said. GOD said, god said: God's İstanbul ǰ 3.14 1,000")
+def test_detokenize_round_trips_with_the_texts_own_spellings(text):
+    tokens = tokenize(text)
+    spellings = usual_spellings(text, set(tokens))
+    written = detokenize(tokens, spellings)
+    assert tokenize(written) == tokens
+    assert all(spelling in written for spelling in spellings.values())  # where a sentence does not begin
 
 
 @SETTINGS
@@ -69,6 +81,32 @@ def test_control_and_format_characters_separate_words():
 def test_detokenize_capitalises_sentences_and_i():
     words = ["i", "think", ".", "so", "i'm", "here", "!", "is", "it", "?", "yes", EOL, "new", "line"]
     assert detokenize(words) == "I think. So I'm here! Is it? Yes\nNew line"
+
+
+def test_numbers_keep_their_points_colons_and_thousands():
+    assert detokenize(tokenize("Pi is 3.14, at 10:30 in verse 3:16 and 1,000 men.", eol=False)) == (
+        "Pi is 3.14, at 10:30 in verse 3:16 and 1,000 men.")
+    assert detokenize(tokenize("Count 1, 2, 3, 10, 25.", eol=False)) == "Count 1, 2, 3, 10, 25."  # a list stays one
+    assert detokenize(["3", ".", "5", "a"]) == "3.5 a"
+    assert detokenize(["it", "was", "3", ".", "then"]) == "It was 3. Then"
+
+
+def test_spellings_write_words_as_the_text_does_and_sentences_still_start_with_a_capital():
+    spellings = {"god": "God", "lord": "LORD", "i": "I", "iphone": "iPhone"}
+    words = ["and", "god", "said", "unto", "the", "lord", ".", "iphone", "and", "i", EOL, "god", "is"]
+    assert detokenize(words, spellings) == "And God said unto the LORD. IPhone and I\nGod is"
+    assert detokenize(["i", "think"], {}) == "I think"  # without spellings, as before
+    assert detokenize(["so", "i", "think"], {"so": "So"}) == "So I think"  # a vocabulary without "i"
+    # a prefix's pieces are the start of the whole text's: the page appends words as they come
+    whole = pieces(words, spellings)
+    assert all(pieces(words[:n], spellings) == whole[:n] for n in range(len(words)))
+
+
+def test_written_gives_each_word_as_the_line_writes_it_and_whether_a_sentence_starts_there():
+    assert list(written('"The LORD\'s word." And God, the god; İ')) == [
+        ("the", "The", True), ("lord's", "LORD's", False), ("word", "word", False),
+        ("and", "And", True), ("god", "God", False), ("the", "the", False), ("god", "god", False),
+        ("i\u0307", "İ", False)]  # "İ" lower-cases to i and a combining dot: one token
 
 
 def test_detokenize_attaches_punctuation():

@@ -168,6 +168,13 @@ def test_the_held_out_text_is_never_training_text(lines):
     assert len(train.splitlines()) + len(valid.splitlines()) in (lines, lines + 1)  # lines kept (one cut)
 
 
+def test_the_vocabulary_learns_how_the_training_text_writes_its_words(tmp_path):
+    text = "And God said unto Moses, see.\nThen God spake and Moses went.\nSo the god of the land.\n" * 3
+    (tmp_path / "valid.txt").write_text("God said.", encoding="utf-8")
+    corpus = load_corpus(_written(tmp_path, text), valid_path=tmp_path / "valid.txt", min_count=1)
+    assert corpus.vocab.spellings == {"god": "God", "moses": "Moses"}
+
+
 def test_a_gzip_text_is_read_and_a_folder_is_named(tmp_path, capsys):
     plain = generated_corpus(words=20, repeats=20)
     (tmp_path / "text.txt.gz").write_bytes(gzip.compress(plain.encode()))

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from wordrnn.tokenizer import EOL, tokenize
-from wordrnn.vocab import UNK, Vocabulary
+from wordrnn.vocab import UNK, Vocabulary, usual_spellings
 
 WORDS = tokenize("the cat sat on the mat .\nthe dog sat on the log .\na cat ran .")
 
@@ -129,3 +129,34 @@ def test_closest_looks_among_the_most_frequent_words_and_skips_none_that_could_m
     many = Vocabulary(["<unk>"] + [f"w{i:06d}" for i in range(vocab_module.SPELLED_FROM + 10)])
     rare = f"w{vocab_module.SPELLED_FROM + 5:06d}"  # past the most frequent SPELLED_FROM words
     assert many.closest("w000001")[0] == "w000001" and rare not in many.closest(rare + "x")
+
+
+def test_usual_spellings_are_the_most_frequent_form_inside_sentences():
+    text = ("And God said, and the LORD said: God is good. Good god! The gods of Egypt; the lord of Egypt, the LORD of hosts.\n"
+            "Moses went up. Then Moses and Aaron sang.\n"
+            "Appendix B: The Bibliography Of Egypt\n"  # a title capitalises most words: not counted
+            "In Germany the Haus and das Haus. Haus")
+    words = tokenize(text)
+    spellings = usual_spellings(text, set(words))
+    assert spellings == {"god": "God", "lord": "LORD", "egypt": "Egypt", "moses": "Moses", "aaron": "Aaron",
+                         "germany": "Germany", "haus": "Haus"}
+    # "good", "the" and "then" start sentences in upper case, and "gods" is lower case inside them
+    assert usual_spellings(text, {"god"}) == {"god": "God"}  # only the vocabulary's tokens
+    vocab = Vocabulary.build(words, text=text)
+    assert vocab.spellings == spellings and Vocabulary.build(words).spellings == {}
+
+
+def test_spellings_are_saved_and_refused_when_they_do_not_read_back_as_their_token(tmp_path):
+    vocab = Vocabulary(["god", "<unk>", "iphone"], spellings={"god": "God", "iphone": "iPhone"})
+    vocab.save(tmp_path / "vocab.json")
+    loaded = Vocabulary.load(tmp_path / "vocab.json")
+    assert loaded.spellings == {"god": "God", "iphone": "iPhone"}
+    assert "spellings" not in Vocabulary(["god", "<unk>"]).to_json()  # old readers see the same file
+    for spellings in ({"god": "Dog"}, {"god": "God said"}, {"odd": "Odd"}, {"god": "GOD\n"}, {"god": "G-o-d"}):
+        with pytest.raises(ValueError, match="is not a way to write a token"):
+            Vocabulary(["god", "<unk>"], spellings=spellings)
+    path = tmp_path / "bad.json"
+    for bad in ('["God"]', '{"god": 1}'):
+        path.write_text('{"format": "wordrnn-vocab", "tokens": ["god", "<unk>"], "spellings": %s}' % bad)
+        with pytest.raises(ValueError, match="spellings"):
+            Vocabulary.load(path)

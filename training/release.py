@@ -23,6 +23,7 @@ from wordrnn import EOL, Checkpoint, Vocabulary, WordRNNError, cli
 from wordrnn.examples import opening
 from wordrnn.generate import Generator
 from wordrnn.source import resolve
+from wordrnn.vocab import usual_spellings
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +132,12 @@ def release(args) -> None:
             info[key] = value
     if args.eval_dataset:
         info["dataset"] = {"name": args.eval_dataset, "type": (args.dataset or ["text"])[0]}
+    if args.spellings_from:
+        vocab = checkpoint.vocab
+        checkpoint.vocab = Vocabulary(vocab.tokens, vocab.counts,
+                                      usual_spellings(read_text(args.spellings_from), set(vocab.tokens)))
+        log.info("spellings: %d words are written as %s writes them", len(checkpoint.vocab.spellings),
+                 args.spellings_from)
     dtype = getattr(torch, args.dtype)
     with torch.no_grad():  # what loading the stored weights will give back
         for tensor in checkpoint.model.state_dict().values():
@@ -160,6 +167,9 @@ def _parser() -> cli.Parser:
     p.add_argument("--eval-dataset", help="the name of the data the metrics were measured on, for model-index")
     p.add_argument("--repo-id", type=cli.repo_id, help="the Hub repo it will be published to (the card's use snippet)")
     p.add_argument("--test", type=cli.file, help="re-score this test text with the stored (rounded) weights")
+    p.add_argument("--spellings-from", type=cli.file, metavar="TEXT",
+                   help="learn how words are usually written (\"God\", \"LORD\") from this text, the "
+                   "training text; for checkpoints trained before vocabularies kept it")
     return p
 
 

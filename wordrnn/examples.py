@@ -75,7 +75,7 @@ def _known(texts: Sequence[Any], vocab: Vocabulary) -> list[str]:
     chosen: list[str] = []
     for text in texts:
         words = _first_words(text)
-        prompt = detokenize(words)  # "And god said, let there be light"
+        prompt = detokenize(words, vocab.spellings)  # "And God said, let there be light"
         if sum(map(is_word, words)) == SEED_WORDS and all(w in vocab for w in words) and prompt not in chosen:
             chosen.append(prompt)
     return chosen
@@ -85,7 +85,7 @@ def _common(vocab: Vocabulary, n: int) -> list[str]:
     """A model trained on something else entirely: runs of its most frequent words."""
     common = [w for w in vocab.tokens if w != UNK and is_word(w)]
     runs = [common[i : i + SEED_WORDS] for i in range(0, SEED_WORDS * n, SEED_WORDS)]
-    return [detokenize(run) for run in runs if len(run) == SEED_WORDS]
+    return [detokenize(run, vocab.spellings) for run in runs if len(run) == SEED_WORDS]
 
 
 def examples(vocab: Vocabulary, info: dict[str, Any], n: int = 5) -> list[str]:

@@ -19,7 +19,7 @@ from typing import Any, Callable, Mapping, Sequence
 from wordrnn.examples import is_word
 from wordrnn.prompt import MAX_PROMPT_CHARS, MAX_PROMPT_WORDS, SEED_WORDS, SUGGESTIONS
 from wordrnn.source import Source
-from wordrnn.tokenizer import EOL, pieces, tokenize
+from wordrnn.tokenizer import EOL, fold, pieces, tokenize
 from wordrnn.vocab import UNK, Vocabulary
 
 __all__ = ["BANDS", "NEW_LINE", "SEED_WORDS", "Settings", "band", "chart", "check_port", "colors", "md_escape",
@@ -109,11 +109,12 @@ def summary(source: Source, device: Any) -> list[tuple[str, str]]:
     ]
 
 
-def seed_runs(words: list[str], unknown: Mapping[str, Any]) -> list[tuple[str, str]]:
+def seed_runs(words: list[str], unknown: Mapping[str, Any],
+              spellings: Mapping[str, str] | None = None) -> list[tuple[str, str]]:
     """The seed words as text, in runs labelled "seed" or "unknown"; together they are
-    `detokenize(words)`, so the generated text can be appended after them."""
+    `detokenize(words, spellings)`, so the generated text can be appended after them."""
     runs: list[tuple[str, str]] = []
-    for word, piece in zip(words, pieces(words)):
+    for word, piece in zip(words, pieces(words, spellings)):
         label = "unknown" if word in unknown else "seed"
         if runs and runs[-1][1] == label:
             runs[-1] = (runs[-1][0] + piece, label)
@@ -181,22 +182,24 @@ def band(probability: float) -> str:
 
 
 def word_runs(seed: list[str], unknown: Mapping[str, Any], words: list[str],
-              probabilities: Sequence[float] | None = None, selected: int | None = None) -> list[tuple[str, str | None]]:
+              probabilities: Sequence[float] | None = None, selected: int | None = None,
+              spellings: Mapping[str, str] | None = None) -> list[tuple[str, str | None]]:
     """The text as runs: the seed's (seed_runs), then one per generated word, labelled by its
     probability band when `probabilities` are given, "selected" for word `selected`. Together
-    they are `detokenize(seed + words)`."""
-    runs: list[tuple[str, str | None]] = list(seed_runs(seed, unknown))
-    for i, piece in enumerate(pieces([*seed, *words])[len(seed) :]):  # each word's own piece of the text
+    they are `detokenize(seed + words, spellings)`."""
+    runs: list[tuple[str, str | None]] = list(seed_runs(seed, unknown, spellings))
+    for i, piece in enumerate(pieces([*seed, *words], spellings)[len(seed) :]):  # each word's own piece of the text
         label = "selected" if i == selected else band(probabilities[i]) if probabilities is not None else None
         runs.append((piece, label))
     return runs
 
 
 def word(label: Any) -> str:
-    """A word as the model writes it, from its name in the chart."""
-    return EOL if label == NEW_LINE else str(label)
+    """A word as the model writes it (a token), from its name in the chart, in any case."""
+    return EOL if label == NEW_LINE else fold(str(label))
 
 
-def chart(pairs: Sequence[tuple[str, float]]) -> dict[str, float]:
-    """Words and probabilities as the chart shows them (a line break named)."""
-    return {(NEW_LINE if w == EOL else w): p for w, p in pairs}
+def chart(pairs: Sequence[tuple[str, float]], spellings: Mapping[str, str] | None = None) -> dict[str, float]:
+    """Words and probabilities as the chart shows them: as the text writes them, a line break named."""
+    spellings = spellings or {}
+    return {(NEW_LINE if w == EOL else spellings.get(w, w)): p for w, p in pairs}

@@ -18,9 +18,10 @@ verses or poems learns where lines end and the generator can write line breaks.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
-from typing import Iterable
+from typing import Iterable, Iterator, Mapping
 
 EOL = "<eol>"
 
@@ -60,6 +61,9 @@ _NO_SPACE_AFTER = set("([{$¿¡「『〈《【〔")
 _JOINERS = {"-", "/", "–"}  # glue both neighbours: "beth-el", "and/or"
 _SENTENCE_END = {".", "!", "?", "…", "؟", "۔", "।", "։", "።"}
 _QUOTES = {'"', "'", "“", "”", "‘", "’"}
+# A mark between two numbers is part of the number: "3.14", "10:30", "1,000" (a comma only
+# before three digits, so that "1, 2, 3" stays a list).
+_IN_NUMBERS = {".": 0, ":": 0, ",": 3}
 
 
 def clean(text: str) -> str:
@@ -93,30 +97,59 @@ def tokenize(text: str, eol: bool = True) -> list[str]:
     return words
 
 
-def detokenize(words: Iterable[str]) -> str:
+def written(line: str) -> Iterator[tuple[str, str, bool]]:
+    """(token, the token as the line writes it, whether it starts a sentence) for each word of
+    one line, for learning how words are usually written (wordrnn.vocab's `spellings`). A word
+    whose capitals do not read back as one token is left out."""
+    start = True
+    for form in _TOKEN.findall(clean(line)):
+        token = form if form == form.lower() else _token_of(form)
+        if token is None or not any(ch.isalnum() for ch in token):
+            start = start or token in _SENTENCE_END
+            continue
+        yield token, form, start
+        start = False
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _token_of(form: str) -> str | None:
+    """The token a word written with capitals reads as, or None when it is not one token."""
+    tokens = tokenize_line(form)
+    return tokens[0] if len(tokens) == 1 else None
+
+
+def detokenize(words: Iterable[str], spellings: Mapping[str, str] | None = None) -> str:
     """Join tokens into text that reads like text.
 
-    Punctuation is attached to the word before it, sentences and lines start with a capital
-    letter, "i" is written "I", and `<eol>` becomes a line break. Tokenizing the result gives the
-    original tokens back (for tokens that `tokenize` can produce).
+    Punctuation is attached to the word before it, numbers keep their points and colons
+    ("3.14"), sentences and lines start with a capital letter, a word is written as `spellings`
+    says (a vocabulary's usual spellings: "God", "LORD"; without them, "i" is written "I"), and
+    `<eol>` becomes a line break. Tokenizing the result gives the original tokens back (for
+    tokens that `tokenize` can produce).
     """
-    return "".join(pieces(words))
+    return "".join(pieces(words, spellings))
 
 
-def pieces(words: Iterable[str]) -> list[str]:
+def pieces(words: Iterable[str], spellings: Mapping[str, str] | None = None) -> list[str]:
     """What detokenize writes for each token, in order (its space before it included): a
     token's piece depends only on the tokens before it, so the pieces of a prefix are the
     prefix's text."""
+    spellings = spellings or {}
+    previous = ("", "")  # the two tokens before this one
     out: list[str] = []
     capitalize = True
     glue_next = True  # no space before the first token
     open_quote = False
     cjk = False  # after a script written without spaces (and the punctuation since): no spaces
     for word in words:
+        (number, mark), previous = previous, (previous[1], word)
         if word == EOL:
             out.append("\n")
             capitalize, glue_next, open_quote, cjk = True, True, False, False
             continue
+        if mark in _IN_NUMBERS and word.isdecimal() and number.isdecimal() and (
+                _IN_NUMBERS[mark] in (0, len(word))):
+            glue_next = True  # "3" "." "14": 3.14
         unspaced = _IS_UNSPACED.fullmatch(word) is not None
         glue = glue_next or (cjk and (unspaced or word in _NO_SPACE_AFTER))
         glue_next = False
@@ -136,7 +169,7 @@ def pieces(words: Iterable[str]) -> list[str]:
             glue, glue_next = True, True
         elif word in _NO_SPACE_AFTER:
             glue_next = True
-        text = _cased(word, capitalize)
+        text = _cased(word, spellings.get(word), capitalize)
         if capitalize and any(ch.isalnum() for ch in word):
             capitalize = False
         if word in _SENTENCE_END:
@@ -145,12 +178,13 @@ def pieces(words: Iterable[str]) -> list[str]:
     return out
 
 
-def _cased(word: str, capitalize: bool) -> str:
-    if word == "i" or word.startswith(("i'", "i’")):
+def _cased(word: str, spelling: str | None, capitalize: bool) -> str:
+    if spelling is None and (word == "i" or word.startswith(("i'", "i’"))):
         return "I" + word[1:]
-    first = word[:1].upper()
+    text = spelling or word
+    first = text[:1].upper()
     # Some letters have no capital that lower-cases back to them ("ß" -> "SS", "ı" -> "I"):
     # they stay as they are, so that tokenizing the text gives the same tokens back.
     if capitalize and fold(first) == word[:1]:
-        return first + word[1:]
-    return word
+        return first + text[1:]
+    return text

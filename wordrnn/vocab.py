@@ -4,6 +4,9 @@ As in the teaching notebook, the most frequent word gets the lowest id. Words se
 `min_count` times (or beyond `max_size`) map to `<unk>`, which takes its place in the order by the
 number of training tokens it stands for. The vocabulary is a JSON file in every checkpoint, so a
 model can never be separated from the ids it was trained with.
+
+Tokens are lower-case; `spellings` remembers how the text usually writes the ones it does not
+write in lower case ("God", "LORD", "Haus"), so generated text reads as the training text did.
 """
 
 from __future__ import annotations
@@ -12,9 +15,9 @@ import difflib
 import json
 from collections import Counter
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 
-from wordrnn.tokenizer import EOL
+from wordrnn.tokenizer import EOL, clean, fold, tokenize_line, written
 
 UNK = "<unk>"
 FORMAT = "wordrnn-vocab"
@@ -24,7 +27,8 @@ SPELLED_FROM = 50_000  # "did you mean" looks among this many of the most freque
 class Vocabulary:
     """An ordered list of tokens; a token's id is its position."""
 
-    def __init__(self, tokens: Sequence[str], counts: Sequence[int] | None = None) -> None:
+    def __init__(self, tokens: Sequence[str], counts: Sequence[int] | None = None,
+                 spellings: Mapping[str, str] | None = None) -> None:
         if "" in tokens:  # no prompt can name it, and a text written with it reads back without it
             raise ValueError("a vocabulary must not hold the empty string as a token")
         if UNK not in tokens:
@@ -36,17 +40,24 @@ class Vocabulary:
         self.tokens: list[str] = list(tokens)
         self.counts: list[int] | None = list(counts) if counts is not None else None
         self._ids = {token: i for i, token in enumerate(self.tokens)}
+        self.spellings: dict[str, str] = dict(spellings or {})  # token -> its usual written form
+        for token, spelling in self.spellings.items():
+            # A spelling must read back as its token, or a text written with it would not.
+            if token not in self._ids or fold(spelling) != token or tokenize_line(spelling) != [token]:
+                raise ValueError(f"the spelling {spelling!r} of {token!r} is not a way to write a token of "
+                                 "this vocabulary")
         self.unk_id = self._ids[UNK]
         self._spelled: list[str] | None = None  # closest()'s candidates, once asked
 
     @classmethod
     def build(
-        cls, words: Iterable[str], min_count: int = 1, max_size: int | None = None
+        cls, words: Iterable[str], min_count: int = 1, max_size: int | None = None, text: str | None = None
     ) -> "Vocabulary":
         """Count `words` (the training split only) and keep the frequent ones.
 
         `max_size` counts every entry, `<unk>` included. Ties are broken alphabetically so the
-        same text always gives the same ids.
+        same text always gives the same ids. With the `text` the words come from, the vocabulary
+        also learns its usual spellings (`usual_spellings`).
         """
         if min_count < 1:
             raise ValueError("min_count must be at least 1")
@@ -62,7 +73,8 @@ class Vocabulary:
         unk_count = literal_unks + sum(counter.values()) - sum(c for _, c in kept)
         kept.append((UNK, unk_count))
         kept.sort(key=lambda item: (-item[1], item[0]))
-        return cls([w for w, _ in kept], [c for _, c in kept])
+        tokens = [w for w, _ in kept]
+        return cls(tokens, [c for _, c in kept], usual_spellings(text, set(tokens)) if text else None)
 
     def __len__(self) -> int:
         return len(self.tokens)
@@ -100,6 +112,8 @@ class Vocabulary:
         data: dict = {"format": FORMAT, "version": 1, "unk": UNK, "tokens": self.tokens}
         if self.counts is not None:
             data["counts"] = self.counts
+        if self.spellings:
+            data["spellings"] = self.spellings
         return data
 
     @classmethod
@@ -117,7 +131,10 @@ class Vocabulary:
             isinstance(counts, list) and all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in counts)
         ):
             raise ValueError("\"counts\" must be a list of integers, none negative")
-        return cls(tokens, counts)
+        spellings = data.get("spellings", {})
+        if not (isinstance(spellings, dict) and all(isinstance(s, str) for s in spellings.values())):
+            raise ValueError("\"spellings\" must map tokens to strings")
+        return cls(tokens, counts, spellings)
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(self.to_json(), ensure_ascii=False), encoding="utf-8")
@@ -131,3 +148,20 @@ class Vocabulary:
             raise ValueError(f"{path} is not a valid wordrnn vocabulary: {err}") from None
         except RecursionError:  # [[[[...: valid JSON nested deeper than the parser's stack
             raise ValueError(f"{path} is not a valid wordrnn vocabulary: it is nested too deeply") from None
+
+
+def usual_spellings(text: str, tokens: set[str]) -> dict[str, str]:
+    """How `text` usually writes each of `tokens` when not in lower case: the form it takes most
+    often inside sentences ("God", "LORD", "Haus"), where that is not the token itself. A
+    sentence's first word is capitalised anyway, and a title ("Appendix B: Bibliography")
+    capitalises most of its words, so neither is counted."""
+    forms: dict[str, Counter[str]] = {}
+    for line in clean(text).splitlines():
+        words = [(token, form) for token, form, start in written(line) if not start]
+        if 2 * sum(form != token for token, form in words) > len(words) > 2:  # a title
+            continue
+        for token, form in words:
+            if token in tokens:
+                forms.setdefault(token, Counter())[form] += 1
+    usual = {token: max(seen.items(), key=lambda item: (item[1], item[0] == token))[0] for token, seen in forms.items()}
+    return {token: form for token, form in usual.items() if form != token}
