@@ -135,12 +135,14 @@ def test_usual_spellings_are_the_most_frequent_form_inside_sentences():
     text = ("And God said, and the LORD said: God is good. Good god! The gods of Egypt; the lord of Egypt, the LORD of hosts.\n"
             "Moses went up. Then Moses and Aaron sang.\n"
             "Appendix B: The Bibliography Of Egypt\n"  # a title capitalises most words: not counted
-            "In Germany the Haus and das Haus. Haus")
+            "In Germany the Haus and das Haus. Haus\n"
+            "We saw the Red sea, the Red sea, the Red sea and red wine and red meat.")  # 3 of 5: not two thirds
     words = tokenize(text)
     spellings = usual_spellings(text, set(words))
     assert spellings == {"god": "God", "lord": "LORD", "egypt": "Egypt", "moses": "Moses", "aaron": "Aaron",
                          "germany": "Germany", "haus": "Haus"}
-    # "good", "the" and "then" start sentences in upper case, and "gods" is lower case inside them
+    # "good", "the" and "then" start sentences in upper case, "gods" is lower case inside them,
+    # and "red" is written both ways
     assert usual_spellings(text, {"god"}) == {"god": "God"}  # only the vocabulary's tokens
     vocab = Vocabulary.build(words, text=text)
     assert vocab.spellings == spellings and Vocabulary.build(words).spellings == {}

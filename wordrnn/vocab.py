@@ -151,10 +151,10 @@ class Vocabulary:
 
 
 def usual_spellings(text: str, tokens: set[str]) -> dict[str, str]:
-    """How `text` usually writes each of `tokens` when not in lower case: the form it takes most
-    often inside sentences ("God", "LORD", "Haus"), where that is not the token itself. A
-    sentence's first word is capitalised anyway, and a title ("Appendix B: Bibliography")
-    capitalises most of its words, so neither is counted."""
+    """How `text` usually writes each of `tokens` when not in lower case: the form it takes in at
+    least two thirds of its uses inside sentences ("God", "LORD", "Haus"). A sentence's first
+    word is capitalised anyway, and a title ("Appendix B: Bibliography") capitalises most of its
+    words, so neither is counted."""
     forms: dict[str, Counter[str]] = {}
     for line in clean(text).splitlines():
         words = [(token, form) for token, form, start in written(line) if not start]
@@ -163,5 +163,8 @@ def usual_spellings(text: str, tokens: set[str]) -> dict[str, str]:
         for token, form in words:
             if token in tokens:
                 forms.setdefault(token, Counter())[form] += 1
-    usual = {token: max(seen.items(), key=lambda item: (item[1], item[0] == token))[0] for token, seen in forms.items()}
-    return {token: form for token, form in usual.items() if form != token}
+    usual = {token: max(seen.items(), key=lambda item: (item[1], item[0] == token)) for token, seen in forms.items()}
+    # A word the text writes both ways ("the Red sea", "red wine") stays in lower case, the
+    # usual case inside a sentence, unless one spelling has two thirds of it.
+    return {token: form for token, (form, count) in usual.items()
+            if form != token and 3 * count >= 2 * sum(forms[token].values())}
