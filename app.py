@@ -228,8 +228,8 @@ def generate(
     "seed" and "unknown" for the seed words, None for the generated text."""
     # `request` (Gradio's) names the page, whose Stop ends the text.
     seed_words, options, count = _start(prompt, length, mode, k, temperature, top_p, no_repeat, rng_seed)
-    head: list[tuple[str, str | None]] = list(page.seed_runs(seed_words.words, seed_words.unknown, VOCAB.spellings))
-    start = len(detokenize(seed_words.words, VOCAB.spellings))
+    head: list[tuple[str, str | None]] = list(page.seed_runs(seed_words.words, seed_words.unknown, VOCAB.style))
+    start = len(detokenize(seed_words.words, VOCAB.style))
     # The first update comes with the first word: an update before the stream starts would hold
     # the stream back behind Gradio's sending it, and in a crowd every visitor's with it.
     tokens, shown = list(seed_words.words), None
@@ -239,8 +239,8 @@ def generate(
         tokens.append(token)
         if shown is None or time.monotonic() - shown >= update_every(GEN, STREAM_EVERY):
             shown = time.monotonic()
-            yield head + [(detokenize(tokens, VOCAB.spellings)[start:], None)]
-    yield head + [(detokenize(tokens, VOCAB.spellings)[start:], None)]
+            yield head + [(detokenize(tokens, VOCAB.style)[start:], None)]
+    yield head + [(detokenize(tokens, VOCAB.style)[start:], None)]
 
 
 @_documented
@@ -265,7 +265,7 @@ def next_words(prompt: str) -> dict[str, float]:
 
 
 def _described(text: Text) -> dict[str, Any]:
-    return session.described(text, _explained(text), VOCAB.spellings)
+    return session.described(text, _explained(text), VOCAB.style)
 
 
 @_documented
@@ -367,7 +367,7 @@ def from_url(request: gr.Request) -> list[Any]:
 def _view(text: Text, shade: bool, selected: int | None = None) -> Any:
     # unshaded, the words alone: a text is explained when a word is clicked or shading is on
     probabilities = [w.probability for w in _explained(text)] if shade else None
-    runs = page.word_runs(text.seed.words, text.seed.unknown, SESSION.words(text), probabilities, selected, VOCAB.spellings)
+    runs = page.word_runs(text.seed.words, text.seed.unknown, SESSION.words(text), probabilities, selected, VOCAB.style)
     return gr.update(value=runs, color_map=page.colors(shade))
 
 
@@ -378,7 +378,7 @@ def _shown(text: Text, shade: bool, history: list[str], note: Any = gr.skip()) -
     """Outputs [output, chart, text_id, history, alternatives, drawn, Continue, Back] for a new
     version: Continue and Back can be pressed where they have something to act on."""
     after = _after(text)
-    return [_view(text, shade), gr.update(value=page.chart(after, VOCAB.spellings), label="Most likely next words after the text"),
+    return [_view(text, shade), gr.update(value=page.chart(after, VOCAB.style), label="Most likely next words after the text"),
             text.id, history, gr.update(visible=False, value=None), note, gr.update(interactive=True),
             gr.update(interactive=bool(history))]
 
@@ -403,7 +403,7 @@ def pick(text_id: str | None, shade: bool, evt: gr.SelectData) -> list[Any]:
         text = SESSION.texts.get(text_id)
     except WordRNNError:
         return [gr.skip()] * 4
-    chosen = session.choice(text, _explained(text), evt.index, VOCAB.spellings)
+    chosen = session.choice(text, _explained(text), evt.index, VOCAB.style)
     if chosen is None:  # a seed word (or the text still streaming)
         return [gr.skip()] * 4
     position, label, chart, choices = chosen

@@ -462,6 +462,24 @@ LINE_STARTS = """() => {  // the words (and marks) that begin a line of the text
     return starts; }"""
 
 
+def test_the_default_model_writes_words_as_the_kjv_does_in_the_text_and_through_the_api(kjv_page, kjv_server):
+    """Its style (wordrnn.style): "God", "LORD", "Moses" on the page and through the API, whose
+    words are named as the page names them, and a word sent back in lower case is understood."""
+    from gradio_client import Client
+
+    written = generate(kjv_page, "and god said unto moses , go")
+    assert written.startswith("And God said unto Moses, go") and " god " not in written and " lord " not in written
+    client = Client(kjv_server.url, verbose=False, download_files=False, analytics_enabled=False, ssl_verify=False)
+    result = client.predict(prompt="the lord is my shepherd ; i", length=40, mode="greedy", no_repeat=0,
+                            api_name="/generate_words")
+    assert result["text"].startswith("The LORD is my shepherd; I ")
+    names = [w["word"] for w in result["words"]] + [a["word"] for w in result["words"] for a in w["alternatives"]]
+    assert "LORD" in names and "lord" not in names and "<eol>" not in names
+    lord = next(i for i, w in enumerate(result["words"]) if w["word"] == "LORD")
+    branched = client.predict(text_id=result["text_id"], position=lord, word="lord", api_name="/branch")
+    assert branched["words"][lord]["word"] == "LORD"
+
+
 def test_no_line_starts_with_a_punctuation_mark(kjv_page):
     page = kjv_page
     set_length(page, 400)

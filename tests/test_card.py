@@ -174,3 +174,23 @@ def test_sample_prompts_are_words_and_distinct():
     assert prompts == ["the quick brown fox jumps over the", "and god said , let there be light"]
     vocab = Vocabulary(["<unk>", *{w for line in lines for w in line}])
     assert _known(prompts, vocab) == ["The quick brown fox jumps over the", "And god said, let there be light"]
+
+
+def test_list_markers_stray_brackets_and_wrapped_line_fragments_are_no_openings():
+    import torch
+
+    from training.release import lines_of
+    from wordrnn.examples import opening
+    from wordrnn.tokenizer import Style
+
+    assert opening("b ) convey the object code in , or".split()) is None
+    assert opening("2 . the licence covers all of it".split()) is None
+    assert opening("that material ) supplement the terms of this".split()) is None
+    assert opening("the work ( as a whole ) is covered here".split()) == "the work ( as a whole ) is covered"
+    text = "the man went down to the old\n<eol> house by the river . then he came\n<eol> back again".split()
+    tokens = [t for t in dict.fromkeys(text)]
+    for wrapped, expected in ((False, [["the", "man", "went", "down", "to", "the", "old"],
+                                       ["house", "by", "the", "river", "."], ["then", "he", "came"]]),
+                              (True, [["the", "man", "went", "down", "to", "the", "old"], ["then", "he", "came"]])):
+        vocab = Vocabulary(["<unk>", *tokens], style=Style(wrapped=wrapped))
+        assert lines_of(vocab, torch.tensor(vocab.encode(text))) == expected

@@ -12,7 +12,7 @@ import pytest
 from wordrnn import Checkpoint, Vocabulary, controls, detokenize, page, tokenize
 from wordrnn import examples as prompts
 from wordrnn.errors import PromptError
-from wordrnn.tokenizer import EOL
+from wordrnn.tokenizer import EOL, Style
 from wordrnn.prompt import parse
 from wordrnn.source import Source
 
@@ -170,12 +170,12 @@ def test_seed_runs_mark_unknown_words_and_add_up_to_the_text():
     assert "".join(text for text, _ in runs) == detokenize(tokens)
 
 
-def test_the_text_and_chart_write_words_as_the_vocabulary_spells_them_and_a_chart_word_reads_back():
-    spellings = {"god": "God", "lord": "LORD"}
+def test_the_text_and_chart_write_words_in_the_vocabularys_style_and_a_chart_word_reads_back():
+    style = Style({"god": "God", "lord": "LORD"})
     seed, words = ["and", "god", "said"], ["unto", "the", "lord", EOL, "lord"]
-    runs = page.word_runs(seed, {}, words, spellings=spellings)
-    assert "".join(text for text, _ in runs) == detokenize(seed + words, spellings) == "And God said unto the LORD\nLORD"
-    chart = page.chart([("lord", 0.5), (EOL, 0.25), ("the", 0.25)], spellings)
+    runs = page.word_runs(seed, {}, words, style=style)
+    assert "".join(text for text, _ in runs) == detokenize(seed + words, style) == "And God said unto the LORD\nLORD"
+    chart = page.chart([("lord", 0.5), (EOL, 0.25), ("the", 0.25)], style)
     assert list(chart) == ["LORD", page.NEW_LINE, "the"]
     assert [page.word(label) for label in chart] == ["lord", EOL, "the"]  # what a click on it rewrites with
 

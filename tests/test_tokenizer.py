@@ -7,8 +7,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import wordrnn.tokenizer
-from wordrnn.tokenizer import EOL, detokenize, pieces, tokenize, written
-from wordrnn.vocab import usual_spellings
+from wordrnn.style import learn
+from wordrnn.tokenizer import EOL, Style, detokenize, pieces, tokenize
 
 # Text that exercises the detokenizer's rules: quotes and apostrophes of both kinds, joiners,
 # brackets, sentence ends, "i", letters whose capital does not lower back to them (ß, ı, ǰ),
@@ -19,7 +19,7 @@ PIECES = [" ", "\n", "a", "i", "'", "’", "‘", "“", "”", '"', "-", "–",
           "!", "?", "…", ":", ";", "%", "_", "don't", "i'm", "ß", "ı", "ǰ", "ŉ", "σ", "ς", "İ", "\u0301",
           "\u0338", "<", "=", "3", "½", "ﬁ", "\t", "\r\n", "\u2028", "\x00", "\u200b",
           "神", "说", "は", "カ", "。", "、", "「", "」", "，", "𠀋", "न", "\u093f", "\u094d", "\u05b0", "ส",
-          "\u0e31", "\u0e48", "❤", "\ufe0f", "।", "،", "؟"]
+          "\u0e31", "\u0e48", "❤", "\ufe0f", "।", "،", "؟", "e.g.", "U.S.", "z. B.", "v1.2", "3.14", "1,000"]
 TEXT = st.lists(st.one_of(st.sampled_from(PIECES), st.text(st.characters(exclude_categories=()), max_size=3)),
                 max_size=30).map("".join)
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -40,12 +40,13 @@ def test_detokenize_round_trips(text):
 @SETTINGS
 @given(TEXT)
 @example("God said. GOD said, god said: God's İstanbul ǰ 3.14 1,000")
-def test_detokenize_round_trips_with_the_texts_own_spellings(text):
+@example("a line that goes\non here. And a new one")
+def test_detokenize_round_trips_in_the_texts_own_style(text):
     tokens = tokenize(text)
-    spellings = usual_spellings(text, set(tokens))
-    written = detokenize(tokens, spellings)
+    style = learn(text, set(tokens))
+    written = detokenize(tokens, style)
     assert tokenize(written) == tokens
-    assert all(spelling in written for spelling in spellings.values())  # where a sentence does not begin
+    assert all(spelling in written for spelling in style.spellings.values())  # where a sentence does not begin
 
 
 @SETTINGS
@@ -84,29 +85,39 @@ def test_detokenize_capitalises_sentences_and_i():
 
 
 def test_numbers_keep_their_points_colons_and_thousands():
-    assert detokenize(tokenize("Pi is 3.14, at 10:30 in verse 3:16 and 1,000 men.", eol=False)) == (
-        "Pi is 3.14, at 10:30 in verse 3:16 and 1,000 men.")
+    assert detokenize(tokenize("Pi is 3.14, at 10:30 in verse 3:16 and 1,000,000 men.", eol=False)) == (
+        "Pi is 3.14, at 10:30 in verse 3:16 and 1,000,000 men.")
     assert detokenize(tokenize("Count 1, 2, 3, 10, 25.", eol=False)) == "Count 1, 2, 3, 10, 25."  # a list stays one
+    assert detokenize(tokenize("In 1990, 200 came.", eol=False)) == "In 1990, 200 came."  # no thousands there
     assert detokenize(["3", ".", "5", "a"]) == "3.5 a"
     assert detokenize(["it", "was", "3", ".", "then"]) == "It was 3. Then"
+    assert detokenize(tokenize("deb_target_arch and file_name", eol=False)) == "Deb_target_arch and file_name"
+    assert detokenize(tokenize("Version 1.2.3 and v1.2.3", eol=False)) == "Version 1.2.3 and v1.2.3"
 
 
-def test_spellings_write_words_as_the_text_does_and_sentences_still_start_with_a_capital():
-    spellings = {"god": "God", "lord": "LORD", "i": "I", "iphone": "iPhone"}
+def test_letters_each_with_a_full_stop_are_one_word():
+    assert tokenize("e.g. the shell, i.e. bash, in the U.S. and J.R.R. Tolkien; т.е. это", eol=False) == [
+        "e.g.", "the", "shell", ",", "i.e.", "bash", ",", "in", "the", "u.s.", "and", "j.r.r.", "tolkien", ";",
+        "т.е.", "это"]
+    assert tokenize("plan a. Then z. B.", eol=False) == ["plan", "a", ".", "then", "z", ".", "b", "."]
+    assert detokenize(["it", "runs", ",", "e.g.", "the", "shell", "."]) == "It runs, e.g. the shell."
+
+
+def test_a_style_writes_words_as_the_text_does_and_sentences_still_start_with_a_capital():
+    style = Style({"god": "God", "lord": "LORD", "i": "I", "iphone": "iPhone"})
     words = ["and", "god", "said", "unto", "the", "lord", ".", "iphone", "and", "i", EOL, "god", "is"]
-    assert detokenize(words, spellings) == "And God said unto the LORD. IPhone and I\nGod is"
-    assert detokenize(["i", "think"], {}) == "I think"  # without spellings, as before
-    assert detokenize(["so", "i", "think"], {"so": "So"}) == "So I think"  # a vocabulary without "i"
+    assert detokenize(words, style) == "And God said unto the LORD. IPhone and I\nGod is"
+    assert detokenize(["i", "think"]) == "I think"  # no style (a vocabulary from before styles): "I"
+    assert detokenize(["so", "i", "think"], Style({"so": "So"})) == "So i think"  # Polish "i" is "and"
     # a prefix's pieces are the start of the whole text's: the page appends words as they come
-    whole = pieces(words, spellings)
-    assert all(pieces(words[:n], spellings) == whole[:n] for n in range(len(words)))
+    whole = pieces(words, style)
+    assert all(pieces(words[:n], style) == whole[:n] for n in range(len(words)))
 
 
-def test_written_gives_each_word_as_the_line_writes_it_and_whether_a_sentence_starts_there():
-    assert list(written('"The LORD\'s word." And God, the god; İ')) == [
-        ("the", "The", True), ("lord's", "LORD's", False), ("word", "word", False),
-        ("and", "And", True), ("god", "God", False), ("the", "the", False), ("god", "god", False),
-        ("i\u0307", "İ", False)]  # "İ" lower-cases to i and a combining dot: one token
+def test_a_wrapped_style_capitalises_a_line_only_where_a_sentence_starts():
+    words = ["the", "man", "went", EOL, "to", "the", "house", ".", EOL, "then", "he", "slept", EOL]
+    assert detokenize(words) == "The man went\nTo the house.\nThen he slept\n"
+    assert detokenize(words, Style(wrapped=True)) == "The man went\nto the house.\nThen he slept\n"
 
 
 def test_detokenize_attaches_punctuation():

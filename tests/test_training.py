@@ -169,10 +169,10 @@ def test_the_held_out_text_is_never_training_text(lines):
 
 
 def test_the_vocabulary_learns_how_the_training_text_writes_its_words(tmp_path):
-    text = "And God said unto Moses, see.\nThen God spake and Moses went.\nSo the god of the land.\n" * 3
+    text = "And God said unto Moses, see.\nThen God spake and Moses went.\n" * 3 + "So the god of the land.\n"
     (tmp_path / "valid.txt").write_text("God said.", encoding="utf-8")
     corpus = load_corpus(_written(tmp_path, text), valid_path=tmp_path / "valid.txt", min_count=1)
-    assert corpus.vocab.spellings == {"god": "God", "moses": "Moses"}
+    assert corpus.vocab.style.spellings == {"god": "God", "moses": "Moses"} and not corpus.vocab.style.wrapped
 
 
 def test_a_gzip_text_is_read_and_a_folder_is_named(tmp_path, capsys):

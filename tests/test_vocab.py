@@ -8,7 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from wordrnn.tokenizer import EOL, tokenize
-from wordrnn.vocab import UNK, Vocabulary, usual_spellings
+from wordrnn.tokenizer import Style
+from wordrnn.vocab import UNK, Vocabulary
 
 WORDS = tokenize("the cat sat on the mat .\nthe dog sat on the log .\na cat ran .")
 
@@ -131,34 +132,21 @@ def test_closest_looks_among_the_most_frequent_words_and_skips_none_that_could_m
     assert many.closest("w000001")[0] == "w000001" and rare not in many.closest(rare + "x")
 
 
-def test_usual_spellings_are_the_most_frequent_form_inside_sentences():
-    text = ("And God said, and the LORD said: God is good. Good god! The gods of Egypt; the lord of Egypt, the LORD of hosts.\n"
-            "Moses went up. Then Moses and Aaron sang.\n"
-            "Appendix B: The Bibliography Of Egypt\n"  # a title capitalises most words: not counted
-            "In Germany the Haus and das Haus. Haus\n"
-            "We saw the Red sea, the Red sea, the Red sea and red wine and red meat.")  # 3 of 5: not two thirds
-    words = tokenize(text)
-    spellings = usual_spellings(text, set(words))
-    assert spellings == {"god": "God", "lord": "LORD", "egypt": "Egypt", "moses": "Moses", "aaron": "Aaron",
-                         "germany": "Germany", "haus": "Haus"}
-    # "good", "the" and "then" start sentences in upper case, "gods" is lower case inside them,
-    # and "red" is written both ways
-    assert usual_spellings(text, {"god"}) == {"god": "God"}  # only the vocabulary's tokens
-    vocab = Vocabulary.build(words, text=text)
-    assert vocab.spellings == spellings and Vocabulary.build(words).spellings == {}
-
-
-def test_spellings_are_saved_and_refused_when_they_do_not_read_back_as_their_token(tmp_path):
-    vocab = Vocabulary(["god", "<unk>", "iphone"], spellings={"god": "God", "iphone": "iPhone"})
-    vocab.save(tmp_path / "vocab.json")
-    loaded = Vocabulary.load(tmp_path / "vocab.json")
-    assert loaded.spellings == {"god": "God", "iphone": "iPhone"}
-    assert "spellings" not in Vocabulary(["god", "<unk>"]).to_json()  # old readers see the same file
-    for spellings in ({"god": "Dog"}, {"god": "God said"}, {"odd": "Odd"}, {"god": "GOD\n"}, {"god": "G-o-d"}):
+def test_a_style_is_saved_and_a_spelling_that_does_not_read_back_as_its_token_is_refused(tmp_path):
+    style = Style({"god": "God", "iphone": "iPhone"}, wrapped=True, abbreviations=frozenset({"iphone"}))
+    Vocabulary(["god", "<unk>", "iphone"], style=style).save(tmp_path / "vocab.json")
+    assert Vocabulary.load(tmp_path / "vocab.json").style == style
+    assert Vocabulary.from_json(Vocabulary(["god", "<unk>"], style=Style()).to_json()).style == Style()  # learned: none
+    old = Vocabulary(["god", "<unk>"]).to_json()
+    assert "spellings" not in old and Vocabulary.from_json(old).style is None  # from before styles: "i" is "I"
+    for spellings in ({"god": "Dog"}, {"god": "God said"}, {"odd": "Odd"}, {"god": "GOD\n"}, {"god": "G-o-d"},
+                      {"god": "ＧＯＤ"}, {"<unk>": "<UNK>"}):
         with pytest.raises(ValueError, match="is not a way to write a token"):
-            Vocabulary(["god", "<unk>"], spellings=spellings)
+            Vocabulary(["god", "<unk>"], style=Style(spellings))
     path = tmp_path / "bad.json"
-    for bad in ('["God"]', '{"god": 1}'):
-        path.write_text('{"format": "wordrnn-vocab", "tokens": ["god", "<unk>"], "spellings": %s}' % bad)
-        with pytest.raises(ValueError, match="spellings"):
+    for bad, message in (('"spellings": ["God"]', "spellings"), ('"spellings": {"god": 1}', "spellings"),
+                         ('"wrapped": "yes"', "wrapped"), ('"abbreviations": "etc"', "abbreviations"),
+                         ('"abbreviations": [1]', "abbreviations"), ('"abbreviations": ["etc"]', "not tokens")):
+        path.write_text('{"format": "wordrnn-vocab", "tokens": ["god", "<unk>"], %s}' % bad)
+        with pytest.raises(ValueError, match=message):
             Vocabulary.load(path)

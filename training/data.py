@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 
 from wordrnn import Vocabulary, tokenize
+from wordrnn.style import described
 
 from . import rules
 
@@ -109,6 +110,7 @@ def load_corpus(
             min_count, why = rules.min_count(train_words, max_vocab)
             chosen.append(f"min-count {min_count} ({why})")
         vocab = Vocabulary.build(train_words, min_count=min_count, max_size=max_vocab, text=train_text)
+        log.info("style: %s", described(vocab.style))
     train = torch.tensor(vocab.encode(train_words), dtype=torch.long)
     valid = torch.tensor(vocab.encode(tokenize(valid_text)), dtype=torch.long)
     log.info(

@@ -23,7 +23,7 @@ from wordrnn import EOL, Checkpoint, Vocabulary, WordRNNError, cli
 from wordrnn.examples import opening
 from wordrnn.generate import Generator
 from wordrnn.source import resolve
-from wordrnn.vocab import usual_spellings
+from wordrnn.style import described, learn
 
 log = logging.getLogger(__name__)
 
@@ -76,17 +76,22 @@ def score_test(checkpoint: Checkpoint, path: str | Path, stop: Callable[[], bool
 
 def lines_of(vocab: Vocabulary, ids: torch.Tensor) -> list[list[str]]:
     """The words of each complete `<eol>`-ended line of an id stream, and of each sentence in
-    them after the first (so that a text of few, long lines still has openings)."""
-    lines, line = [], []
+    them after the first (so that a text of few, long lines still has openings). In a wrapped
+    text (wordrnn.style) a line that goes on a sentence of the line before is no opening."""
+    wrapped = vocab.style is not None and vocab.style.wrapped
+    lines, line, opens = [], [], True
     for word in vocab.decode(ids.tolist()):
         if word == EOL:
-            lines.append(line)
+            if opens:
+                lines.append(line)
+            opens = not wrapped or bool(line) and line[-1] in SENTENCE_ENDS
             line = []
         else:
             line.append(word)
             if word in SENTENCE_ENDS:
-                lines.append(line)  # a sentence's opening; the line goes on
-                line = []
+                if opens:
+                    lines.append(line)  # a sentence's opening; the line goes on
+                line, opens = [], True
     return lines
 
 
@@ -132,12 +137,13 @@ def release(args) -> None:
             info[key] = value
     if args.eval_dataset:
         info["dataset"] = {"name": args.eval_dataset, "type": (args.dataset or ["text"])[0]}
-    if args.spellings_from:
+    if args.style_from:
         vocab = checkpoint.vocab
-        checkpoint.vocab = Vocabulary(vocab.tokens, vocab.counts,
-                                      usual_spellings(read_text(args.spellings_from), set(vocab.tokens)))
-        log.info("spellings: %d words are written as %s writes them", len(checkpoint.vocab.spellings),
-                 args.spellings_from)
+        checkpoint.vocab = Vocabulary(vocab.tokens, vocab.counts, learn(read_text(args.style_from), set(vocab.tokens)))
+        log.info("style of %s: %s", args.style_from, described(checkpoint.vocab.style))
+        # the card's samples were written in the old style: the same prompts again, unless new ones are given
+        args.prompt = args.prompt or list(dict.fromkeys(s["prompt"] for s in info.get("samples", [])
+                                                        if isinstance(s, dict) and isinstance(s.get("prompt"), str)))
     dtype = getattr(torch, args.dtype)
     with torch.no_grad():  # what loading the stored weights will give back
         for tensor in checkpoint.model.state_dict().values():
@@ -167,9 +173,9 @@ def _parser() -> cli.Parser:
     p.add_argument("--eval-dataset", help="the name of the data the metrics were measured on, for model-index")
     p.add_argument("--repo-id", type=cli.repo_id, help="the Hub repo it will be published to (the card's use snippet)")
     p.add_argument("--test", type=cli.file, help="re-score this test text with the stored (rounded) weights")
-    p.add_argument("--spellings-from", type=cli.file, metavar="TEXT",
-                   help="learn how words are usually written (\"God\", \"LORD\") from this text, the "
-                   "training text; for checkpoints trained before vocabularies kept it")
+    p.add_argument("--style-from", type=cli.file, metavar="TEXT",
+                   help="learn how the training text TEXT writes its words (\"God\", \"LORD\") and lines, "
+                   "for a checkpoint trained before vocabularies kept it; the card's samples are written again")
     return p
 
 

@@ -67,7 +67,19 @@ def opening(tokens: Sequence[str]) -> str | None:
     words = sum(map(is_word, chosen))
     if words < SEED_WORDS or not is_word(chosen[0]) or UNK in chosen or len(chosen) - words > MAX_MARKS:
         return None
+    if chosen[1] in (")", ".") and len(chosen[0]) == 1 or chosen[0].isdecimal() or not _balanced(chosen):
+        return None  # a list item's marker ("b) convey", "2. the") or a bracket closed that it never opened
     return " ".join(chosen)
+
+
+def _balanced(tokens: Sequence[str]) -> bool:
+    """No bracket closed before it is opened."""
+    depth = 0
+    for token in tokens:
+        depth += (token in {"(", "[", "{"}) - (token in {")", "]", "}"})
+        if depth < 0:
+            return False
+    return True
 
 
 def _known(texts: Sequence[Any], vocab: Vocabulary) -> list[str]:
@@ -75,7 +87,7 @@ def _known(texts: Sequence[Any], vocab: Vocabulary) -> list[str]:
     chosen: list[str] = []
     for text in texts:
         words = _first_words(text)
-        prompt = detokenize(words, vocab.spellings)  # "And God said, let there be light"
+        prompt = detokenize(words, vocab.style)  # "And God said, let there be light"
         if sum(map(is_word, words)) == SEED_WORDS and all(w in vocab for w in words) and prompt not in chosen:
             chosen.append(prompt)
     return chosen
@@ -85,7 +97,7 @@ def _common(vocab: Vocabulary, n: int) -> list[str]:
     """A model trained on something else entirely: runs of its most frequent words."""
     common = [w for w in vocab.tokens if w != UNK and is_word(w)]
     runs = [common[i : i + SEED_WORDS] for i in range(0, SEED_WORDS * n, SEED_WORDS)]
-    return [detokenize(run, vocab.spellings) for run in runs if len(run) == SEED_WORDS]
+    return [detokenize(run, vocab.style) for run in runs if len(run) == SEED_WORDS]
 
 
 def examples(vocab: Vocabulary, info: dict[str, Any], n: int = 5) -> list[str]:

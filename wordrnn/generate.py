@@ -115,7 +115,7 @@ class Generator:
     def text(self, prompt: str | Prompt, words: int = 128, **options: Any) -> str:
         """The prompt and `words` generated words as text; options as for `stream`."""
         prompt = prompt if isinstance(prompt, Prompt) else self.prompt(prompt)
-        return detokenize(prompt.words + list(self.stream(prompt, words, **options)), self.vocab.spellings)
+        return detokenize(prompt.words + list(self.stream(prompt, words, **options)), self.vocab.style)
 
     @torch.inference_mode()
     def next_words(self, prompt: str | Prompt, n: int = 10) -> list[tuple[str, float]]:

@@ -19,7 +19,7 @@ from typing import Any, Callable, Mapping, Sequence
 from wordrnn.examples import is_word
 from wordrnn.prompt import MAX_PROMPT_CHARS, MAX_PROMPT_WORDS, SEED_WORDS, SUGGESTIONS
 from wordrnn.source import Source
-from wordrnn.tokenizer import EOL, fold, pieces, tokenize
+from wordrnn.tokenizer import EOL, Style, fold, pieces, tokenize
 from wordrnn.vocab import UNK, Vocabulary
 
 __all__ = ["BANDS", "NEW_LINE", "SEED_WORDS", "Settings", "band", "chart", "check_port", "colors", "md_escape",
@@ -110,11 +110,11 @@ def summary(source: Source, device: Any) -> list[tuple[str, str]]:
 
 
 def seed_runs(words: list[str], unknown: Mapping[str, Any],
-              spellings: Mapping[str, str] | None = None) -> list[tuple[str, str]]:
+              style: Style | None = None) -> list[tuple[str, str]]:
     """The seed words as text, in runs labelled "seed" or "unknown"; together they are
-    `detokenize(words, spellings)`, so the generated text can be appended after them."""
+    `detokenize(words, style)`, so the generated text can be appended after them."""
     runs: list[tuple[str, str]] = []
-    for word, piece in zip(words, pieces(words, spellings)):
+    for word, piece in zip(words, pieces(words, style)):
         label = "unknown" if word in unknown else "seed"
         if runs and runs[-1][1] == label:
             runs[-1] = (runs[-1][0] + piece, label)
@@ -183,12 +183,12 @@ def band(probability: float) -> str:
 
 def word_runs(seed: list[str], unknown: Mapping[str, Any], words: list[str],
               probabilities: Sequence[float] | None = None, selected: int | None = None,
-              spellings: Mapping[str, str] | None = None) -> list[tuple[str, str | None]]:
+              style: Style | None = None) -> list[tuple[str, str | None]]:
     """The text as runs: the seed's (seed_runs), then one per generated word, labelled by its
     probability band when `probabilities` are given, "selected" for word `selected`. Together
-    they are `detokenize(seed + words, spellings)`."""
-    runs: list[tuple[str, str | None]] = list(seed_runs(seed, unknown, spellings))
-    for i, piece in enumerate(pieces([*seed, *words], spellings)[len(seed) :]):  # each word's own piece of the text
+    they are `detokenize(seed + words, style)`."""
+    runs: list[tuple[str, str | None]] = list(seed_runs(seed, unknown, style))
+    for i, piece in enumerate(pieces([*seed, *words], style)[len(seed) :]):  # each word's own piece of the text
         label = "selected" if i == selected else band(probabilities[i]) if probabilities is not None else None
         runs.append((piece, label))
     return runs
@@ -199,7 +199,12 @@ def word(label: Any) -> str:
     return EOL if label == NEW_LINE else fold(str(label))
 
 
-def chart(pairs: Sequence[tuple[str, float]], spellings: Mapping[str, str] | None = None) -> dict[str, float]:
-    """Words and probabilities as the chart shows them: as the text writes them, a line break named."""
-    spellings = spellings or {}
-    return {(NEW_LINE if w == EOL else spellings.get(w, w)): p for w, p in pairs}
+def chart(pairs: Sequence[tuple[str, float]], style: Style | None = None) -> dict[str, float]:
+    """Words and probabilities as the chart shows them (`shown`)."""
+    return {shown(w, style): p for w, p in pairs}
+
+
+def shown(token: str, style: Style | None = None) -> str:
+    """A word as the page and the API name it: as the text writes it ("God"), a line break named.
+    `word` reads it back."""
+    return NEW_LINE if token == EOL else style.spellings.get(token, token) if style else token

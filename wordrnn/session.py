@@ -20,7 +20,7 @@ from wordrnn.errors import WordRNNError
 from wordrnn.generate import MODES, Prompt
 from wordrnn.stops import Stops
 from wordrnn.streams import Halt, halted
-from wordrnn.tokenizer import detokenize
+from wordrnn.tokenizer import Style, detokenize
 from wordrnn.trace import Text, Texts, Word
 
 __all__ = ["InputError", "Session", "choice", "continued_note", "described", "from_url", "history_after",
@@ -70,10 +70,11 @@ def used_seed(seed: int | None) -> str:
     return str(controls.draw_seed() if seed is None else seed)
 
 
-def described(text: Text, words: list[Word], spellings: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """What /generate_words and /branch return for a text and its explained words."""
-    return {"text_id": text.id, "text": detokenize(text.seed.words + [w.word for w in words], spellings),
-            "words": [w.to_json() for w in words]}
+def described(text: Text, words: list[Word], style: Style | None = None) -> dict[str, Any]:
+    """What /generate_words and /branch return for a text and its explained words, each word
+    named as the page names it (page.shown)."""
+    return {"text_id": text.id, "text": detokenize(text.seed.words + [w.word for w in words], style),
+            "words": [w.to_json(lambda token: page.shown(token, style)) for w in words]}
 
 
 def settle(prompt: Any, length: Any, mode: Any, k: Any, temperature: Any, top_p: Any, no_repeat: Any,
@@ -109,19 +110,19 @@ def history_after(history: list[str], current: str | None, new: str) -> list[str
     return history + [current] if current and current != new else history
 
 
-def choice(text: Text, words: list[Word], index: int, spellings: Mapping[str, str] | None = None
+def choice(text: Text, words: list[Word], index: int, style: Style | None = None
            ) -> tuple[int, str, dict[str, float], list[tuple[str, str]]] | None:
     """A click on run `index` of the page's text: the generated word's position, the chart's label,
-    the chart and the alternatives' choices, words as `spellings` write them; None for a seed
+    the chart and the alternatives' choices, words as the `style` writes them; None for a seed
     word (or a text still streaming)."""
     position = index - len(page.seed_runs(text.seed.words, text.seed.unknown))
     if not 0 <= position < len(words):
         return None
     chosen = words[position]
-    name = next(iter(page.chart([(chosen.word, 0.0)], spellings)))
+    name = page.shown(chosen.word, style)
     # quoted: a comma or a full stop written there would read as the label's own punctuation
     label = f"Most likely words at word {position + 1} (written: “{name}”, {chosen.probability:.1%}, rank {chosen.rank})"
-    chart = page.chart(chosen.alternatives, spellings)
+    chart = page.chart(chosen.alternatives, style)
     return position, label, chart, [(f"{w} {p:.0%}", w) for w, p in chart.items()]
 
 
@@ -193,7 +194,7 @@ class Session:
         return self.texts.branch(text_id, position, page.word(word), opts, words)
 
     def next_words(self, prompt: Prompt) -> dict[str, float]:
-        return page.chart(self.model.next_words(prompt, TOP_WORDS), self.texts.vocab.spellings)
+        return page.chart(self.model.next_words(prompt, TOP_WORDS), self.texts.vocab.style)
 
     def kept(self, prompt: Any, count: Any, *settings: Any) -> Text | None:
         """The text that generate wrote with these inputs, if it is kept."""
@@ -219,7 +220,7 @@ class Session:
         as the same words (a prompt reads two line breaks in a row as one), or when no word
         follows them."""
         typed = text.seed.words + [self.vocab.tokens[i] for i in text.ids[text.start : text.written_from]]
-        prompt, count = detokenize(typed, self.vocab.spellings), len(text.ids) - text.written_from
+        prompt, count = detokenize(typed, self.vocab.style), len(text.ids) - text.written_from
         try:
             read = self.prompt(prompt)
         except WordRNNError:  # over the prompt's limits

@@ -198,7 +198,7 @@ class Serving:
     def text(self, prompt: str | Prompt, words: int = 128, **options: Any) -> str:
         """The prompt and `words` generated words as text; options as for `stream`."""
         prompt = prompt if isinstance(prompt, Prompt) else self.prompt(prompt)
-        return detokenize(prompt.words + list(self.stream(prompt, words, **options)), self.generator.vocab.spellings)
+        return detokenize(prompt.words + list(self.stream(prompt, words, **options)), self.generator.vocab.style)
 
     def next_words(self, prompt: str | Prompt, n: int = 10) -> list[tuple[str, float]]:
         """As Generator.next_words, run by the model's thread between two ticks."""

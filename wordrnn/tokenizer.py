@@ -18,10 +18,10 @@ verses or poems learns where lines end and the generator can write line breaks.
 
 from __future__ import annotations
 
-import functools
 import re
 import unicodedata
-from typing import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Iterable, Mapping
 
 EOL = "<eol>"
 
@@ -52,23 +52,43 @@ _IS_UNSPACED = re.compile(_CHARACTER)
 # apostrophes ("lord's", "don't"); everything else that is not a space is a token of its own,
 # with its marks ("❤️"). A mark with nothing before it to carry it is left out, as a space is.
 _LETTER = f"[^\\W_{_UNSPACED}][{_MARKS}]*"
-_TOKEN = re.compile(rf"{_CHARACTER}|(?:{_LETTER})+(?:['’](?:{_LETTER})+)*|[^\w\s{_MARKS}][{_MARKS}]*|_",
+# Letters each with a full stop ("e.g.", "i.e.", "U.S.", "J.R.R.", "т.е.") are one word: apart,
+# their full stops would read as sentence ends.
+_INITIALS = f"(?:[^\\W\\d_{_UNSPACED}][{_MARKS}]*\\.){{2,}}"
+_TOKEN = re.compile(rf"{_CHARACTER}|{_INITIALS}|(?:{_LETTER})+(?:['’](?:{_LETTER})+)*|[^\w\s{_MARKS}][{_MARKS}]*|_",
                     re.UNICODE)
 
 # Spacing rules used by detokenize.
 _NO_SPACE_BEFORE = set(".,;:!?)]}%…。、」』〉》】〕،؛؟۔।॥։።፣፤")  # with Arabic, Urdu, Indic, Armenian, Ethiopic marks
 _NO_SPACE_AFTER = set("([{$¿¡「『〈《【〔")
-_JOINERS = {"-", "/", "–"}  # glue both neighbours: "beth-el", "and/or"
-_SENTENCE_END = {".", "!", "?", "…", "؟", "۔", "।", "։", "።"}
+_JOINERS = {"-", "/", "–", "_"}  # glue both neighbours: "beth-el", "and/or", "file_name"
+SENTENCE_END = {".", "!", "?", "…", "؟", "۔", "।", "։", "።"}
 _QUOTES = {'"', "'", "“", "”", "‘", "’"}
 # A mark between two numbers is part of the number: "3.14", "10:30", "1,000" (a comma only
-# before three digits, so that "1, 2, 3" stays a list).
+# between groups of at most three digits and of three, so that "1, 2, 3" stays a list and
+# "in 1990, 200 came" two numbers).
 _IN_NUMBERS = {".": 0, ":": 0, ",": 3}
+
+
+@dataclass(frozen=True)
+class Style:
+    """How a text writes its words and lines, which lower-cased tokens and `<eol>` leave out
+    (learned with its vocabulary: wordrnn.style). `spellings`: the usual form of each word it
+    does not write in lower case ("God", "LORD", "Haus"). `wrapped`: its line breaks fall inside
+    sentences (a hard-wrapped book), so a line starts with a capital only after a sentence's end.
+    `abbreviations`: words whose full stop ends no sentence ("z. B.", "etc."), so the next word
+    keeps its case."""
+
+    spellings: Mapping[str, str] = field(default_factory=dict)
+    wrapped: bool = False
+    abbreviations: frozenset[str] = frozenset()
 
 
 def clean(text: str) -> str:
     """Normalise unicode (NFKC) and turn control and format characters into spaces."""
     text = unicodedata.normalize("NFKC", text)
+    if text.replace("\n", "").replace("\t", "").isprintable():  # no C-category character (in C, the common case)
+        return text
     return "".join(
         ch if ch in "\n\t" or unicodedata.category(ch)[0] != "C" else " " for ch in text
     )
@@ -80,9 +100,10 @@ def fold(text: str) -> str:
     return unicodedata.normalize("NFKC", clean(text).lower())
 
 
-def tokenize_line(line: str) -> list[str]:
-    """Tokens of one line of text, without the end-of-line token."""
-    return _TOKEN.findall(fold(line))
+def tokenize_line(line: str, keep_case: bool = False) -> list[str]:
+    """Tokens of one line of text, without the end-of-line token; with `keep_case`, each in the
+    case the line writes it (the same tokens, unless a capital lower-cases to more than one)."""
+    return _TOKEN.findall(clean(line) if keep_case else fold(line))
 
 
 def tokenize(text: str, eol: bool = True) -> list[str]:
@@ -97,44 +118,26 @@ def tokenize(text: str, eol: bool = True) -> list[str]:
     return words
 
 
-def written(line: str) -> Iterator[tuple[str, str, bool]]:
-    """(token, the token as the line writes it, whether it starts a sentence) for each word of
-    one line, for learning how words are usually written (wordrnn.vocab's `spellings`). A word
-    whose capitals do not read back as one token is left out."""
-    start = True
-    for form in _TOKEN.findall(clean(line)):
-        token = form if form == form.lower() else _token_of(form)
-        if token is None or not any(ch.isalnum() for ch in token):
-            start = start or token in _SENTENCE_END
-            continue
-        yield token, form, start
-        start = False
-
-
-@functools.lru_cache(maxsize=1 << 16)
-def _token_of(form: str) -> str | None:
-    """The token a word written with capitals reads as, or None when it is not one token."""
-    tokens = tokenize_line(form)
-    return tokens[0] if len(tokens) == 1 else None
-
-
-def detokenize(words: Iterable[str], spellings: Mapping[str, str] | None = None) -> str:
+def detokenize(words: Iterable[str], style: Style | None = None) -> str:
     """Join tokens into text that reads like text.
 
     Punctuation is attached to the word before it, numbers keep their points and colons
-    ("3.14"), sentences and lines start with a capital letter, a word is written as `spellings`
-    says (a vocabulary's usual spellings: "God", "LORD"; without them, "i" is written "I"), and
-    `<eol>` becomes a line break. Tokenizing the result gives the original tokens back (for
+    ("3.14"), sentences and lines start with a capital letter (with a `wrapped` style, lines
+    only where a sentence starts), words are written as the style's spellings say ("God",
+    "LORD"; with no style, a vocabulary's from before styles were learned, "i" is written "I"),
+    and `<eol>` becomes a line break. Tokenizing the result gives the original tokens back (for
     tokens that `tokenize` can produce).
     """
-    return "".join(pieces(words, spellings))
+    return "".join(pieces(words, style))
 
 
-def pieces(words: Iterable[str], spellings: Mapping[str, str] | None = None) -> list[str]:
+def pieces(words: Iterable[str], style: Style | None = None) -> list[str]:
     """What detokenize writes for each token, in order (its space before it included): a
     token's piece depends only on the tokens before it, so the pieces of a prefix are the
     prefix's text."""
-    spellings = spellings or {}
+    spellings = style.spellings if style is not None else {}
+    wrapped = style is not None and style.wrapped
+    abbreviations = style.abbreviations if style is not None else frozenset()
     previous = ("", "")  # the two tokens before this one
     out: list[str] = []
     capitalize = True
@@ -145,11 +148,11 @@ def pieces(words: Iterable[str], spellings: Mapping[str, str] | None = None) -> 
         (number, mark), previous = previous, (previous[1], word)
         if word == EOL:
             out.append("\n")
-            capitalize, glue_next, open_quote, cjk = True, True, False, False
+            capitalize, glue_next, open_quote, cjk = capitalize or not wrapped, True, False, False
             continue
-        if mark in _IN_NUMBERS and word.isdecimal() and number.isdecimal() and (
-                _IN_NUMBERS[mark] in (0, len(word))):
-            glue_next = True  # "3" "." "14": 3.14
+        if mark in _IN_NUMBERS and word.isdecimal() and number[-1:].isdecimal() and (
+                _IN_NUMBERS[mark] == 0 or len(word) == 3 and len(number) <= 3 and number.isdecimal()):
+            glue_next = True  # "3" "." "14": 3.14; "v1" "." "2": v1.2
         unspaced = _IS_UNSPACED.fullmatch(word) is not None
         glue = glue_next or (cjk and (unspaced or word in _NO_SPACE_AFTER))
         glue_next = False
@@ -169,17 +172,17 @@ def pieces(words: Iterable[str], spellings: Mapping[str, str] | None = None) -> 
             glue, glue_next = True, True
         elif word in _NO_SPACE_AFTER:
             glue_next = True
-        text = _cased(word, spellings.get(word), capitalize)
+        text = _cased(word, spellings.get(word), capitalize, style is None)
         if capitalize and any(ch.isalnum() for ch in word):
             capitalize = False
-        if word in _SENTENCE_END:
+        if word in SENTENCE_END and not (word == "." and mark in abbreviations):
             capitalize = True
         out.append(text if glue or not out or out[-1] == "\n" else " " + text)
     return out
 
 
-def _cased(word: str, spelling: str | None, capitalize: bool) -> str:
-    if spelling is None and (word == "i" or word.startswith(("i'", "i’"))):
+def _cased(word: str, spelling: str | None, capitalize: bool, unlearned: bool) -> str:
+    if unlearned and (word == "i" or word.startswith(("i'", "i’"))):
         return "I" + word[1:]
     text = spelling or word
     first = text[:1].upper()

@@ -34,7 +34,7 @@ import json
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import torch
 
@@ -69,9 +69,10 @@ class Word:
     rank: int
     alternatives: list[tuple[str, float]]
 
-    def to_json(self) -> dict[str, Any]:
-        return {"word": self.word, "probability": self.probability, "rank": self.rank,
-                "alternatives": [{"word": w, "probability": p} for w, p in self.alternatives]}
+    def to_json(self, name: Callable[[str], str] = str) -> dict[str, Any]:
+        """As JSON, each word as `name` names it (the API: as the page shows it)."""
+        return {"word": name(self.word), "probability": self.probability, "rank": self.rank,
+                "alternatives": [{"word": name(w), "probability": p} for w, p in self.alternatives]}
 
 
 @dataclass

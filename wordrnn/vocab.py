@@ -5,19 +5,22 @@ As in the teaching notebook, the most frequent word gets the lowest id. Words se
 number of training tokens it stands for. The vocabulary is a JSON file in every checkpoint, so a
 model can never be separated from the ids it was trained with.
 
-Tokens are lower-case; `spellings` remembers how the text usually writes the ones it does not
-write in lower case ("God", "LORD", "Haus"), so generated text reads as the training text did.
+Tokens are lower-case; the vocabulary's `style` (wordrnn.style) remembers how the text writes
+the words it does not write in lower case ("God", "LORD", "Haus") and whether its line breaks
+fall inside sentences, so generated text reads as the training text did.
 """
 
 from __future__ import annotations
 
 import difflib
 import json
+import unicodedata
 from collections import Counter
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
+from typing import Iterable, Sequence
 
-from wordrnn.tokenizer import EOL, clean, fold, tokenize_line, written
+from wordrnn import style as styles
+from wordrnn.tokenizer import EOL, Style, fold, tokenize_line
 
 UNK = "<unk>"
 FORMAT = "wordrnn-vocab"
@@ -28,7 +31,7 @@ class Vocabulary:
     """An ordered list of tokens; a token's id is its position."""
 
     def __init__(self, tokens: Sequence[str], counts: Sequence[int] | None = None,
-                 spellings: Mapping[str, str] | None = None) -> None:
+                 style: Style | None = None) -> None:
         if "" in tokens:  # no prompt can name it, and a text written with it reads back without it
             raise ValueError("a vocabulary must not hold the empty string as a token")
         if UNK not in tokens:
@@ -40,10 +43,15 @@ class Vocabulary:
         self.tokens: list[str] = list(tokens)
         self.counts: list[int] | None = list(counts) if counts is not None else None
         self._ids = {token: i for i, token in enumerate(self.tokens)}
-        self.spellings: dict[str, str] = dict(spellings or {})  # token -> its usual written form
-        for token, spelling in self.spellings.items():
-            # A spelling must read back as its token, or a text written with it would not.
-            if token not in self._ids or fold(spelling) != token or tokenize_line(spelling) != [token]:
+        self.style = style  # None: a vocabulary from before styles were learned
+        if style is not None and not style.abbreviations <= self._ids.keys():
+            raise ValueError(f"the abbreviations {sorted(style.abbreviations - self._ids.keys())[:3]} are not tokens "
+                             "of this vocabulary")
+        for token, spelling in (style.spellings if style else {}).items():
+            # A spelling must read back as its token (and be written as the tokenizer reads
+            # text: "ＬＯＲＤ" would come back "LORD"), or a text written with it would not.
+            if (token not in self._ids or unicodedata.normalize("NFKC", spelling) != spelling
+                    or fold(spelling) != token or tokenize_line(spelling) != [token]):
                 raise ValueError(f"the spelling {spelling!r} of {token!r} is not a way to write a token of "
                                  "this vocabulary")
         self.unk_id = self._ids[UNK]
@@ -57,7 +65,7 @@ class Vocabulary:
 
         `max_size` counts every entry, `<unk>` included. Ties are broken alphabetically so the
         same text always gives the same ids. With the `text` the words come from, the vocabulary
-        also learns its usual spellings (`usual_spellings`).
+        also learns how it writes them (wordrnn.style).
         """
         if min_count < 1:
             raise ValueError("min_count must be at least 1")
@@ -74,7 +82,7 @@ class Vocabulary:
         kept.append((UNK, unk_count))
         kept.sort(key=lambda item: (-item[1], item[0]))
         tokens = [w for w, _ in kept]
-        return cls(tokens, [c for _, c in kept], usual_spellings(text, set(tokens)) if text else None)
+        return cls(tokens, [c for _, c in kept], styles.learn(text, set(tokens)) if text is not None else None)
 
     def __len__(self) -> int:
         return len(self.tokens)
@@ -112,8 +120,9 @@ class Vocabulary:
         data: dict = {"format": FORMAT, "version": 1, "unk": UNK, "tokens": self.tokens}
         if self.counts is not None:
             data["counts"] = self.counts
-        if self.spellings:
-            data["spellings"] = self.spellings
+        if self.style is not None:
+            data["spellings"], data["wrapped"] = dict(self.style.spellings), self.style.wrapped
+            data["abbreviations"] = sorted(self.style.abbreviations)
         return data
 
     @classmethod
@@ -131,10 +140,7 @@ class Vocabulary:
             isinstance(counts, list) and all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in counts)
         ):
             raise ValueError("\"counts\" must be a list of integers, none negative")
-        spellings = data.get("spellings", {})
-        if not (isinstance(spellings, dict) and all(isinstance(s, str) for s in spellings.values())):
-            raise ValueError("\"spellings\" must map tokens to strings")
-        return cls(tokens, counts, spellings)
+        return cls(tokens, counts, _style(data))
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(self.to_json(), ensure_ascii=False), encoding="utf-8")
@@ -150,21 +156,15 @@ class Vocabulary:
             raise ValueError(f"{path} is not a valid wordrnn vocabulary: it is nested too deeply") from None
 
 
-def usual_spellings(text: str, tokens: set[str]) -> dict[str, str]:
-    """How `text` usually writes each of `tokens` when not in lower case: the form it takes in at
-    least two thirds of its uses inside sentences ("God", "LORD", "Haus"). A sentence's first
-    word is capitalised anyway, and a title ("Appendix B: Bibliography") capitalises most of its
-    words, so neither is counted."""
-    forms: dict[str, Counter[str]] = {}
-    for line in clean(text).splitlines():
-        words = [(token, form) for token, form, start in written(line) if not start]
-        if 2 * sum(form != token for token, form in words) > len(words) > 2:  # a title
-            continue
-        for token, form in words:
-            if token in tokens:
-                forms.setdefault(token, Counter())[form] += 1
-    usual = {token: max(seen.items(), key=lambda item: (item[1], item[0] == token)) for token, seen in forms.items()}
-    # A word the text writes both ways ("the Red sea", "red wine") stays in lower case, the
-    # usual case inside a sentence, unless one spelling has two thirds of it.
-    return {token: form for token, (form, count) in usual.items()
-            if form != token and 3 * count >= 2 * sum(forms[token].values())}
+def _style(data: dict) -> Style | None:
+    if not {"spellings", "wrapped", "abbreviations"} & data.keys():
+        return None
+    spellings, wrapped = data.get("spellings", {}), data.get("wrapped", False)
+    abbreviations = data.get("abbreviations", [])
+    if not (isinstance(abbreviations, list) and all(isinstance(a, str) for a in abbreviations)):
+        raise ValueError("\"abbreviations\" must be a list of tokens")
+    if not (isinstance(spellings, dict) and all(isinstance(s, str) for s in spellings.values())):
+        raise ValueError("\"spellings\" must map tokens to strings")
+    if not isinstance(wrapped, bool):
+        raise ValueError("\"wrapped\" must be true or false")
+    return Style(spellings, wrapped, frozenset(abbreviations))

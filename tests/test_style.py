@@ -1,0 +1,78 @@
+"""How a text writes its words and lines (wordrnn/style.py), learned with its vocabulary."""
+
+from wordrnn import Vocabulary, detokenize, tokenize
+from wordrnn.style import described, learn
+
+KJV_LIKE = (
+    "And God said, and the LORD said: God is good, the LORD is God. Good god! The gods of Egypt; the lord of Egypt, the LORD of hosts.\n"
+    "Moses went up. Then Moses and Aaron sang.\n"
+    "In Germany the Haus and das Haus. Haus\n"
+    "We saw the Red sea, the Red sea, the Red sea and red wine and red meat.\n"  # 3 of 5: written both ways
+)
+
+
+def spellings(text: str) -> dict[str, str]:
+    return dict(learn(text, set(tokenize(text))).spellings)
+
+
+def test_a_spelling_is_the_form_of_three_quarters_of_a_words_uses_inside_sentences():
+    assert spellings(KJV_LIKE) == {"god": "God", "lord": "LORD", "egypt": "Egypt", "moses": "Moses", "aaron": "Aaron",
+                                   "germany": "Germany", "haus": "Haus"}
+    # "good", "the" and "then" start sentences; "gods" is lower case inside them; "red" goes both ways
+    assert learn(KJV_LIKE, {"god"}).spellings == {"god": "God"}  # only the vocabulary's tokens
+    vocab = Vocabulary.build(tokenize(KJV_LIKE), text=KJV_LIKE)
+    assert dict(vocab.style.spellings) == spellings(KJV_LIKE) and Vocabulary.build(tokenize(KJV_LIKE)).style is None
+
+
+def test_titles_capital_lines_and_list_markers_say_nothing_of_a_words_usual_form():
+    text = ("Appendix B: The Bibliography Of Computing\n"  # a title
+            "SUCH DAMAGES.\n"  # a line in capitals
+            "b) Requiring notices\n"  # the list marker is no first word
+            "|02.3| Moving around\n"
+            "-g Adding a package\n"
+            "the bibliography, of computing, such damages, requiring, moving and adding.\n")
+    assert spellings(text) == {}
+    assert spellings("We use Unix. Unix is old and Unix is free.\n-x Unix runs.\n") == {"unix": "Unix"}
+
+
+def test_a_hard_wrapped_text_is_wrapped_and_verses_are_not():
+    book = ("It was the best of times, it was the worst of times, it was the age\n"
+            "of wisdom, it was the age of foolishness, it was the epoch of belief,\n"
+            "it was the epoch of incredulity. It was the season of Light, it was\n"
+            "the season of Darkness, it was the spring of hope.\n")
+    verses = ("In the beginning God created the heaven and the earth.\n"
+              "And the earth was without form, and void;\n"
+              "And darkness was upon the face of the deep.\n")
+    assert learn(book, set(tokenize(book))).wrapped and not learn(verses, set(tokenize(verses))).wrapped
+
+
+def test_described_in_one_line():
+    assert described(None) == "not learned"
+    line = described(learn(KJV_LIKE, set(tokenize(KJV_LIKE))), examples=2)
+    assert line.startswith("7 words written as the text writes them (") and line.endswith("each line starts with a capital")
+
+
+def test_release_learns_a_checkpoints_style_and_writes_its_samples_again(tiny_checkpoint, tmp_path):
+    from training import release
+    from wordrnn import Checkpoint
+
+    old = Checkpoint(tiny_checkpoint.model, tiny_checkpoint.vocab,
+                     {"samples": [{"prompt": "and god said", "mode": "greedy", "text": "And god said"}]})
+    old.save_pretrained(tmp_path / "old")
+    text = tmp_path / "train.txt"
+    text.write_text("And God said, let there be light. And God saw the light; and God divided it.\n", encoding="utf-8")
+    assert release.main([str(tmp_path / "old"), str(tmp_path / "new"), "--style-from", str(text)]) == 0
+    new = Checkpoint.from_pretrained(tmp_path / "new")
+    assert new.vocab.style.spellings == {"god": "God"} and new.vocab.tokens == tiny_checkpoint.vocab.tokens
+    assert [s["prompt"] for s in new.info["samples"]] == ["and god said"] * 2  # greedy and top-k, written again
+    assert all(s["text"].startswith("And God said") for s in new.info["samples"])
+
+
+def test_abbreviations_are_words_whose_full_stop_the_text_goes_on_after():
+    text = ("Es gibt z. B. eine Datei, d. h. nichts. Und z. B. noch eine, d. h. mehr. Es endet hier. Dann etc. und etc. so.\n"
+            "Here am I. And I said. So I went.\n")
+    style = learn(text, set(tokenize(text)))
+    # "z." is followed by a capital "B": a sentence end as far as the text shows, which writes "B" all the same
+    assert style.abbreviations == {"b", "d", "h", "etc"}  # "i" and "hier" end sentences
+    assert detokenize(tokenize("es gibt z. b. eine datei. dann etc. und so. here am i. and", eol=False), style) == (
+        "Es gibt z. B. eine Datei. Dann etc. und so. Here am I. And")
