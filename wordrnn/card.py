@@ -19,6 +19,7 @@ import yaml
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from wordrnn.examples import KJV_EXAMPLES, examples
+from wordrnn.style import described
 from wordrnn.vocab import Vocabulary
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,7 @@ def render(config: dict[str, Any], vocab: Vocabulary, num_parameters: int, info:
         MODEL_HEADING.strip("\n"),
         "|---|---|",
         f"| Vocabulary | {len(vocab):,} tokens |",
+        f"| Style of the text | {described(vocab.style)} |",
         f"| Parameters | {num_parameters:,} |",
         f"| Embedding size | {config['embedding_size']} |",
         f"| LSTM hidden sizes | {config['hidden_sizes']} |",
