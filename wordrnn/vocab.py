@@ -44,18 +44,23 @@ class Vocabulary:
         self.counts: list[int] | None = list(counts) if counts is not None else None
         self._ids = {token: i for i, token in enumerate(self.tokens)}
         self.style = style  # None: a vocabulary from before styles were learned
-        if style is not None and not style.abbreviations <= self._ids.keys():
+        if style is not None:
+            self._check(style)
+        self.unk_id = self._ids[UNK]
+        self._spelled: list[str] | None = None  # closest()'s candidates, once asked
+
+    def _check(self, style: Style) -> None:
+        """A style must name this vocabulary's tokens, and a spelling must read back as its token
+        (and be written as the tokenizer reads text: "ＬＯＲＤ" would come back "LORD"), or a text
+        written with it would not."""
+        if not style.abbreviations <= self._ids.keys():
             raise ValueError(f"the abbreviations {sorted(style.abbreviations - self._ids.keys())[:3]} are not tokens "
                              "of this vocabulary")
-        for token, spelling in (style.spellings if style else {}).items():
-            # A spelling must read back as its token (and be written as the tokenizer reads
-            # text: "ＬＯＲＤ" would come back "LORD"), or a text written with it would not.
+        for token, spelling in style.spellings.items():
             if (token not in self._ids or unicodedata.normalize("NFKC", spelling) != spelling
                     or fold(spelling) != token or tokenize_line(spelling) != [token]):
                 raise ValueError(f"the spelling {spelling!r} of {token!r} is not a way to write a token of "
                                  "this vocabulary")
-        self.unk_id = self._ids[UNK]
-        self._spelled: list[str] | None = None  # closest()'s candidates, once asked
 
     @classmethod
     def build(
