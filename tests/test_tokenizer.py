@@ -95,6 +95,12 @@ def test_numbers_keep_their_points_colons_and_thousands():
     assert detokenize(tokenize("Version 1.2.3 and v1.2.3", eol=False)) == "Version 1.2.3 and v1.2.3"
 
 
+def test_german_guillemet_and_tex_quotes_open_and_close():
+    assert detokenize(tokenize('er sagt: „das ist gut.“ dann »dpkg« und «ça» lesen', eol=False)) == (
+        'Er sagt: „das ist gut.“ Dann »dpkg« und «ça» lesen')
+    assert detokenize(tokenize("type `show w' now", eol=False)) == "Type `show w' now"
+
+
 def test_letters_each_with_a_full_stop_are_one_word():
     assert tokenize("e.g. the shell, i.e. bash, in the U.S. and J.R.R. Tolkien; т.е. это", eol=False) == [
         "e.g.", "the", "shell", ",", "i.e.", "bash", ",", "in", "the", "u.s.", "and", "j.r.r.", "tolkien", ";",

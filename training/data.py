@@ -109,7 +109,8 @@ def load_corpus(
         if min_count is None:
             min_count, why = rules.min_count(train_words, max_vocab)
             chosen.append(f"min-count {min_count} ({why})")
-        vocab = Vocabulary.build(train_words, min_count=min_count, max_size=max_vocab, text=train_text)
+        # the style from all of the text, blank lines kept: they end paragraphs (and it scores nothing)
+        vocab = Vocabulary.build(train_words, min_count=min_count, max_size=max_vocab, text=text)
         log.info("style: %s", described(vocab.style))
     train = torch.tensor(vocab.encode(train_words), dtype=torch.long)
     valid = torch.tensor(vocab.encode(tokenize(valid_text)), dtype=torch.long)

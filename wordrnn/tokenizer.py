@@ -63,7 +63,8 @@ _NO_SPACE_BEFORE = set(".,;:!?)]}%…。、」』〉》】〕،؛؟۔।॥։።
 _NO_SPACE_AFTER = set("([{$¿¡「『〈《【〔")
 _JOINERS = {"-", "/", "–", "_"}  # glue both neighbours: "beth-el", "and/or", "file_name"
 SENTENCE_END = {".", "!", "?", "…", "؟", "۔", "।", "։", "።"}
-_QUOTES = {'"', "'", "“", "”", "‘", "’"}
+QUOTES = {'"', "'", "“", "”", "‘", "’", "»", "«"}  # each opens or closes by turns
+_OPENING_QUOTES = {"„", "‚", "`"}  # German, and TeX's `quote': the next of QUOTES closes them
 # A mark between two numbers is part of the number: "3.14", "10:30", "1,000" (a comma only
 # between groups of at most three digits and of three, so that "1, 2, 3" stays a list and
 # "in 1990, 200 came" two numbers).
@@ -100,10 +101,16 @@ def fold(text: str) -> str:
     return unicodedata.normalize("NFKC", clean(text).lower())
 
 
-def tokenize_line(line: str, keep_case: bool = False) -> list[str]:
-    """Tokens of one line of text, without the end-of-line token; with `keep_case`, each in the
-    case the line writes it (the same tokens, unless a capital lower-cases to more than one)."""
-    return _TOKEN.findall(clean(line) if keep_case else fold(line))
+def tokenize_line(line: str) -> list[str]:
+    """Tokens of one line of text, without the end-of-line token."""
+    return _TOKEN.findall(fold(line))
+
+
+def spaced_tokens(line: str) -> list[tuple[str, bool]]:
+    """The tokens of one line in the case it writes them, each with whether it follows a space
+    (or starts the line): what wordrnn.style reads a text's habits from."""
+    line = clean(line)
+    return [(m.group(), m.start() == 0 or line[m.start() - 1].isspace()) for m in _TOKEN.finditer(line)]
 
 
 def tokenize(text: str, eol: bool = True) -> list[str]:
@@ -160,12 +167,14 @@ def pieces(words: Iterable[str], style: Style | None = None) -> list[str]:
             cjk = True
         elif word not in _NO_SPACE_BEFORE and word not in _NO_SPACE_AFTER:
             cjk = False
-        if word in _QUOTES:
+        if word in QUOTES:
             # Alternate opening and closing quotes: an opening quote sticks to the next word,
             # a closing one to the previous word.
             glue = glue or open_quote
             glue_next = not open_quote
             open_quote = not open_quote
+        elif word in _OPENING_QUOTES:
+            glue_next, open_quote = True, True
         elif word in _NO_SPACE_BEFORE:
             glue = True
         elif word in _JOINERS:
