@@ -187,6 +187,7 @@ def test_list_markers_stray_brackets_and_wrapped_line_fragments_are_no_openings(
     assert opening("2 . the licence covers all of it".split()) is None
     assert opening("that material ) supplement the terms of this".split()) is None
     assert opening("the work ( as a whole ) is covered here".split()) == "the work ( as a whole ) is covered"
+    assert opening("chfn ( 1 ) tools for users chfn ( 1".split()) is None  # ends inside a bracket
     text = "the man went down to the old\n<eol> house by the river . then he came\n<eol> back again".split()
     tokens = [t for t in dict.fromkeys(text)]
     for wrapped, expected in ((False, [["the", "man", "went", "down", "to", "the", "old"],

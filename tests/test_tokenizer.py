@@ -93,6 +93,7 @@ def test_numbers_keep_their_points_colons_and_thousands():
     assert detokenize(["it", "was", "3", ".", "then"]) == "It was 3. Then"
     assert detokenize(tokenize("deb_target_arch and file_name", eol=False)) == "Deb_target_arch and file_name"
     assert detokenize(tokenize("Version 1.2.3 and v1.2.3", eol=False)) == "Version 1.2.3 and v1.2.3"
+    assert detokenize(tokenize("--build makes it.\n-v shows the version.", eol=True)) == "--build makes it.\n-v shows the version.\n"
 
 
 def test_german_guillemet_and_tex_quotes_open_and_close():

@@ -68,18 +68,18 @@ def opening(tokens: Sequence[str]) -> str | None:
     if words < SEED_WORDS or not is_word(chosen[0]) or UNK in chosen or len(chosen) - words > MAX_MARKS:
         return None
     if chosen[1] in (")", ".") and len(chosen[0]) == 1 or chosen[0].isdecimal() or not _balanced(chosen):
-        return None  # a list item's marker ("b) convey", "2. the") or a bracket closed that it never opened
+        return None  # a list item's marker ("b) convey", "2. the"), or a bracket it does not open and close
     return " ".join(chosen)
 
 
 def _balanced(tokens: Sequence[str]) -> bool:
-    """No bracket closed before it is opened."""
+    """Every bracket closed after it is opened, and none left open."""
     depth = 0
     for token in tokens:
         depth += (token in {"(", "[", "{"}) - (token in {")", "]", "}"})
         if depth < 0:
             return False
-    return True
+    return depth == 0
 
 
 def _known(texts: Sequence[Any], vocab: Vocabulary) -> list[str]:

@@ -181,7 +181,8 @@ def pieces(words: Iterable[str], style: Style | None = None) -> list[str]:
             glue, glue_next = True, True
         elif word in _NO_SPACE_AFTER:
             glue_next = True
-        text = _cased(word, spellings.get(word), capitalize, style is None)
+        # an option's name starts no sentence: "--build", not "--Build"
+        text = _cased(word, spellings.get(word), capitalize and mark not in _JOINERS, style is None)
         if capitalize and any(ch.isalnum() for ch in word):
             capitalize = False
         if word in SENTENCE_END and not (word == "." and mark in abbreviations):
