@@ -18,6 +18,7 @@ import pytest
 from app_server import ROOT, AppServer, app_model, app_server  # noqa: F401  (fixtures)
 
 from wordrnn import controls, detokenize, tokenize
+from wordrnn import page as page_helpers
 from wordrnn.source import DEFAULT_MODEL
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -295,7 +296,8 @@ def pieces(page) -> list[str]:
 
 def branch_at(page, index: int) -> tuple[list[str], str]:
     """Click the `index`-th piece after the seed, choose its first alternative other than the
-    word written there; the pieces before, and the word chosen."""
+    word written there and other than a line break (a version that ends in a line break has no
+    link: a prompt does not end with one); the pieces before, and the word chosen."""
     before = pieces(page)
     seed_runs = 1  # the seed words are known: one run
     page.locator("#output .token-container").nth(seed_runs + index).click()
@@ -305,7 +307,8 @@ def branch_at(page, index: int) -> tuple[list[str], str]:
     # A line break is a page element of its own: the word's number as the server counts it.
     position = int(re.search(r"at word (\d+)", page.locator("#next-words").inner_text()).group(1)) - 1
     clicked = re.search(r"written: “(.+?)”, ", page.locator("#next-words").inner_text()).group(1).lower()
-    label = next(t for t in choices.all_inner_texts() if t.rsplit(" ", 1)[0].lower() != clicked)
+    label = next(t for t in choices.all_inner_texts()
+                 if t.rsplit(" ", 1)[0].lower() not in (clicked, page_helpers.NEW_LINE.lower()))
     word = label.rsplit(" ", 1)[0]
     # The text is read-only: no label picker or remove button on the clicked word.
     assert page.locator("#output .textfield button, #output .textfield input").count() == 0
@@ -554,6 +557,7 @@ def test_a_shared_link_gives_the_version_on_the_page(browser, kjv_page):
 
 
 def test_a_branched_text_for_the_readme(kjv_page):
+    set_length(kjv_page, controls.LENGTH.default)  # the page is the module's: whatever a test before left
     generate(kjv_page, "and god said , let there be light")
     kept, word = branch_at(kjv_page, 40)
     assert pieces(kjv_page)[: len(kept)] == kept
