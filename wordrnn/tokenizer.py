@@ -68,7 +68,7 @@ _OPENING_QUOTES = {"„", "‚", "`"}  # German, and TeX's `quote': the next of 
 # A mark between two numbers is part of the number: "3.14", "10:30", "1,000" (a comma only
 # between groups of at most three digits and of three, so that "1, 2, 3" stays a list and
 # "in 1990, 200 came" two numbers).
-_IN_NUMBERS = {".": 0, ":": 0, ",": 3}
+_IN_NUMBERS = {".", ":", ","}
 
 
 @dataclass(frozen=True)
@@ -158,7 +158,7 @@ def pieces(words: Iterable[str], style: Style | None = None) -> list[str]:
             capitalize, glue_next, open_quote, cjk = capitalize or not wrapped, True, False, False
             continue
         if mark in _IN_NUMBERS and word.isdecimal() and number[-1:].isdecimal() and (
-                _IN_NUMBERS[mark] == 0 or len(word) == 3 and len(number) <= 3 and number.isdecimal()):
+                mark != "," or len(word) == 3 and len(number) <= 3 and number.isdecimal()):
             glue_next = True  # "3" "." "14": 3.14; "v1" "." "2": v1.2
         unspaced = _IS_UNSPACED.fullmatch(word) is not None
         glue = glue_next or (cjk and (unspaced or word in _NO_SPACE_AFTER))
