@@ -181,7 +181,7 @@ def test_list_markers_stray_brackets_and_wrapped_line_fragments_are_no_openings(
 
     from training.release import lines_of
     from wordrnn.examples import opening
-    from wordrnn.tokenizer import Style
+    from wordrnn.detokenizer import Style
 
     assert opening("b ) convey the object code in , or".split()) is None
     assert opening("2 . the licence covers all of it".split()) is None

@@ -12,7 +12,8 @@ import pytest
 from wordrnn import Checkpoint, Vocabulary, controls, detokenize, page, tokenize
 from wordrnn import examples as prompts
 from wordrnn.errors import PromptError
-from wordrnn.tokenizer import EOL, Style
+from wordrnn.detokenizer import Style
+from wordrnn.tokenizer import EOL
 from wordrnn.prompt import parse
 from wordrnn.source import Source
 

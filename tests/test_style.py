@@ -96,3 +96,55 @@ def test_a_wrapped_text_whose_lines_often_begin_with_a_noun_is_wrapped():
               "--build Baut das Paket.\n")  # an option line says nothing
     style = learn(german, set(tokenize(german)))
     assert style.wrapped and style.spellings["datei"] == "Datei"
+
+
+# A help file's habits, written for this test: options set with "=", keys in angle brackets,
+# rules of "=", file names, options after a space.
+HELP_LIKE = (
+    "==========================\n"
+    "Type :set ts=8 and press <Enter> to set it, or :set sw=4 and <Esc> to leave.\n"
+    "Edit one.c and two.c or main.c with <Enter> again; ts=2 is rare, sw=8 too.\n"
+    "==========================\n"
+    "Run it with -u or with -n; the -u flag reads no file, and -n no swap file.\n"
+    "==========================\n"
+    "See -u and -n below. Then save main.c and :set ts=4, press <Esc> to quit.\n"
+)
+
+
+def test_a_texts_spacing_of_marks_is_learned_and_written_back():
+    style = learn(HELP_LIKE, set(tokenize(HELP_LIKE)))
+    written = detokenize(tokenize(HELP_LIKE), style)
+    for line in HELP_LIKE.splitlines():  # each line as the text writes it, but for the capital that starts it
+        assert line[1:] in written
+    # the fixed rules, for a text that said nothing: "ts = 8", "< enter >", "main. C", "See-u"
+    plain = detokenize(tokenize(HELP_LIKE))
+    assert "ts = 8" in plain and "< enter >" in plain and "main. C" in plain and "See-u" in plain and "= = =" in plain
+    line = described(style)
+    assert "ways of spacing marks" in line and "`x,`" not in line and "`x=`" in line  # those the fixed rules miss
+    assert ("<word>", ".") in style.spacing and (".", "<word>") not in style.spacing  # 4 file names, 2 sentences
+
+
+def test_spacing_is_learned_from_three_uses_in_two_of_three_and_words_stay_apart():
+    twice = learn("set a=1 and b=2.\n", {"set", "a", "=", "1", "and", "b", "2", "."})
+    assert ("<word>", "=") not in twice.spacing  # two uses are not enough
+    three = "set a=1, b=2, c=3 and d = 4.\n"
+    style = learn(three, set(tokenize(three)))
+    assert style.spacing[("<word>", "=")] and style.spacing[("=", "<word>")]  # 3 of 4
+    assert detokenize(["x", "=", "y", "z"], style) == "X=y z"
+    # an exact pair that goes against its general rule: "the -u" against "beth-el"
+    text = "beth-el, beth-horon, kiriath-jearim and the -u, the -v, the -x flags.\n"
+    style = learn(text, set(tokenize(text)))
+    assert detokenize(["see", "the", "-", "u", "and", "ai", "-", "el"], style) == "See the -u and ai-el"
+    # a dash between spaces; a text that also writes hyphens gets the way it writes more often
+    dashes = "I went home - it was late - and slept. The road - the long one - was dark.\n"
+    assert detokenize(tokenize(dashes), learn(dashes, set(tokenize(dashes)))) == dashes
+    assert detokenize(tokenize(dashes)) == dashes.replace(" - ", "-")  # the fixed rule: a hyphen
+
+
+def test_the_written_benchmark_finds_the_learned_spacing_closer_to_the_text(tmp_path, capsys):
+    from bench.written import main
+    (tmp_path / "help.txt").write_text(HELP_LIKE * 2, encoding="utf-8")
+    assert main([str(tmp_path / "help.txt")]) == 0
+    row = capsys.readouterr().out.splitlines()[-1].split(" | ")
+    fixed, learned = (float(cell.split("%")[0]) for cell in row[2:4])
+    assert learned == 100.0 > fixed  # every line as the text writes it, case aside

@@ -6,9 +6,12 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+import wordrnn.detokenizer
 import wordrnn.tokenizer
+from wordrnn import spacing
 from wordrnn.style import learn
-from wordrnn.tokenizer import EOL, Style, detokenize, pieces, tokenize
+from wordrnn.detokenizer import Style, detokenize, pieces
+from wordrnn.tokenizer import EOL, tokenize
 
 # Text that exercises the detokenizer's rules: quotes and apostrophes of both kinds, joiners,
 # brackets, sentence ends, "i", letters whose capital does not lower back to them (ß, ı, ǰ),
@@ -19,7 +22,8 @@ PIECES = [" ", "\n", "a", "i", "'", "’", "‘", "“", "”", '"', "-", "–",
           "!", "?", "…", ":", ";", "%", "_", "don't", "i'm", "ß", "ı", "ǰ", "ŉ", "σ", "ς", "İ", "\u0301",
           "\u0338", "<", "=", "3", "½", "ﬁ", "\t", "\r\n", "\u2028", "\x00", "\u200b",
           "神", "说", "は", "カ", "。", "、", "「", "」", "，", "𠀋", "न", "\u093f", "\u094d", "\u05b0", "ส",
-          "\u0e31", "\u0e48", "❤", "\ufe0f", "।", "،", "؟", "e.g.", "U.S.", "z. B.", "v1.2", "3.14", "1,000"]
+          "\u0e31", "\u0e48", "❤", "\ufe0f", "।", "،", "؟", "e.g.", "U.S.", "z. B.", "v1.2", "3.14", "1,000",
+          "x=1", "====", "<Enter>", "one.c", " - ", "-u", "|x|", "**b**", "e.g", "a.b.c", " .vim"]
 TEXT = st.lists(st.one_of(st.sampled_from(PIECES), st.text(st.characters(exclude_categories=()), max_size=3)),
                 max_size=30).map("".join)
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -49,6 +53,22 @@ def test_detokenize_round_trips_in_the_texts_own_style(text):
     assert all(spelling in written for spelling in style.spellings.values())  # where a sentence does not begin
 
 
+# Every junction of a word and a mark, or of two marks, learned as glued: the most a style can
+# join. Words must still read back as themselves ("e" "." "g" "." is not "e.g.").
+_MARKS = sorted({t for piece in PIECES for t in tokenize(piece, eol=False) if not spacing.is_word(t)})
+GLUE_ALL = Style(spacing={**{(a, b): True for a in [*_MARKS, *(" " + m for m in _MARKS), spacing.WORD]
+                             for b in [*_MARKS, spacing.WORD]}})
+
+
+@SETTINGS
+@given(TEXT)
+@example("e. g. a. b. c")
+@example("don ' t and i ’ m")
+def test_detokenize_round_trips_when_a_style_joins_every_mark(text):
+    tokens = tokenize(text)
+    assert tokenize(detokenize(tokens, GLUE_ALL)) == tokens
+
+
 @SETTINGS
 @given(st.text(st.characters(exclude_categories=()), max_size=50))
 def test_arbitrary_unicode_and_control_characters_do_not_crash(text):
@@ -59,6 +79,7 @@ def test_arbitrary_unicode_and_control_characters_do_not_crash(text):
 
 def test_documented_examples():
     assert doctest.testmod(wordrnn.tokenizer).failed == 0
+    assert doctest.testmod(wordrnn.detokenizer).failed == 0
 
 
 def test_lowercases_and_splits_punctuation():

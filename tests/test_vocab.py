@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from wordrnn.tokenizer import EOL, tokenize
-from wordrnn.tokenizer import Style
+from wordrnn.detokenizer import Style
 from wordrnn.vocab import UNK, Vocabulary
 
 WORDS = tokenize("the cat sat on the mat .\nthe dog sat on the log .\na cat ran .")
@@ -149,4 +149,20 @@ def test_a_style_is_saved_and_a_spelling_that_does_not_read_back_as_its_token_is
                          ('"abbreviations": [1]', "abbreviations"), ('"abbreviations": ["etc"]', "not tokens")):
         path.write_text('{"format": "wordrnn-vocab", "tokens": ["god", "<unk>"], %s}' % bad)
         with pytest.raises(ValueError, match=message):
+            Vocabulary.load(path)
+
+
+def test_a_learned_spacing_is_saved_and_one_that_names_no_junction_of_its_tokens_is_refused(tmp_path):
+    style = Style(spacing={("<word>", "="): True, (" -", "u"): True, ("=", "="): True})
+    Vocabulary(["<unk>", "=", "-", "u"], style=style).save(tmp_path / "vocab.json")
+    assert Vocabulary.load(tmp_path / "vocab.json").style == style
+    for bad in ({("<word>", "%"): True}, {("the", "u"): True}, {("<word>", "<word>"): False}, {(" u", "="): True},
+                {('"', "u"): True}, {("<eol>", "="): True}):
+        with pytest.raises(ValueError, match="does not name a junction"):
+            Vocabulary(["<unk>", "=", "-", "u", "the", '"', "<eol>"], style=Style(spacing=bad))
+    path = tmp_path / "bad.json"
+    for bad in ('"spacing": {"=": 1}', '"spacing": [["=", "="]]', '"spacing": [["=", "=", "yes"]]',
+                '"spacing": [[1, "=", "glued"]]'):
+        path.write_text('{"format": "wordrnn-vocab", "tokens": ["=", "<unk>"], %s}' % bad)
+        with pytest.raises(ValueError, match="spacing"):
             Vocabulary.load(path)

@@ -4,7 +4,8 @@ from wordrnn.checkpoint import Checkpoint
 from wordrnn.errors import CheckpointError, HubError, PromptError, WordRNNError
 from wordrnn.model import ModelConfig, WordRNN
 from wordrnn.source import DEFAULT_MODEL
-from wordrnn.tokenizer import EOL, detokenize, tokenize
+from wordrnn.detokenizer import detokenize
+from wordrnn.tokenizer import EOL, tokenize
 from wordrnn.vocab import UNK, Vocabulary
 
 __all__ = [

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 from pathlib import Path
 from typing import Any, Callable
 
@@ -72,7 +73,7 @@ def render(config: dict[str, Any], vocab: Vocabulary, num_parameters: int, info:
         MODEL_HEADING.strip("\n"),
         "|---|---|",
         f"| Vocabulary | {len(vocab):,} tokens |",
-        f"| Style of the text | {described(vocab.style)} |",
+        f"| Style of the text | {md_escape(described(vocab.style))} |",
         f"| Parameters | {num_parameters:,} |",
         f"| Embedding size | {config['embedding_size']} |",
         f"| LSTM hidden sizes | {config['hidden_sizes']} |",
@@ -197,10 +198,16 @@ def _samples(samples: list[dict[str, str]]) -> list[str]:
         return []
     lines = ["## Samples", ""]
     for sample in samples:
-        lines += [f"**{sample.get('mode', 'greedy')}**, prompt *{sample['prompt']}*:", ""]
-        lines += ["> " + line for line in sample["text"].splitlines() if line.strip()]
+        lines += [f"**{sample.get('mode', 'greedy')}**, prompt *{md_escape(sample['prompt'])}*:", ""]
+        # as written: "<Enter>", "*bold*" or "|link|" in a sample is text, not markup
+        lines += ["> " + md_escape(line) for line in sample["text"].splitlines() if line.strip()]
         lines += [""]
     return lines
+
+
+def md_escape(text: str) -> str:
+    """Plain text (a path, a repo id, a message, a sample) inside markdown."""
+    return re.sub(r"([\\`*_\[\]<>#|])", r"\\\1", text)
 
 
 def _fmt(value: Any) -> str:

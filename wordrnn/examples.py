@@ -13,7 +13,8 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from wordrnn.prompt import SEED_WORDS
-from wordrnn.tokenizer import EOL, detokenize, tokenize
+from wordrnn.detokenizer import detokenize
+from wordrnn.tokenizer import EOL, tokenize
 from wordrnn.vocab import UNK, Vocabulary
 
 # Seed words in the style of the King James Bible, for the default model; a prompt is offered

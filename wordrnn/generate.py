@@ -32,7 +32,8 @@ from wordrnn.prompt import MAX_PROMPT_CHARS, MAX_PROMPT_WORDS, SEED_WORDS, Promp
 from wordrnn.sampling import MODES, Sampler
 from wordrnn.source import DEFAULT_MODEL, resolve
 from wordrnn.stepper import ExactStepper, FastStepper
-from wordrnn.tokenizer import EOL, detokenize
+from wordrnn.detokenizer import detokenize
+from wordrnn.tokenizer import EOL
 from wordrnn.trail import keep
 
 __all__ = ["MAX_PROMPT_CHARS", "MAX_PROMPT_WORDS", "MAX_WORDS", "MODES",

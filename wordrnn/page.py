@@ -16,10 +16,12 @@ import socket
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
+from wordrnn.card import md_escape
 from wordrnn.examples import is_word
 from wordrnn.prompt import MAX_PROMPT_CHARS, MAX_PROMPT_WORDS, SEED_WORDS, SUGGESTIONS
 from wordrnn.source import Source
-from wordrnn.tokenizer import EOL, Style, fold, pieces, tokenize
+from wordrnn.detokenizer import Style, pieces
+from wordrnn.tokenizer import EOL, fold, tokenize
 from wordrnn.vocab import UNK, Vocabulary
 
 __all__ = ["BANDS", "NEW_LINE", "SEED_WORDS", "Settings", "band", "chart", "check_port", "colors", "md_escape",
@@ -158,11 +160,6 @@ def replace_word(text: str, word: str, replacement: str) -> str:
     """`text` with each occurrence of the (lower-cased) token `word` replaced, in any case."""
     pattern = rf"(?<!\w){re.escape(word)}(?!\w)" if word[:1].isalnum() else re.escape(word)
     return re.sub(pattern, lambda _: replacement, text, flags=re.IGNORECASE)
-
-
-def md_escape(text: str) -> str:
-    """Plain text (a path, a repo id, a message) inside markdown."""
-    return re.sub(r"([\\`*_\[\]<>#|])", r"\\\1", text)
 
 
 NEW_LINE = "↵ (new line)"  # how a line break is named in the chart and the alternatives

@@ -20,7 +20,7 @@ from wordrnn.errors import WordRNNError
 from wordrnn.generate import MODES, Prompt
 from wordrnn.stops import Stops
 from wordrnn.streams import Halt, halted
-from wordrnn.tokenizer import Style, detokenize
+from wordrnn.detokenizer import Style, detokenize
 from wordrnn.trace import Text, Texts, Word
 
 __all__ = ["InputError", "Session", "choice", "continued_note", "described", "from_url", "history_after",

@@ -22,7 +22,7 @@ from wordrnn.errors import WordRNNError
 from wordrnn.generate import Generator, Prompt
 from wordrnn.model import State
 from wordrnn.sampling import Sampler
-from wordrnn.tokenizer import detokenize
+from wordrnn.detokenizer import detokenize
 from wordrnn.trail import keep
 
 END = object()  # a stream's last item: its words are all sent

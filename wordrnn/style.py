@@ -1,7 +1,7 @@
 """How a text writes its words and lines, learned from the training text with its vocabulary.
 
 Tokens are lower-case and every line ends with `<eol>`; what that leaves out, detokenize puts
-back from a wordrnn.tokenizer.Style:
+back from a wordrnn.detokenizer.Style:
 
 - **spellings**: each word the text does not write in lower case, in the form it takes in at
   least two thirds of its uses inside sentences, and twice at least ("God", "LORD", "Haus"; a
@@ -28,7 +28,9 @@ import functools
 from collections import Counter, defaultdict
 from typing import Collection, Iterator
 
-from wordrnn.tokenizer import SENTENCE_END, Style, clean, spaced_tokens, tokenize_line
+from wordrnn import spacing as spacings
+from wordrnn.detokenizer import SENTENCE_END, Style, joinable, pieces
+from wordrnn.tokenizer import clean, spaced_tokens, tokenize_line
 
 CLOSING = frozenset("\"'”’)]}»«")  # may follow a sentence's end on the same line
 OPENING = frozenset("([{:\"'“‘„‚«»`")  # a capital after one of these may be the quote's or the list's, not the word's
@@ -43,7 +45,9 @@ def learn(text: str, tokens: Collection[str]) -> Style:
     stops: dict[str, Counter[bool]] = defaultdict(Counter)  # token -> whether the text goes on after its full stop
     starts: Counter[tuple[str, bool]] = Counter()  # (first word, in lower case?) after a line ending inside a sentence
     before: list[Read] = []
+    junctions: list[spacings.Junction] = []
     for line in map(_read, clean(text).splitlines()):
+        junctions.extend(_junctions(line, tokens))
         _count_stops(before, line, tokens, stops)
         _count_line_start(before, line, starts)
         before = line
@@ -58,7 +62,15 @@ def learn(text: str, tokens: Collection[str]) -> Style:
     lower = sum(n for (token, low), n in starts.items() if low and token not in spellings)
     upper = sum(n for (token, low), n in starts.items() if not low and token not in spellings)
     abbreviations = frozenset(token for token, seen in stops.items() if seen[True] >= 3 and 4 * seen[True] >= 3 * seen.total())
-    return Style(spellings, lower > upper, abbreviations)
+    return Style(spellings, lower > upper, abbreviations, spacings.learn(junctions, SENTENCE_END))
+
+
+def _junctions(line: list[Read], tokens: Collection[str]) -> Iterator[spacings.Junction]:
+    """The line's junctions that its spacing can decide: (token, a space before it?, the next
+    token, written right after it?)."""
+    for (before, _, spaced), (after, _, after_spaced) in zip(line, line[1:]):
+        if before in tokens and after in tokens and joinable(before, after):
+            yield before, spaced, after, not after_spaced
 
 
 def _spellings(forms: dict[str, Counter[str]]) -> dict[str, str]:
@@ -151,9 +163,19 @@ def _count_line_start(before: list[Read], line: list[Read], starts: Counter[tupl
 
 
 def described(style: Style | None, examples: int = 5) -> str:
-    """One line for logs: how many spellings, a few of the most frequent, and the lines."""
+    """One line for logs: how many spellings, a few of the most frequent, the lines, and the
+    spacing of marks where it is not the fixed rules' (wordrnn.spacing)."""
     if style is None:
         return "not learned"
     shown = ", ".join(list(style.spellings.values())[:examples])
+    unusual = [spacings.shown(key, way) for key, way in style.spacing.items() if way != _fixed(key)]
+    marks = f"; {len(unusual):,} ways of spacing marks ({', '.join(f'`{u}`' for u in unusual[:examples])}, ...)" if unusual else ""
     return (f"{len(style.spellings):,} words written as the text writes them{f' ({shown}, ...)' if shown else ''}; "
-            f"{'line breaks inside sentences (wrapped)' if style.wrapped else 'each line starts with a capital'}")
+            f"{'line breaks inside sentences (wrapped)' if style.wrapped else 'each line starts with a capital'}{marks}")
+
+
+def _fixed(key: spacings.Key) -> bool:
+    """Whether detokenize's fixed rules join the junction a key names."""
+    before, after = ("x" if part == spacings.WORD else part.lstrip(" ") for part in key)
+    lead = ["x"] if not spacings.is_word(before) else []  # a mark has a word before it
+    return not pieces([*lead, before, after])[-1].startswith(" ")

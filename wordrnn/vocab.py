@@ -19,8 +19,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from wordrnn import spacing as spacings
 from wordrnn import style as styles
-from wordrnn.tokenizer import EOL, Style, fold, tokenize_line
+from wordrnn.detokenizer import Style, joinable
+from wordrnn.tokenizer import EOL, fold, tokenize_line
 
 UNK = "<unk>"
 FORMAT = "wordrnn-vocab"
@@ -61,6 +63,13 @@ class Vocabulary:
                     or fold(spelling) != token or tokenize_line(spelling) != [token]):
                 raise ValueError(f"the spelling {spelling!r} of {token!r} is not a way to write a token of "
                                  "this vocabulary")
+        for key in style.spacing:
+            before, after = (part.lstrip(" ") if part.startswith(" ") and not spacings.is_word(part) else part
+                             for part in key)
+            known = all(part == spacings.WORD or part in self._ids for part in (before, after))
+            if not known or key[0].startswith(" ") and before == key[0] or not joinable(
+                    "x" if before == spacings.WORD else before, "x" if after == spacings.WORD else after):
+                raise ValueError(f"the spacing {list(key)} does not name a junction of this vocabulary's tokens")
 
     @classmethod
     def build(
@@ -128,6 +137,7 @@ class Vocabulary:
         if self.style is not None:
             data["spellings"], data["wrapped"] = dict(self.style.spellings), self.style.wrapped
             data["abbreviations"] = sorted(self.style.abbreviations)
+            data["spacing"] = spacings.to_json(self.style.spacing)
         return data
 
     @classmethod
@@ -162,7 +172,7 @@ class Vocabulary:
 
 
 def _style(data: dict) -> Style | None:
-    if not {"spellings", "wrapped", "abbreviations"} & data.keys():
+    if not {"spellings", "wrapped", "abbreviations", "spacing"} & data.keys():
         return None
     spellings, wrapped = data.get("spellings", {}), data.get("wrapped", False)
     abbreviations = data.get("abbreviations", [])
@@ -172,4 +182,4 @@ def _style(data: dict) -> Style | None:
         raise ValueError("\"spellings\" must map tokens to strings")
     if not isinstance(wrapped, bool):
         raise ValueError("\"wrapped\" must be true or false")
-    return Style(spellings, wrapped, frozenset(abbreviations))
+    return Style(spellings, wrapped, frozenset(abbreviations), spacings.from_json(data.get("spacing", [])))
