@@ -67,6 +67,8 @@ GLUE_ALL = Style(spacing={**{(a, b): True for a in [*_MARKS, *(" " + m for m in 
 def test_detokenize_round_trips_when_a_style_joins_every_mark(text):
     tokens = tokenize(text)
     assert tokenize(detokenize(tokens, GLUE_ALL)) == tokens
+    whole = pieces(tokens, GLUE_ALL)  # and a prefix's pieces are still the prefix's text (streaming)
+    assert all(pieces(tokens[:n], GLUE_ALL) == whole[:n] for n in range(0, len(tokens), 7))
 
 
 @SETTINGS
