@@ -454,13 +454,17 @@ with gr.Blocks(title="wordrnn") as demo:
         gr.Markdown(f"⚠️ **{page.md_escape(SOURCE.notice)}**", elem_id="notice")
     with gr.Row():
         with gr.Column(scale=2):
-            prompt = gr.Textbox(label="Seed words", placeholder=f"{SEED_WORDS} words, e.g. {(EXAMPLES or [''])[0]}",
-                                max_length=MAX_PROMPT_CHARS, elem_id="prompt")
+            # A model that knows fewer than SEED_WORDS words has no prompt to offer: no example,
+            # no Examples block, no Fill button, rather than empty ones.
+            hint = f"{SEED_WORDS} words, e.g. {EXAMPLES[0]}" if EXAMPLES else f"{SEED_WORDS} words"
+            prompt = gr.Textbox(label="Seed words", placeholder=hint, max_length=MAX_PROMPT_CHARS, elem_id="prompt")
             info = gr.Markdown(describe("")[0], elem_id="prompt-info")
             with gr.Row(elem_id="suggestions"):
                 chips = [gr.Button(visible=False, size="sm", elem_classes="chip") for _ in range(CHIPS)]
-            fill = gr.Button(f"Fill {SEED_WORDS} words from held-out text", size="sm", elem_id="fill")
-            gr.Examples([[e] for e in EXAMPLES], inputs=prompt, label="Examples (click one)")
+            fill = gr.Button(f"Fill {SEED_WORDS} words from held-out text", size="sm", elem_id="fill",
+                             visible=bool(HELD_OUT))
+            if EXAMPLES:
+                gr.Examples([[e] for e in EXAMPLES], inputs=prompt, label="Examples (click one)")
             length = gr.Slider(LENGTH.low, LENGTH.high, value=LENGTH.default, step=LENGTH.step,
                                label="Length (words to generate)", elem_id="length")
             mode = gr.Radio(list(MODES), value=DEFAULTS["mode"], label="Decoding", elem_id="mode")

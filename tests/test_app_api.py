@@ -260,6 +260,23 @@ def test_examples_use_known_words(app_server, app_model):
         assert sum(any(c.isalnum() for c in w) for w in words) == 7 and all(w in vocab for w in words), sample
 
 
+def test_a_model_without_example_prompts_offers_none(tmp_path):
+    """A model that knows fewer than 7 words has no example and no held-out line to give: the page
+    says so by leaving them out, not with an empty "e.g.", Examples heading and Fill button."""
+    from wordrnn import Checkpoint, ModelConfig, Vocabulary, WordRNN
+
+    vocab = Vocabulary.build(tokenize("hello world .\ngood night moon .\nhello moon ."))
+    model = WordRNN(ModelConfig(vocab_size=len(vocab), embedding_size=8, hidden_sizes=[8], dropout=0.0))
+    Checkpoint(model, vocab, {}).save_pretrained(tmp_path / "small")
+    with AppServer(tmp_path / "small") as server:
+        with urllib.request.urlopen(server.url + "config", timeout=10) as response:
+            components = json.load(response)["components"]
+    props = {c["props"].get("elem_id"): c["props"] for c in components}
+    assert props["prompt"]["placeholder"] == "7 words"
+    assert not [c for c in components if c.get("type") == "dataset"]
+    assert props["fill"]["visible"] is False
+
+
 FAKE_SPACES = """
 import functools, inspect, os
 
