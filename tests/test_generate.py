@@ -9,7 +9,7 @@ import pytest
 import torch
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from wordrnn import UNK, Checkpoint, ModelConfig, PromptError, Vocabulary, WordRNN, generate, source
+from wordrnn import UNK, Checkpoint, ModelConfig, PromptError, Vocabulary, WordRNN, generate, source, tokenize
 from wordrnn.generate import MAX_WORDS, MODES, Generator
 from wordrnn.sampling import Sampler
 from wordrnn.stepper import ExactStepper
@@ -267,3 +267,29 @@ def test_cli_bad_settings_exit_2_before_loading(capsys):
     with pytest.raises(SystemExit) as exit_:
         generate.main(["and god", "--words", "0"])
     assert exit_.value.code == 2
+
+
+def untrained(tmp_path: Path, text: str, info: dict) -> Path:
+    """A checkpoint of an untrained model over `text`'s words: enough for what the CLI says."""
+    vocab = Vocabulary.build(tokenize(text))
+    model = WordRNN(ModelConfig(vocab_size=len(vocab), embedding_size=8, hidden_sizes=[8], dropout=0.0))
+    return Checkpoint(model, vocab, info).save_pretrained(tmp_path / "model")
+
+
+@pytest.mark.parametrize("prompt", ["", "   "])
+def test_cli_without_seed_words_shows_an_example_the_model_knows(tmp_path, capsys, prompt):
+    text = "the cat sat on the mat and the dog lay by the door .\nthe dog sat on the mat ."
+    saved = untrained(tmp_path, text, {"examples": ["the dog sat on the mat and"]})
+    with pytest.raises(SystemExit) as exit_:
+        generate.main([prompt, "--model", str(saved)])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err == (
+        "error: give seed words (7 work best), e.g. 'The dog sat on the mat and', or --interactive\n")
+
+
+def test_cli_without_seed_words_shows_no_example_when_the_model_has_none(tmp_path, capsys):
+    saved = untrained(tmp_path, "hello world .\ngood night moon .", {})  # fewer than 7 words
+    with pytest.raises(SystemExit) as exit_:
+        generate.main(["--model", str(saved)])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err == "error: give seed words (7 work best), or --interactive\n"

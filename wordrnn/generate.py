@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import math
+import shlex
 import sys
 from typing import Any, Iterator
 
@@ -27,6 +28,7 @@ import torch
 from wordrnn.checkpoint import Checkpoint
 from wordrnn.cli import Parser, fail, integer, number
 from wordrnn.errors import PromptError, WordRNNError
+from wordrnn.examples import examples
 from wordrnn.model import State
 from wordrnn.prompt import MAX_PROMPT_CHARS, MAX_PROMPT_WORDS, SEED_WORDS, Prompt, parse
 from wordrnn.sampling import MODES, Sampler
@@ -153,14 +155,14 @@ def _device(name: str | torch.device | None) -> torch.device:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if not args.interactive and not args.prompt:
-        fail('give seed words, e.g. "in the beginning god created the heaven and", or --interactive')
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     logging.getLogger("wordrnn.stepper").setLevel(logging.INFO)  # a first run's 20 s of compiling, said
     sampling = dict(mode=args.mode, k=args.k, temperature=args.temperature, top_p=args.top_p,
                     seed=args.seed, no_repeat_ngram=args.no_repeat_ngram)
     try:
         checkpoint = resolve(args.model, args.revision, fallback=False).checkpoint
+        if not args.interactive and not (args.prompt or "").strip():
+            fail(_no_prompt(checkpoint))
         gen = Generator(checkpoint, args.device, exact=args.exact)
         if args.interactive:
             _interactive(gen, words=args.words, **sampling)
@@ -174,6 +176,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     return 0
+
+
+def _no_prompt(checkpoint: Checkpoint) -> str:
+    """The message for a command line without seed words, with a prompt this model knows: an
+    example from another model's text would only be refused as unknown words."""
+    known = examples(checkpoint.vocab, checkpoint.info)  # none for a model of fewer words than that
+    example = f", e.g. {shlex.quote(known[0])}" if known else ""  # quoted as the shell takes it
+    return f"give seed words ({SEED_WORDS} work best){example}, or --interactive"
 
 
 def _interactive(gen: Generator, **options: Any) -> None:
