@@ -1,6 +1,7 @@
 """Tests for training.corpus: the bible output parser, the block split, the kjv and text recipes."""
 import hashlib
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -158,3 +159,21 @@ def test_text_recipe_refuses_non_utf8_and_tiny_files(tmp_path, capsys):
     (tmp_path / "short.txt").write_text("one\ntwo\n", encoding="utf-8")
     assert main(["text", str(tmp_path / "short.txt"), "--out", str(tmp_path / "b")]) == 2
     assert "at least" in capsys.readouterr().err
+
+
+def test_text_recipe_counts_lines_not_verses(tmp_path, caplog):
+    (tmp_path / "fortunes.txt").write_text("".join(f"fortune {i} says hello\n" for i in range(400)), encoding="utf-8")
+    with caplog.at_level("INFO", logger="training.corpus"):
+        assert main(["text", str(tmp_path / "fortunes.txt"), "--out", str(tmp_path / "out"), "--block-size", "10"]) == 0
+    assert [r.getMessage().split()[:3] for r in caplog.records] == [
+        ["train", "360", "lines"], ["valid", "20", "lines"], ["test", "20", "lines"]]
+
+
+def test_text_recipe_names_its_file_argument_when_the_file_is_missing(tmp_path):
+    # as a user runs it: the file is a positional argument here, not training.train's --text
+    run = subprocess.run([sys.executable, "-m", "training.corpus", "text", "nope.txt", "--out", str(tmp_path / "n")],
+                         cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 2 and not (tmp_path / "n").exists()
+    assert run.stderr == ("error: nope.txt does not exist or is not a file; pass a UTF-8 text file after `text` "
+                          "(text FILE --out DIR)\n")

@@ -197,6 +197,14 @@ def test_a_missing_file_is_refused(tmp_path, capsys):
     assert "there is no file" in capsys.readouterr().err
 
 
+def test_a_missing_file_is_named_by_its_flag(text, tmp_path):
+    # training.train's argument check says it first; the library says it for any other caller
+    with pytest.raises(DataError, match=r"nope.txt does not exist or is not a file; pass a UTF-8 text file with --text$"):
+        load_corpus(tmp_path / "nope.txt")
+    with pytest.raises(DataError, match=r"nope.txt does not exist or is not a file; pass a UTF-8 text file with --valid$"):
+        load_corpus(text, valid_path=tmp_path / "nope.txt")
+
+
 @pytest.mark.parametrize("precision", ["fp32", pytest.param("bf16", marks=needs_native_bf16)])
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(text, tmp_path, caplog, precision):
     # An absurd learning rate makes the loss blow up after the first step (whose loss comes

@@ -101,7 +101,7 @@ def text_lines(path: Path) -> list[str]:
     from .data import DataError, read_text  # here: the kjv recipe needs neither it nor torch
 
     try:
-        text = read_text(path)
+        text = read_text(path, given="after `text` (text FILE --out DIR)")  # a positional argument here
     except DataError as err:
         raise RuntimeError(str(err)) from None
     lines = [" ".join(line.split()) for line in text.splitlines()]
@@ -124,8 +124,10 @@ def split_blocks(lines: Sequence[str], block_size: int = 50,
 
 
 def write_splits(splits: dict[str, list[str]], out_dir: Path | str,
-                 meta: dict | None = None) -> dict:
-    """Write `<split>.txt` files and manifest.json into `out_dir`; return the manifest."""
+                 meta: dict | None = None, unit: str = "verses") -> dict:
+    """Write `<split>.txt` files and manifest.json into `out_dir`; return the manifest. `unit`
+    names the lines in the log: verses for the KJV, plain lines for any other text. The
+    manifest counts them under "verses" whatever they are, as published manifests do."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     files = {}
@@ -135,7 +137,7 @@ def write_splits(splits: dict[str, list[str]], out_dir: Path | str,
         words = sum(len(line.split()) for line in lines)
         files[name] = {"file": f"{name}.txt", "verses": len(lines), "words": words,
                        "sha256": hashlib.sha256(data).hexdigest()}
-        log.info("%-5s %7d verses %9d words -> %s", name, len(lines), words, out / f"{name}.txt")
+        log.info("%-5s %7d %s %9d words -> %s", name, len(lines), unit, words, out / f"{name}.txt")
     # No timestamps or paths: identical input must give a byte-identical manifest.
     manifest = {**(meta or {}), "splits": files}
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
@@ -152,7 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                              formatter_class=parser.formatter_class)
     kjv.add_argument("--out", type=Path, default=Path("data/kjv"), help="output directory")
     kjv.add_argument("--block-size", type=positive_int, default=50, help="consecutive verses per block")
-    text = recipes.add_parser("text", help="any UTF-8 text file (or .gz), one line per verse",
+    text = recipes.add_parser("text", help="any UTF-8 text file (or .gz), split by its non-blank lines",
                               formatter_class=parser.formatter_class)
     text.add_argument("file", type=Path, help="the text file")
     text.add_argument("--out", type=Path, required=True, help="output directory")
@@ -161,12 +163,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
         if args.recipe == "kjv":
-            verses = kjv_verses()
+            verses, unit = kjv_verses(), "verses"
             source = f"bible -f {KJV_RANGE} (Debian bible-kjv)"
         else:
-            verses, source = text_lines(args.file), args.file.name
+            verses, unit, source = text_lines(args.file), "lines", args.file.name
         meta = {"recipe": args.recipe, "source": source, "block_size": args.block_size, "pattern": list(PATTERN)}
-        write_splits(split_blocks(verses, args.block_size), args.out, meta)
+        write_splits(split_blocks(verses, args.block_size), args.out, meta, unit)
     except (RuntimeError, OSError, subprocess.SubprocessError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -40,12 +40,13 @@ class Corpus:
     chosen: list[str] = field(default_factory=list)  # what training.rules chose for it, and why
 
 
-def read_text(path: str | Path) -> str:
+def read_text(path: str | Path, given: str = "with --text") -> str:
     """The contents of a UTF-8 text file (or a gzip-compressed one), refusing empty, binary and
-    non-UTF-8 files."""
+    non-UTF-8 files. `given` is how the command takes the file ("with --valid"), for the message
+    that asks for another: each command names the file its own way."""
     path = Path(path)
     if not path.is_file():
-        raise DataError(f"{path} does not exist or is not a file; pass a UTF-8 text file with --text")
+        raise DataError(f"{path} does not exist or is not a file; pass a UTF-8 text file {given}")
     data = path.read_bytes()
     if data[:2] == GZIP_MAGIC:
         try:
@@ -100,7 +101,7 @@ def load_corpus(
     training.rules.min_count) and encode."""
     text = read_text(text_path)
     if valid_path is not None:
-        train_text, valid_text = text, read_text(valid_path)
+        train_text, valid_text = text, read_text(valid_path, given="with --valid")
     else:
         train_text, valid_text = holdout_split(text)
     train_words = tokenize(train_text)
