@@ -139,6 +139,12 @@ def test_spacing_is_learned_from_three_uses_in_two_of_three_and_words_stay_apart
     dashes = "I went home - it was late - and slept. The road - the long one - was dark.\n"
     assert detokenize(tokenize(dashes), learn(dashes, set(tokenize(dashes)))) == dashes
     assert detokenize(tokenize(dashes)) == dashes.replace(" - ", "-")  # the fixed rule: a hyphen
+    # a run of a mark is its own key: "--" after a space signs a quotation, one "-" joins words
+    quotes = ("Be good.\n\t-- Mark Twain\nA well-known saying.\n\t-- Oscar Wilde\n"
+              "The so-called end of a long-lost art.\n\t-- Anon Author\n")
+    written = detokenize(tokenize(quotes), learn(quotes, set(tokenize(quotes))))
+    assert "\n-- Mark " in written and "well-known" in written and "long-lost" in written
+    assert "--mark" in detokenize(tokenize(quotes))  # the fixed rules: a hyphen, an option's name
 
 
 def test_the_written_benchmark_finds_the_learned_spacing_closer_to_the_text(tmp_path, capsys):

@@ -153,11 +153,12 @@ def test_a_style_is_saved_and_a_spelling_that_does_not_read_back_as_its_token_is
 
 
 def test_a_learned_spacing_is_saved_and_one_that_names_no_junction_of_its_tokens_is_refused(tmp_path):
-    style = Style(spacing={("<word>", "="): True, (" -", "u"): True, ("=", "="): True})
+    style = Style(spacing={("<word>", "="): True, (" -", "u"): True, ("=", "="): True, (" --", "<word>"): False})
     Vocabulary(["<unk>", "=", "-", "u"], style=style).save(tmp_path / "vocab.json")
     assert Vocabulary.load(tmp_path / "vocab.json").style == style
     for bad in ({("<word>", "%"): True}, {("the", "u"): True}, {("<word>", "<word>"): False}, {(" u", "="): True},
-                {('"', "u"): True}, {("<eol>", "="): True}):
+                {('"', "u"): True}, {("<eol>", "="): True}, {("-=", "u"): True}, {("  -", "u"): True},
+                {("----", "u"): True}):
         with pytest.raises(ValueError, match="does not name a junction"):
             Vocabulary(["<unk>", "=", "-", "u", "the", '"', "<eol>"], style=Style(spacing=bad))
     path = tmp_path / "bad.json"

@@ -88,13 +88,13 @@ def pieces(words: Iterable[str], style: Style | None = None) -> list[str]:
     glue_next = True  # no space before the first token
     open_quote = False
     cjk = False  # after a script written without spaces (and the punctuation since): no spaces
-    spaced = True  # a space (or the line's start) before the token before this one
+    last = ""  # the token before, as a junction's key names it (wordrnn.spacing: " --")
     run = _Run()
     for word in words:
         (number, mark), previous = previous, (previous[1], word)
         if word == EOL:
             out.append("\n")
-            capitalize, glue_next, open_quote, cjk, spaced, run = capitalize or not wrapped, True, False, False, True, _Run()
+            capitalize, glue_next, open_quote, cjk, last, run = capitalize or not wrapped, True, False, False, "", _Run()
             continue
         if mark in _IN_NUMBERS and word.isdecimal() and number[-1:].isdecimal() and (
                 mark != "," or len(word) == 3 and len(number) <= 3 and number.isdecimal()):
@@ -123,10 +123,10 @@ def pieces(words: Iterable[str], style: Style | None = None) -> list[str]:
             glue_next = True
         # an option's name starts no sentence: "--build", not "--Build"
         capital = capitalize and mark not in _JOINERS
-        learned = spacings.glued(spacing, mark, spaced, word) if learnable and out and out[-1] != "\n" else None
+        learned = spacings.glued(spacing, last, word) if learnable and out and out[-1] != "\n" else None
         overrides = learned is not None and learned != glue
-        if overrides:
-            glue, capital = learned, capital and not learned  # glued to a mark, a word is a name: "one.c", ":set"
+        if overrides:  # glued to a mark, a word is a name ("one.c", ":set"); apart, one of its own ("-- Mark")
+            glue, capital = learned, capitalize and not learned
         text = _cased(word, spellings.get(word), capital, style is None)
         if glue and out and out[-1] != "\n" and not run.takes(word, text, overrides):
             glue = False  # joined, the text would read back as other tokens ("e.g." from "e" "." "g" ".")
@@ -137,6 +137,7 @@ def pieces(words: Iterable[str], style: Style | None = None) -> list[str]:
         spaced = not glue or not out or out[-1] == "\n"
         out.append(text if glue or not out or out[-1] == "\n" else " " + text)
         run.add(word, text, spaced)
+        last = spacings.before(last, word, spaced)
     return out
 
 

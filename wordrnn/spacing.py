@@ -8,23 +8,25 @@ of the time, so the text can say:
 
     junction                   key                      the text writes   learned
     "level" "=" / "=" "0"      (<word>, "=") / ("=", <word>)  level=0       glued
-    "=" "="                    ("=", "=")               ====              glued
+    "=" "="                    (" =", "=") ("==", "=")  ====              glued
     "home" "-" "it"            ("home", "-") (" -", <word>)   home - it     spaced
     "-" "u" after a space      (" -", "u")              the -u            glued
+    "-" "-" "mark" at a start  (" --", <word>)          -- Mark Twain     spaced
 
 The junction before a mark is decided before the token after it is known (a text is written a
 word at a time), so a text that writes both "well-known" and "home - it" gets the way it writes
 more often.
 
-A key names the token before the junction and the one after it: a word exactly, or as
-<word> (any token with a letter or a digit); a mark with a space before it (" -", or the
-start of a line) apart from one glued to what precedes it ("-"), since " - " is a dash and
-"-u" an option. The exact key wins over the general one, and a mark after a space not learned
-is taken as after a word. A key is learned when the text
-writes the junction one way at least two times in three, three times at least; an exact one
-only where it differs from its general key, and only an exact key joins a word to a full stop
-before it ("one.c"). Junctions no key covers keep the fixed rules, as do
-quotes (they open and close by turns), numbers ("3.14") and scripts written without spaces.
+A key names the token before the junction and the one after it: a word exactly, or as <word>
+(any token with a letter or a digit); a mark with the run of it that it ends (up to three:
+"--", "===") and a space before the run (" -", or the start of a line) apart from one glued to
+what precedes it ("-"), since " - " is a dash, "-u" an option and " -- " an attribution. The
+exact key wins over the general one; a run not learned is taken as after a word, then as its
+one mark. A key is learned when the text writes the junction one way at least two times in
+three, three times at least; an exact one only where it differs from its general key, and only
+an exact key joins a word to a full stop before it ("one.c"). Junctions no key covers keep the
+fixed rules, as do straight quotes (they open and close by turns), numbers ("3.14") and scripts
+written without spaces.
 """
 
 from __future__ import annotations
@@ -34,26 +36,44 @@ from typing import Collection, Iterable, Mapping
 
 WORD = "<word>"  # any token with a letter or a digit in it
 MIN_SEEN, SHARE = 3, 2 / 3
+LONGEST_RUN = 3  # "===" stands for any longer rule
 Key = tuple[str, str]
-Junction = tuple[str, bool, str, bool]  # token before, a space before it?, token after, glued?
+Junction = tuple[str, str, bool]  # what is before (`before`'s key), the token after, glued?
 
 
 def is_word(token: str) -> bool:
     return any(ch.isalnum() for ch in token)
 
 
-def keys(before: str, spaced: bool, after: str) -> tuple[Key, Key]:
-    """The exact and the general key of a junction; `spaced`: a space (or the line's start)
-    before `before`."""
-    first = before if is_word(before) else " " * spaced + before
-    exact = (first, after)
-    return exact, (WORD if is_word(before) else first, WORD if is_word(after) else after)
+def before(last: str, token: str, spaced: bool) -> str:
+    """What a junction after `token` names it by, given `last`, the same for the token before
+    it, and whether a space (or the line's start) comes before `token`: the word itself, or the
+    run of the mark that `token` ends with the space before the run (" --")."""
+    if is_word(token):
+        return token
+    run = last.lstrip(" ")
+    if not spaced and run and run == token * len(run):
+        return last[: len(last) - len(run)] + (run + token)[:LONGEST_RUN]
+    return " " * spaced + token
 
 
-def glued(spacing: Mapping[Key, bool], before: str, spaced: bool, after: str) -> bool | None:
-    """Whether the text writes `after` right after `before` (None: it has not said)."""
-    exact, general = keys(before, spaced, after)
-    for key in (exact, general, (general[0].lstrip(" "), general[1])):  # a mark after a space, as after a word
+def _keys(first: str, after: str) -> list[Key]:
+    """The keys of a junction, the most particular first: `first` as `before` names it, then
+    less particular ones, each learned from its own junctions, for when it was not decided."""
+    pair = tokens((first, after))
+    if pair is None or is_word(first):
+        return list(dict.fromkeys([(first, after), (WORD if is_word(first) else first, WORD if is_word(after) else after)]))
+    mark, space = pair[0], first[: len(first) - len(first.lstrip(" "))]
+    if after == mark:  # inside a run ("===="): as after one mark, the run's space before it
+        first = space + mark
+    general = WORD if is_word(after) else after
+    return list(dict.fromkeys([(first, after), (first, general), (first.lstrip(" "), general), (space + mark, general),
+                               (mark, general)]))
+
+
+def glued(spacing: Mapping[Key, bool], first: str, after: str) -> bool | None:
+    """Whether the text writes `after` right after `first` (a `before` key; None: it has not said)."""
+    for key in _keys(first, after):
         found = spacing.get(key)
         if found is not None:
             return found
@@ -66,16 +86,16 @@ def learn(junctions: Iterable[Junction], ends: Collection[str] = ()) -> dict[Key
     sentences and many file names must not join the next sentence to its full stop."""
     exact: dict[Key, Counter[bool]] = {}
     general: dict[Key, Counter[bool]] = {}
-    for before, spaced, after, joined in junctions:
-        one, many = keys(before, spaced, after)
-        general.setdefault(many, Counter())[joined] += 1
-        if one != many:
-            exact.setdefault(one, Counter())[joined] += 1
+    for first, after, joined in junctions:
+        keys = _keys(first, after)
+        general.setdefault(keys[min(1, len(keys) - 1)], Counter())[joined] += 1
+        if len(keys) > 1 and keys[0] != keys[1]:
+            exact.setdefault(keys[0], Counter())[joined] += 1
     learned = {key: way for key, seen in general.items() if (way := _decided(seen)) is not None
-               and not (way and key[1] == WORD and key[0].lstrip(" ") in ends)}
+               and not (way and key[1] == WORD and key[0].lstrip(" ")[:1] in ends)}
     for key, seen in exact.items():
         way = _decided(seen)
-        if way is not None and way != learned.get(_general(key)):
+        if way is not None and way != next((learned[k] for k in _keys(*key)[1:] if k in learned), None):
             learned[key] = way
     return learned
 
@@ -83,11 +103,6 @@ def learn(junctions: Iterable[Junction], ends: Collection[str] = ()) -> dict[Key
 def _decided(seen: Counter[bool]) -> bool | None:
     way, count = max(seen.items(), key=lambda item: item[1])
     return way if seen.total() >= MIN_SEEN and count >= SHARE * seen.total() else None
-
-
-def _general(key: Key) -> Key:
-    before, after = key
-    return (WORD if is_word(before) else before, WORD if is_word(after) else after)
 
 
 def to_json(spacing: Mapping[Key, bool]) -> list[list[str]]:
@@ -109,9 +124,20 @@ def from_json(data: object) -> dict[Key, bool]:
     return spacing
 
 
-def parts(key: Key) -> list[str]:
-    """The tokens a key names (a mark's space before it, and <word>, left out)."""
-    return [part for part in (key[0].lstrip(" "), key[1]) if part != WORD]
+def tokens(key: Key) -> tuple[str, str] | None:
+    """The two tokens a key's junction is between (<word> for any word; a run's mark once), or
+    None when it is no key: a file's spacing is checked against its vocabulary with these."""
+    first, after = key
+    run = first[1:] if first.startswith(" ") else first
+    if not run or run.startswith(" ") or is_word(first) and run != first:
+        return None
+    if is_word(run) or run == WORD:
+        return run, after
+    for count in range(LONGEST_RUN, 0, -1):  # a mark may be more than one character ("❤️")
+        mark = run[: len(run) // count]
+        if len(run) % count == 0 and mark * count == run:
+            return mark, after
+    return None
 
 
 def shown(key: Key, way: bool) -> str:

@@ -66,11 +66,13 @@ def learn(text: str, tokens: Collection[str]) -> Style:
 
 
 def _junctions(line: list[Read], tokens: Collection[str]) -> Iterator[spacings.Junction]:
-    """The line's junctions that its spacing can decide: (token, a space before it?, the next
-    token, written right after it?)."""
+    """The line's junctions that its spacing can decide: (what is before, as wordrnn.spacing
+    names it, the next token, written right after it?)."""
+    last = ""
     for (before, _, spaced), (after, _, after_spaced) in zip(line, line[1:]):
+        last = spacings.before(last, before, spaced) if before is not None else ""
         if before in tokens and after in tokens and joinable(before, after):
-            yield before, spaced, after, not after_spaced
+            yield last, after, not after_spaced
 
 
 def _spellings(forms: dict[str, Counter[str]]) -> dict[str, str]:

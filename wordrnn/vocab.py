@@ -64,11 +64,9 @@ class Vocabulary:
                 raise ValueError(f"the spelling {spelling!r} of {token!r} is not a way to write a token of "
                                  "this vocabulary")
         for key in style.spacing:
-            before, after = (part.lstrip(" ") if part.startswith(" ") and not spacings.is_word(part) else part
-                             for part in key)
-            known = all(part == spacings.WORD or part in self._ids for part in (before, after))
-            if not known or key[0].startswith(" ") and before == key[0] or not joinable(
-                    "x" if before == spacings.WORD else before, "x" if after == spacings.WORD else after):
+            pair = spacings.tokens(key)
+            if pair is None or not all(part == spacings.WORD or part in self._ids for part in pair) or not joinable(
+                    *("x" if part == spacings.WORD else part for part in pair)):
                 raise ValueError(f"the spacing {list(key)} does not name a junction of this vocabulary's tokens")
 
     @classmethod
