@@ -73,10 +73,11 @@ def test_sigkill_then_resume_continues_from_the_periodic_state_exactly(text, tmp
     end = saved + 25
     caplog.set_level(logging.INFO, logger="training")
     assert main(["--out", str(killed), "--resume", "--max-steps", str(end), "--no-progress"]) == 0
-    assert f"resumed at step {saved}" in caplog.text
+    assert f"resumed at step {saved} (no validation yet)" in caplog.text
     rows = [json.loads(line) for line in (killed / "metrics.jsonl").read_text().splitlines()]
     steps = [row["step"] for row in rows if row["kind"] == "train"]
     assert steps == sorted(set(steps)) and steps[-1] == end  # no duplicates, in order
+    assert all(row["tokens_per_s"] > 0 for row in rows if row["kind"] == "train")  # the first after it too
 
     whole = tmp_path / "whole"
     assert main(["--text", str(text), "--valid", str(text), "--out", str(whole), *SMALL, *COMMON,

@@ -7,6 +7,7 @@ import pytest
 
 from training import args as options
 from training.data import load_corpus
+from wordrnn.tokenizer import tokenize
 from training.rules import AVERAGE_FRACTION, KJV_REGULARIZERS, averaged_steps, choose, min_count, warmup_steps
 from wordrnn import ModelConfig
 
@@ -114,6 +115,8 @@ def test_words_seen_once_become_unk_unless_the_text_or_a_flag_decides():
     assert min_count("the light the dark".split(), max_vocab=100)[0] == 1
     rare, why = min_count("the light and the dark divided".split())  # 4 of 6 words seen once
     assert rare == 1 and "67% of the text's words are seen once" in why
+    tiny = tokenize("The cat sat on the mat.\nA dog lay by the door.\nThe bird flew.\n")  # marks come again, words not
+    assert min_count(tiny)[0] == 1
 
 
 def test_the_plain_vocabulary_learns_unk_from_the_words_seen_once(tmp_path):

@@ -76,6 +76,20 @@ def test_a_slower_machine_halfway_shortens_the_plan_at_once(monkeypatch):
     assert plans[300] == pytest.approx(37.5 * Budget.MARGIN / 0.375, abs=1)
 
 
+def test_a_machine_busy_at_the_start_lengthens_the_plan_when_it_frees(monkeypatch):
+    clock = Clock()
+    monkeypatch.setattr(schedule.time, "monotonic", clock)
+    budget = Budget(100.0)
+    budget.start(0)
+    for step in range(1, 101):
+        clock.now += 0.5 if step <= 40 else 0.125  # another program held the cores for 20 s
+        if step % 10 == 0:
+            left = budget.steps_left(step)
+    # 72.5 s are left at step 100; the mean since the start (0.275 s) would plan 250 more steps
+    # and leave 41 s unused: the last RECENT steps' 0.125 s plan what fits
+    assert left == pytest.approx(72.5 * Budget.MARGIN / 0.125, abs=1)
+
+
 def test_validations_are_spread_over_the_steps_not_taken_for_a_slowdown(monkeypatch):
     clock = Clock()
     monkeypatch.setattr(schedule.time, "monotonic", clock)
@@ -115,3 +129,19 @@ def test_a_resumed_budget_is_what_is_left_of_the_whole(monkeypatch):
     assert not budget.over() and budget.used() == pytest.approx(59.9)
     clock.now += 0.2
     assert budget.over()
+
+
+def test_a_budget_that_ends_before_one_pass_over_the_text_says_so(tmp_path, caplog):
+    text = tmp_path / "long.txt"
+    text.write_text(generated_corpus(words=60, repeats=3000), encoding="utf-8")  # ~5,000 steps a pass
+    args = ["--text", str(text), "--valid", str(text), "--out", str(tmp_path / "run"), *SMALL,
+            "--eval-interval", "100000", "--time-budget", "4s"]
+    caplog.set_level(logging.INFO, logger="training")
+    assert main(args) == 0
+    assert "of one pass over the text: the model has barely begun to learn it" in caplog.text
+    caplog.clear()
+    short = tmp_path / "short.txt"
+    short.write_text(generated_corpus(words=60, repeats=20), encoding="utf-8")
+    assert main(["--text", str(short), "--valid", str(short), "--out", str(tmp_path / "short"), *SMALL,
+                 "--eval-interval", "100000", "--time-budget", "4s"]) == 0
+    assert "barely begun" not in caplog.text  # many passes in the same seconds

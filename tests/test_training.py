@@ -330,3 +330,13 @@ def test_activation_penalties_are_named_on_the_card(text, tmp_path):
                  "--activation-penalty", "2", "--temporal-penalty", "1") == 0
     assert "AR 2.0, TAR 1.0" in (tmp_path / "run" / "model" / "README.md").read_text()
     assert train(text, tmp_path / "bad", "--epochs", "2", "--average-epochs", "2") == 2
+
+
+def test_without_a_progress_bar_the_log_says_how_far_the_run_is_between_validations(text, tmp_path, caplog,
+                                                                                  monkeypatch):
+    from training import report
+    monkeypatch.setattr(report, "LOG_EVERY", 0.0)  # a line every minute, here at every row
+    caplog.set_level(logging.INFO, logger="training")
+    assert train(text, tmp_path / "run", "--max-steps", "30", "--eval-interval", "1000") == 0
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("step ") and "tokens/s" in r.getMessage()]
+    assert lines and lines[-1].startswith("step 30 of 30: loss ")

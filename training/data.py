@@ -116,8 +116,8 @@ def load_corpus(
     train = torch.tensor(vocab.encode(train_words), dtype=torch.long)
     valid = torch.tensor(vocab.encode(tokenize(valid_text)), dtype=torch.long)
     log.info(
-        "corpus: %d training tokens, %d validation tokens, vocabulary %d (unknown in valid: %.1f%%)",
-        train.numel(), valid.numel(), len(vocab),
+        "corpus: %s training tokens, %s validation tokens, vocabulary %s (unknown in valid: %.1f%%)",
+        f"{train.numel():,}", f"{valid.numel():,}", f"{len(vocab):,}",
         100.0 * float((valid == vocab.unk_id).float().mean()) if valid.numel() else 0.0,
     )
     return Corpus(vocab, train, valid, min_count if vocab_built else None, chosen)

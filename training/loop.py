@@ -100,7 +100,8 @@ class Loop:
         return min(self.schedule.total, self.args.max_steps or self.schedule.total)
 
     def train(self, interrupted: Callable[[], bool]) -> Stop:
-        window, started = [], time.perf_counter()
+        started = time.perf_counter()
+        window = [(math.nan, 0.0, 0, started)]  # where timing starts: a row's speed spans its steps
         if self.step and self.budget and self.budget.over():  # a resumed run whose budget is spent
             return Stop.DONE
         while self.step < self.limit():
@@ -134,11 +135,9 @@ class Loop:
         return Stop.DONE
 
     def _fit_budget(self) -> None:
-        """Re-size the schedule to end when the budget does, until averaging begins."""
+        """Re-size the schedule to end when the budget does; at the floor, only its averaged steps."""
         if self.budget.started is None:
             self.budget.start(self.step)
-            return
-        if self.step >= self.schedule.decay_end:
             return
         left = self.budget.steps_left(self.step)
         if left is None:
@@ -148,7 +147,11 @@ class Loop:
             total = min(total, math.ceil(self.args.epochs * self.per_epoch))
         total = broadcast_int(self.process, total)
         self.budget.fitted = True
-        if total != self.schedule.total:
+        if total != self.schedule.total and self.step >= self.schedule.decay_end:  # the decay is over
+            end = self.schedule.decay_end
+            self.schedule = Schedule(self.schedule.peak, total, self.schedule.warmup, total - end)
+            self.report.set_total(self.limit())
+        elif total != self.schedule.total:
             self.schedule = self.plan(total)
             if self.schedule.averaged and self.average is None and self.process.is_main:
                 self.average = WeightAverage(self.model)

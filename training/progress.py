@@ -23,7 +23,7 @@ def announce(loop: "Loop") -> None:
     log.info("model: %s parameters, %d step%s of %d x %d tokens per epoch, %s, %s",
              f"{loop.model.num_parameters():,}", loop.per_epoch, "s" * (loop.per_epoch != 1),
              loop.args.batch_size, loop.args.seq_len,
-             "schedule sized by the time budget" if sized else f"{loop.limit()} steps in all",
+             "schedule sized by the time budget" if sized else f"{loop.limit():,} step{'s' * (loop.limit() != 1)} in all",
              table.precision(loop.precision.dtype))
     log.info("validation: %s", table.validated(loop.valid.numel() - 1, loop.corpus.valid.numel() - 1))
 

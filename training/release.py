@@ -149,8 +149,10 @@ def release(args) -> None:
         for tensor in checkpoint.model.state_dict().values():
             tensor.copy_(tensor.to(dtype).float())
     if args.test:
+        log.info("scoring %s ...", args.test)
         score_test(checkpoint, args.test)
     if args.prompt:
+        log.info("writing the card's samples (%d prompt%s) ...", len(args.prompt), "s" * (len(args.prompt) != 1))
         info["samples"] = samples(checkpoint, args.prompt)
     if not info.get("repo_id"):  # the card's use snippet loads the folder wherever it is run
         info["path"] = str(args.target.resolve())

@@ -8,6 +8,7 @@ import json
 import logging
 import math
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from tqdm import tqdm
 from wordrnn import Vocabulary
 
 log = logging.getLogger(__name__)
+LOG_EVERY = 60.0  # seconds between progress lines when there is no bar: between validations, a run is never silent long
 
 
 class Report:
@@ -27,6 +29,7 @@ class Report:
             total=total_steps, disable=not (enabled and bar and sys.stderr.isatty()),
             unit="step", dynamic_ncols=True, smoothing=0.05,
         )
+        self.said_at = time.monotonic()  # without the bar: when the last progress line was logged
 
     def set_total(self, total_steps: int, done: int | None = None) -> None:
         """What will stop the run changed (a budget re-fit, a resumption): the bar follows."""
@@ -56,6 +59,11 @@ class Report:
         )
         self.bar.update(0)
         self.write({"kind": "train", "step": step, **row})
+        if self.bar.disable and time.monotonic() - self.said_at >= LOG_EVERY:  # a log file, a pipe, --no-progress
+            self.said_at = time.monotonic()
+            of = f" of {self.bar.total:,}" if self.bar.total else ""
+            log.info("step %s%s: loss %.3f (perplexity %.1f), %s tokens/s", f"{step:,}", of, row["loss"],
+                     math.exp(min(row["loss"], 50)), f"{row['tokens_per_s']:,.0f}")
 
     def valid(self, step: int, row: dict[str, float], sample: str) -> None:
         if not self.enabled:

@@ -8,8 +8,8 @@ training tokens, 12k words, an hour on 2 cores) and scale down:
   Turing); with every word kept, `<unk>` is never a training target and each unknown word of a
   new text costs about 16 nats (Jargon File test, 30 minutes: 2.5% of its tokens, 0.41 of the
   4.84 nats a token). A text that marks its own `<unk>`s (Penn Treebank) keeps all its words,
-  and so does one where most words are seen once (a list of names, a tiny text), where `<unk>`
-  would be most of it; --min-count or --max-vocab, when given, decide.
+  and so does one where most words (marks and line ends aside) are seen once (a list of names,
+  a tiny text), where `<unk>` would be most of it; --min-count or --max-vocab, when given, decide.
 - size: LSTM 2 x 512 (ModelConfig's default) from 300k training tokens, 2 x 256 from 60k,
   2 x 128 below; one size smaller when the budget is under 10 minutes, so a short run still
   sees the text several times.
@@ -53,6 +53,7 @@ from fractions import Fraction
 import torch
 
 from wordrnn.model import ModelConfig
+from wordrnn.tokenizer import EOL
 from wordrnn.vocab import UNK
 
 EPOCHS = 10.0
@@ -86,10 +87,13 @@ def min_count(train_words: list[str], max_vocab: int | None = None) -> tuple[int
         return 1, f"--max-vocab {max_vocab} decides"
     if UNK in train_words:
         return 1, f"the text marks its own unknown words as {UNK}"
-    counts = Counter(train_words)
-    once = sum(1 for word in train_words if counts[word] == 1)
-    if 2 * once > len(train_words):  # a list of names, a tiny text: {UNK} would be most of it
-        return 1, (f"{once / len(train_words):.0%} of the text's words are seen once, too many to "
+    # words only: the full stops and line ends of a tiny text, repeated on every line, are no
+    # evidence that its words come again
+    words = [token for token in train_words if any(ch.isalnum() for ch in token) and token != EOL]
+    counts = Counter(words)
+    once = sum(1 for word in words if counts[word] == 1)
+    if 2 * once > len(words):  # a list of names, a tiny text: {UNK} would be most of it
+        return 1, (f"{once / len(words):.0%} of the text's words are seen once, too many to "
                    f"make {UNK} of: every word kept")
     return 2, f"words seen once become {UNK}, so the model learns to expect words it has not seen"
 

@@ -9,9 +9,9 @@
 
 Why: AdamW's first noisy moments need the short linear warm-up; the cosine to 10% settles the
 model by the end, and the weights at the floor are averaged (training/average.py). The length is
-fixed by --epochs, or, with --time-budget, re-fitted to the time left every few steps until the
-averaging begins (`Budget`), so that the floor is reached when the budget ends rather than the
-budget cutting the schedule off near its peak.
+fixed by --epochs, or, with --time-budget, re-fitted to the time left every few steps (`Budget`),
+so that the floor is reached when the budget ends rather than the budget cutting the schedule off
+near its peak; once at the floor, the re-fits change only how many steps are averaged there.
 """
 
 from __future__ import annotations
@@ -52,10 +52,13 @@ class Schedule:
 class Budget:
     """Wall-clock time left, and how many more steps fit in it at the speed measured so far.
 
-    A step's time is the mean since measuring began, or the mean of the last RECENT steps when
-    that is longer: a machine that gets busier halfway (a laptop, a shared Space) shortens the
-    plan at once instead of the budget cutting it off above the floor. Validations are counted
-    apart, spread over the steps (they come every --eval-interval, not in every window)."""
+    A step's time is the mean of the last RECENT steps once there are that many, else the mean
+    since measuring began: what the machine does now is what the rest of the run will see. One
+    that gets busier halfway (a laptop, a shared Space) shortens the plan at once instead of the
+    budget cutting it off above the floor, and one that was busy at the start (another program
+    finishing, caches filling) lengthens it instead of ending the run with a third of the budget
+    unused. Validations are counted apart, spread over the steps (they come every
+    --eval-interval, not in every window)."""
 
     MEASURED = 5  # steps timed before the first fit
     RECENT = 50  # steps in the window that catches a slowdown
@@ -104,9 +107,8 @@ class Budget:
         while len(self._marks) > 1 and step - self._marks[1][0] >= self.RECENT:
             self._marks.popleft()  # the oldest mark still RECENT steps back begins the window
         steps = step - self.started[0]
-        per_step = self._training(self.started, step, now) / steps
-        if step - self._marks[0][0] >= self.RECENT:
-            per_step = max(per_step, self._training(self._marks[0], step, now) / (step - self._marks[0][0]))
+        since = self._marks[0] if step - self._marks[0][0] >= self.RECENT else self.started
+        per_step = self._training(since, step, now) / (step - since[0])
         self.per_step = per_step
         per_step += (self.validating - self.started[2]) / steps  # validations amortized
         left = (self.end - now) * self.MARGIN - self.expected_validation()  # the final validation

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -134,7 +135,8 @@ def resume_loop(loop: "Loop", folder: Path) -> None:
         log.info("nothing to train: the run is at step %d and stops at step %d (to train longer, start a "
                  "new run with another --out); writing its model card again", loop.step, loop.limit())
     else:
-        log.info("resumed at step %d (best validation loss %.4f)", loop.step, loop.best)
+        best = f"best validation loss {loop.best:.4f}" if math.isfinite(loop.best) else "no validation yet"
+        log.info("resumed at step %d (%s)", loop.step, best)
 
 
 def _secs(seconds: float) -> str:

@@ -141,6 +141,10 @@ def run(args: argparse.Namespace, meta: dict | None, process: distributed.Proces
         return 128 + stop[0] if reason is Stop.INTERRUPTED else 1
     finish.complete(folder, corpus, loop.report.path, args.test, lambda: bool(stop[0]))
     log.info("best checkpoint: %s (validation perplexity %.2f)", folder, math.exp(min(loop.best, 50)))
+    if loop.budget and reason is Stop.DONE and loop.step < loop.per_epoch:  # the budget, not the text, ended it
+        log.warning("the time budget allowed %d steps, %.0f%% of one pass over the text: the model has barely "
+                    "begun to learn it; a longer --time-budget trains a better one", loop.step,
+                    100 * loop.step / loop.per_epoch)
     if reason is Stop.INTERRUPTED or stop[0]:  # a stop request, in the loop or in the test scoring
         log.info("interrupted at step %d; continue with: %s --out %s --resume",
                  loop.step, cli.invoked_as("training.train"), out)
