@@ -130,7 +130,7 @@ DEFAULTS = controls.defaults()
 # The API's settings, described once: each endpoint's docstring (Gradio's API page, MCP's tool
 # schema) gets the lines of those it takes (_documented).
 ARGS = {
-    "prompt": 'the seed words, about 7 (e.g. "and god said , let there be light").',
+    "prompt": f"the seed words, about {SEED_WORDS}" + (f' (e.g. "{EXAMPLES[0]}").' if EXAMPLES else "."),
     "length": f"how many words to generate, {LENGTH.low} to {LENGTH.high}.",
     "mode": '"greedy" (always the most likely word), "top-k" or "top-p" (random draws).',
     "k": f"top-k draws among the k most likely words, {K.low} to {K.high}.",

@@ -16,7 +16,7 @@ from app_server import ROOT, AppServer, app_env, app_model, app_server  # noqa: 
 from gradio_client import Client
 from gradio_client.exceptions import AppError
 
-from wordrnn import controls, detokenize, tokenize
+from wordrnn import Checkpoint, controls, detokenize, examples, tokenize
 
 pytestmark = pytest.mark.slow
 SEED = "and god said , let there be"
@@ -182,10 +182,14 @@ def test_unknown_mode_is_refused_clearly(client):
         generate(client, SEED, 8, "beam")
 
 
-def test_the_app_lists_its_tools_for_mcp(app_server):
+def test_the_app_lists_its_tools_for_mcp(app_server, app_model):
     # gradio[mcp] is a requirement: without it the app would still run, but this must not pass.
     with urllib.request.urlopen(app_server.url + "gradio_api/mcp/schema", timeout=30) as response:
         tools = {tool["name"]: tool for tool in json.load(response)}
+    checkpoint = Checkpoint.from_pretrained(app_model)
+    first = examples.examples(checkpoint.vocab, checkpoint.info)[0]  # this model's example, not KJV's
+    assert tools["generate_text"]["inputSchema"]["properties"]["prompt"]["description"] == (
+        f'the seed words, about 7 (e.g. "{first}").')
     assert {"generate", "generate_text", "next_words", "generate_words", "branch"} <= set(tools)
     assert set(tools["generate_text"]["inputSchema"]["properties"]) == set(controls.NAMES)
     for name, tool in tools.items():  # every argument described for the model that calls the tool
@@ -271,6 +275,7 @@ def test_a_model_without_example_prompts_offers_none(tmp_path):
     with AppServer(tmp_path / "small") as server:
         with urllib.request.urlopen(server.url + "config", timeout=10) as response:
             components = json.load(response)["components"]
+
     props = {c["props"].get("elem_id"): c["props"] for c in components}
     assert props["prompt"]["placeholder"] == "7 words"
     assert not [c for c in components if c.get("type") == "dataset"]
