@@ -195,3 +195,17 @@ def test_list_markers_stray_brackets_and_wrapped_line_fragments_are_no_openings(
                               (True, [["the", "man", "went", "down", "to", "the", "old"], ["then", "he", "came"]])):
         vocab = Vocabulary(["<unk>", *tokens], style=Style(wrapped=wrapped))
         assert lines_of(vocab, torch.tensor(vocab.encode(text))) == expected
+
+
+def test_the_training_table_reads_as_prose_and_samples_are_text_not_markup(tiny_checkpoint, tmp_path):
+    training = {"text": "train.txt", "train_tokens": 849828, "seed": 0, "training_time_s": 3425.2,
+                "time_budget_s": 180, "weight_averaging": "mean of the weights"}
+    samples = [{"prompt": "press <enter>", "mode": "greedy", "text": "Press <Enter> and *tag* |link| now."}]
+    folder = Checkpoint(tiny_checkpoint.model, tiny_checkpoint.vocab,
+                        {"training": training, "samples": samples}).save_pretrained(tmp_path / "tiny")
+    text = (folder / "README.md").read_text(encoding="utf-8")
+    for row in ("| Training text | train.txt |", "| Training tokens | 849,828 |", "| Seed | 0 |",
+                "| Training time | 57 min 5 s |", "| Time budget | 3 min |", "| Weight averaging | mean of the weights |"):
+        assert row in text, row
+    assert r"> Press \<Enter\> and \*tag\* \|link\| now." in text and r"prompt *press \<enter\>*" in text
+    assert json.loads((folder / "card.json").read_text())["training"]["train_tokens"] == 849828  # the data as it was

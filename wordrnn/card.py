@@ -12,13 +12,13 @@ from __future__ import annotations
 import json
 import logging
 import math
-import re
 from pathlib import Path
 from typing import Any, Callable
 
 import yaml
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
+from wordrnn import markdown
 from wordrnn.examples import KJV_EXAMPLES, examples
 from wordrnn.style import described
 from wordrnn.vocab import Vocabulary
@@ -39,6 +39,12 @@ EVALUATIONS = {
     "valid_accuracy": ("validation", "accuracy", "Validation next-word accuracy"),
     "valid_loss": ("validation", "loss", "Validation loss (nats/word)"),
 }
+# The training table's rows as a reader names them (card.json keeps the keys): a key not named
+# here is shown with spaces for its underscores.
+SETTING_NAMES = {"text": "Training text", "train_tokens": "Training tokens", "valid_tokens": "Validation tokens",
+                 "validation": "Each validation reads", "tokens_seen": "Tokens seen", "batch_size": "Batch size (streams)",
+                 "seq_len": "BPTT length (tokens)", "clip": "Gradient clipping", "min_count": "Minimum word count",
+                 "training_time_s": "Training time", "time_budget_s": "Time budget", "torch": "PyTorch"}
 _METRIC_NAMES = {**{k: name for k, (_, _, name) in EVALUATIONS.items()},
                  "train_loss": "Training loss (last steps, with dropout)"}
 
@@ -73,7 +79,7 @@ def render(config: dict[str, Any], vocab: Vocabulary, num_parameters: int, info:
         MODEL_HEADING.strip("\n"),
         "|---|---|",
         f"| Vocabulary | {len(vocab):,} tokens |",
-        f"| Style of the text | {md_escape(described(vocab.style))} |",
+        f"| Style of the text | {markdown.escape(described(vocab.style))} |",
         f"| Parameters | {num_parameters:,} |",
         f"| Embedding size | {config['embedding_size']} |",
         f"| LSTM hidden sizes | {config['hidden_sizes']} |",
@@ -82,11 +88,11 @@ def render(config: dict[str, Any], vocab: Vocabulary, num_parameters: int, info:
         f"| Adaptive softmax cutoffs | {config.get('adaptive_cutoffs') or 'none (full softmax)'} |",
         "",
     ]
-    lines += _table("Results", "Metric", {_METRIC_NAMES.get(k, k): v for k, v in info.get("metrics", {}).items()})
-    lines += _table("Training", "Setting", info.get("training", {}))
+    lines += markdown.table("Results", "Metric", {_METRIC_NAMES.get(k, k): v for k, v in info.get("metrics", {}).items()})
+    lines += markdown.table("Training", "Setting", info.get("training", {}), SETTING_NAMES)
     for image in info.get("images", []):
         lines += [f"![{image}]({image})", ""]
-    lines += _samples(info.get("samples", []))
+    lines += markdown.samples(info.get("samples", []))
     lines += [
         "## Use", "",
         "With the wordrnn package installed:", "",
@@ -184,38 +190,6 @@ def _use_prompt(info: dict[str, Any], vocab: Vocabulary) -> str:
     if samples:
         return samples[0]["prompt"]
     return (examples(vocab, info) or KJV_EXAMPLES)[0]
-
-
-def _table(heading: str, column: str, rows: dict[str, Any]) -> list[str]:
-    if not rows:
-        return []
-    return [f"## {heading}", "", f"| {column} | Value |", "|---|---|",
-            *(f"| {k} | {_fmt(v)} |" for k, v in rows.items()), ""]
-
-
-def _samples(samples: list[dict[str, str]]) -> list[str]:
-    if not samples:
-        return []
-    lines = ["## Samples", ""]
-    for sample in samples:
-        lines += [f"**{sample.get('mode', 'greedy')}**, prompt *{md_escape(sample['prompt'])}*:", ""]
-        # as written: "<Enter>", "*bold*" or "|link|" in a sample is text, not markup
-        lines += ["> " + md_escape(line) for line in sample["text"].splitlines() if line.strip()]
-        lines += [""]
-    return lines
-
-
-def md_escape(text: str) -> str:
-    """Plain text (a path, a repo id, a message, a sample) inside markdown."""
-    return re.sub(r"([\\`*_\[\]<>#|])", r"\\\1", text)
-
-
-def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    if isinstance(value, (list, dict)):
-        return json.dumps(value)
-    return str(value)
 
 
 def _dropouts(config: dict) -> str:

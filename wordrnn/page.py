@@ -16,7 +16,7 @@ import socket
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
-from wordrnn.card import md_escape
+from wordrnn.markdown import escape as md_escape
 from wordrnn.examples import is_word
 from wordrnn.prompt import MAX_PROMPT_CHARS, MAX_PROMPT_WORDS, SEED_WORDS, SUGGESTIONS
 from wordrnn.source import Source
