@@ -154,3 +154,14 @@ def test_the_written_benchmark_finds_the_learned_spacing_closer_to_the_text(tmp_
     row = capsys.readouterr().out.splitlines()[-1].split(" | ")
     fixed, learned = (float(cell.split("%")[0]) for cell in row[2:4])
     assert learned == 100.0 > fixed  # every line as the text writes it, case aside
+
+
+def test_a_word_joined_to_a_mark_has_spacing_of_its_own():
+    # "rebase" after "-" is part of a name, and its "(1)" is glued; a word after a space is not
+    text = ("See git-rebase(1), git-stash(1) and git-log(1) for more (or less).\n"
+            "Read it (twice) and then (once) more, see (below).\n")
+    style = learn(text, set(tokenize(text)))
+    assert style.spacing[("<joined>", "(")] and not style.spacing[("<word>", "(")]
+    assert detokenize(["see", "git", "-", "diff", "(", "1", ")", "and", "more", "(", "1", ")"], style) == (
+        "See git-diff(1) and more (1)")
+    assert detokenize(tokenize("set $PAGER to less", eol=False)) == "Set $pager to less"  # a variable, not a sentence

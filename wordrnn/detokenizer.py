@@ -89,12 +89,14 @@ def pieces(words: Iterable[str], style: Style | None = None) -> list[str]:
     open_quote = False
     cjk = False  # after a script written without spaces (and the punctuation since): no spaces
     last = ""  # the token before, as a junction's key names it (wordrnn.spacing: " --")
+    joined = False  # whether that token was written right after a mark
     run = _Run()
     for word in words:
         (number, mark), previous = previous, (previous[1], word)
         if word == EOL:
             out.append("\n")
             capitalize, glue_next, open_quote, cjk, last, run = capitalize or not wrapped, True, False, False, "", _Run()
+            joined = False
             continue
         if mark in _IN_NUMBERS and word.isdecimal() and number[-1:].isdecimal() and (
                 mark != "," or len(word) == 3 and len(number) <= 3 and number.isdecimal()):
@@ -121,9 +123,9 @@ def pieces(words: Iterable[str], style: Style | None = None) -> list[str]:
             glue, glue_next = True, True
         elif word in _NO_SPACE_AFTER:
             glue_next = True
-        # an option's name starts no sentence: "--build", not "--Build"
-        capital = capitalize and mark not in _JOINERS
-        learned = spacings.glued(spacing, last, word) if learnable and out and out[-1] != "\n" else None
+        # an option's or a variable's name starts no sentence: "--build", "$PAGER", not "--Build", "$Pager"
+        capital = capitalize and mark not in _JOINERS and mark != "$"
+        learned = spacings.glued(spacing, last, word, joined) if learnable and out and out[-1] != "\n" else None
         overrides = learned is not None and learned != glue
         if overrides:  # glued to a mark, a word is a name ("one.c", ":set"); apart, one of its own ("-- Mark")
             glue, capital = learned, capitalize and not learned
@@ -137,6 +139,7 @@ def pieces(words: Iterable[str], style: Style | None = None) -> list[str]:
         spaced = not glue or not out or out[-1] == "\n"
         out.append(text if glue or not out or out[-1] == "\n" else " " + text)
         run.add(word, text, spaced)
+        joined = not spaced and not spacings.is_word(mark)  # a word right after a mark: "git-rebase(1)"
         last = spacings.before(last, word, spaced)
     return out
 

@@ -20,13 +20,15 @@ more often.
 A key names the token before the junction and the one after it: a word exactly, or as <word>
 (any token with a letter or a digit); a mark with the run of it that it ends (up to three:
 "--", "===") and a space before the run (" -", or the start of a line) apart from one glued to
-what precedes it ("-"), since " - " is a dash, "-u" an option and " -- " an attribution. The
-exact key wins over the general one; a run not learned is taken as after a word, then as its
-one mark. A key is learned when the text writes the junction one way at least two times in
-three, three times at least; an exact one only where it differs from its general key, and only
-an exact key joins a word to a full stop before it ("one.c"). Junctions no key covers keep the
-fixed rules, as do straight quotes (they open and close by turns), numbers ("3.14") and scripts
-written without spaces.
+what precedes it ("-"), since " - " is a dash, "-u" an option and " -- " an attribution; a
+word written right after a mark ("rebase" in "git-rebase(1)") is of its own class, <joined>,
+apart from one after a space. The exact key wins over the general one; a run not learned is
+taken as after a word, then as its one mark, and a class of words not learned as the other. A
+key is learned when the text writes the junction one way at least two times in three, three
+times at least; an exact one only where it differs from its general key, and only an exact key
+joins a word to a full stop before it ("one.c"). Junctions no key covers keep the fixed rules,
+as do straight quotes (they open and close by turns), numbers ("3.14") and scripts written
+without spaces.
 """
 
 from __future__ import annotations
@@ -35,10 +37,11 @@ from collections import Counter
 from typing import Collection, Iterable, Mapping
 
 WORD = "<word>"  # any token with a letter or a digit in it
+JOINED = "<joined>"  # before a junction: a word written right after a mark ("rebase" in "git-rebase(1)")
 MIN_SEEN, SHARE = 3, 2 / 3
 LONGEST_RUN = 3  # "===" stands for any longer rule
 Key = tuple[str, str]
-Junction = tuple[str, str, bool]  # what is before (`before`'s key), the token after, glued?
+Junction = tuple[str, str, bool, bool]  # what is before (`before`'s key), the token after, glued?, joined?
 
 
 def is_word(token: str) -> bool:
@@ -57,12 +60,17 @@ def before(last: str, token: str, spaced: bool) -> str:
     return " " * spaced + token
 
 
-def _keys(first: str, after: str) -> list[Key]:
+def _keys(first: str, after: str, joined: bool = False) -> list[Key]:
     """The keys of a junction, the most particular first: `first` as `before` names it, then
-    less particular ones, each learned from its own junctions, for when it was not decided."""
+    less particular ones, each learned from its own junctions, for when it was not decided.
+    `joined`: `first` is a word written right after a mark, whose class is its own
+    ("git-rebase(1)" against "see (1)"); where its class is undecided, the other class's way."""
     pair = tokens((first, after))
     if pair is None or is_word(first):
-        return list(dict.fromkeys([(first, after), (WORD if is_word(first) else first, WORD if is_word(after) else after)]))
+        general = WORD if is_word(after) else after
+        own = first if first in (WORD, JOINED) else JOINED if joined else WORD
+        classes = [own, WORD if own == JOINED else JOINED]  # a class the text left undecided: the other's way
+        return list(dict.fromkeys([(first, after), *((c, general) for c in classes)]))
     mark, space = pair[0], first[: len(first) - len(first.lstrip(" "))]
     if after == mark:  # inside a run ("===="): as after one mark, the run's space before it
         first = space + mark
@@ -71,9 +79,10 @@ def _keys(first: str, after: str) -> list[Key]:
                                (mark, general)]))
 
 
-def glued(spacing: Mapping[Key, bool], first: str, after: str) -> bool | None:
-    """Whether the text writes `after` right after `first` (a `before` key; None: it has not said)."""
-    for key in _keys(first, after):
+def glued(spacing: Mapping[Key, bool], first: str, after: str, joined: bool = False) -> bool | None:
+    """Whether the text writes `after` right after `first` (a `before` key; `joined`: a word
+    right after a mark); None: it has not said."""
+    for key in _keys(first, after, joined):
         found = spacing.get(key)
         if found is not None:
             return found
@@ -86,16 +95,17 @@ def learn(junctions: Iterable[Junction], ends: Collection[str] = ()) -> dict[Key
     sentences and many file names must not join the next sentence to its full stop."""
     exact: dict[Key, Counter[bool]] = {}
     general: dict[Key, Counter[bool]] = {}
-    for first, after, joined in junctions:
-        keys = _keys(first, after)
-        general.setdefault(keys[min(1, len(keys) - 1)], Counter())[joined] += 1
+    for first, after, glue, joined in junctions:
+        keys = _keys(first, after, joined)
+        general.setdefault(keys[min(1, len(keys) - 1)], Counter())[glue] += 1
         if len(keys) > 1 and keys[0] != keys[1]:
-            exact.setdefault(keys[0], Counter())[joined] += 1
+            exact.setdefault(keys[0], Counter())[glue] += 1
     learned = {key: way for key, seen in general.items() if (way := _decided(seen)) is not None
                and not (way and key[1] == WORD and key[0].lstrip(" ")[:1] in ends)}
     for key, seen in exact.items():
         way = _decided(seen)
-        if way is not None and way != next((learned[k] for k in _keys(*key)[1:] if k in learned), None):
+        nexts = {next((learned[k] for k in _keys(*key, joined)[1:] if k in learned), None) for joined in (False, True)}
+        if way is not None and nexts != {way}:  # what the lookup would find without it, for the word alone or joined
             learned[key] = way
     return learned
 
@@ -131,8 +141,8 @@ def tokens(key: Key) -> tuple[str, str] | None:
     run = first[1:] if first.startswith(" ") else first
     if not run or run.startswith(" ") or is_word(first) and run != first:
         return None
-    if is_word(run) or run == WORD:
-        return run, after
+    if is_word(run) or run in (WORD, JOINED):
+        return WORD if run == JOINED else run, after
     for count in range(LONGEST_RUN, 0, -1):  # a mark may be more than one character ("❤️")
         mark = run[: len(run) // count]
         if len(run) % count == 0 and mark * count == run:
@@ -142,5 +152,5 @@ def tokens(key: Key) -> tuple[str, str] | None:
 
 def shown(key: Key, way: bool) -> str:
     """A key as text, a word as "x": "x=", "x - x", "=="."""
-    before, after = (("x" if part == WORD else part) for part in key)
+    before, after = (("x" if part in (WORD, JOINED) else part) for part in key)
     return ("x" if before.startswith(" ") else "") + before + ("" if way else " ") + after

@@ -68,11 +68,12 @@ def learn(text: str, tokens: Collection[str]) -> Style:
 def _junctions(line: list[Read], tokens: Collection[str]) -> Iterator[spacings.Junction]:
     """The line's junctions that its spacing can decide: (what is before, as wordrnn.spacing
     names it, the next token, written right after it?)."""
-    last = ""
+    last, previous = "", None
     for (before, _, spaced), (after, _, after_spaced) in zip(line, line[1:]):
-        last = spacings.before(last, before, spaced) if before is not None else ""
+        joined = not spaced and previous is not None and not spacings.is_word(previous)  # "-rebase", not "rebase"
+        last, previous = (spacings.before(last, before, spaced) if before is not None else ""), before
         if before in tokens and after in tokens and joinable(before, after):
-            yield last, after, not after_spaced
+            yield last, after, not after_spaced, joined and spacings.is_word(before)
 
 
 def _spellings(forms: dict[str, Counter[str]]) -> dict[str, str]:
@@ -178,6 +179,6 @@ def described(style: Style | None, examples: int = 5) -> str:
 
 def _fixed(key: spacings.Key) -> bool:
     """Whether detokenize's fixed rules join the junction a key names."""
-    before, after = ("x" if part == spacings.WORD else part.lstrip(" ") for part in key)
+    before, after = ("x" if part in (spacings.WORD, spacings.JOINED) else part.lstrip(" ") for part in key)
     lead = ["x"] if not spacings.is_word(before) else []  # a mark has a word before it
     return not pieces([*lead, before, after])[-1].startswith(" ")
