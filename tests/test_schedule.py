@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+from typing import Callable
 
 import pytest
 
@@ -60,39 +61,42 @@ class Clock:
         return self.now
 
 
-def test_a_slower_machine_halfway_shortens_the_plan_at_once(monkeypatch):
-    clock = Clock()
-    monkeypatch.setattr(schedule.time, "monotonic", clock)
-    budget = Budget(100.0)
+@pytest.fixture
+def clock(monkeypatch) -> Clock:
+    """The budget's clock, moved by hand."""
+    fake = Clock()
+    monkeypatch.setattr(schedule.time, "monotonic", fake)
+    return fake
+
+
+def plans(clock: Clock, budget: Budget, seconds: Callable[[int], float], steps: int) -> dict[int, int | None]:
+    """The steps left that `budget` plans every 10 steps, step n taking seconds(n)."""
     budget.start(0)
-    plans = {}
-    for step in range(1, 301):
-        clock.now += 0.125 if step <= 200 else 0.375  # three times slower from step 200 on
+    out = {}
+    for step in range(1, steps + 1):
+        clock.now += seconds(step)
         if step % 10 == 0:
-            plans[step] = budget.steps_left(step)
-    assert plans[200] == pytest.approx(75 * Budget.MARGIN / 0.125, abs=1)  # steady: the mean step
+            out[step] = budget.steps_left(step)
+    return out
+
+
+def test_a_slower_machine_halfway_shortens_the_plan_at_once(clock):
+    planned = plans(clock, Budget(100.0), lambda step: 0.125 if step <= 200 else 0.375, 300)  # 3x slower from 200
+    assert planned[200] == pytest.approx(75 * Budget.MARGIN / 0.125, abs=1)  # steady: the mean step
     # 37.5 s are left at step 300; the mean step since the start (0.208 s) would plan 171 more
     # steps, 64 s at the speed of now; the last RECENT steps' 0.375 s plan what fits
-    assert plans[300] == pytest.approx(37.5 * Budget.MARGIN / 0.375, abs=1)
+    assert planned[300] == pytest.approx(37.5 * Budget.MARGIN / 0.375, abs=1)
 
 
-def test_a_machine_busy_at_the_start_lengthens_the_plan_when_it_frees(monkeypatch):
-    clock = Clock()
-    monkeypatch.setattr(schedule.time, "monotonic", clock)
-    budget = Budget(100.0)
-    budget.start(0)
-    for step in range(1, 101):
-        clock.now += 0.5 if step <= 40 else 0.125  # another program held the cores for 20 s
-        if step % 10 == 0:
-            left = budget.steps_left(step)
+def test_a_machine_busy_at_the_start_lengthens_the_plan_when_it_frees(clock):
+    # another program held the cores for the first 20 s
+    planned = plans(clock, Budget(100.0), lambda step: 0.5 if step <= 40 else 0.125, 100)
     # 72.5 s are left at step 100; the mean since the start (0.275 s) would plan 250 more steps
     # and leave 41 s unused: the last RECENT steps' 0.125 s plan what fits
-    assert left == pytest.approx(72.5 * Budget.MARGIN / 0.125, abs=1)
+    assert planned[100] == pytest.approx(72.5 * Budget.MARGIN / 0.125, abs=1)
 
 
-def test_validations_are_spread_over_the_steps_not_taken_for_a_slowdown(monkeypatch):
-    clock = Clock()
-    monkeypatch.setattr(schedule.time, "monotonic", clock)
+def test_validations_are_spread_over_the_steps_not_taken_for_a_slowdown(clock):
     budget = Budget(100.0)
     budget.start(0)
     for step in range(1, 201):
@@ -106,9 +110,7 @@ def test_validations_are_spread_over_the_steps_not_taken_for_a_slowdown(monkeypa
     assert left == pytest.approx((67 * Budget.MARGIN - 4) / 0.165, abs=1)
 
 
-def test_the_budget_keeps_time_for_the_final_validation_before_one_is_timed(monkeypatch):
-    clock = Clock()
-    monkeypatch.setattr(schedule.time, "monotonic", clock)
+def test_the_budget_keeps_time_for_the_final_validation_before_one_is_timed(clock):
     budget = Budget(100.0, validation_steps=80)  # a large validation split: 80 steps' time
     budget.start(0)
     for _ in range(10):
@@ -120,9 +122,7 @@ def test_the_budget_keeps_time_for_the_final_validation_before_one_is_timed(monk
     assert budget.over()
 
 
-def test_a_resumed_budget_is_what_is_left_of_the_whole(monkeypatch):
-    clock = Clock()
-    monkeypatch.setattr(schedule.time, "monotonic", clock)
+def test_a_resumed_budget_is_what_is_left_of_the_whole(clock):
     budget = Budget(60.0, used=40.9)
     assert budget.used() == pytest.approx(40.9)
     clock.now += 19.0
