@@ -28,7 +28,7 @@ import torch
 from wordrnn import EOL, Checkpoint, Generator, tokenize
 from wordrnn.cli import Parser, positive_int
 from wordrnn.source import DEFAULT_MODEL
-from wordrnn.examples import is_word
+from wordrnn.tokenizer import is_word
 from wordrnn.prompt import SEED_WORDS
 
 SETTINGS: list[tuple[str, dict[str, Any]]] = [

@@ -11,7 +11,7 @@ import wordrnn.tokenizer
 from wordrnn import spacing
 from wordrnn.style import learn
 from wordrnn.detokenizer import Style, detokenize, pieces
-from wordrnn.tokenizer import EOL, tokenize
+from wordrnn.tokenizer import EOL, is_word, tokenize
 
 # Text that exercises the detokenizer's rules: quotes and apostrophes of both kinds, joiners,
 # brackets, sentence ends, "i", letters whose capital does not lower back to them (ß, ı, ǰ),
@@ -58,7 +58,7 @@ def test_detokenize_round_trips_in_the_texts_own_style(text):
 
 # Every junction of a word and a mark, or of two marks, learned as glued: the most a style can
 # join. Words must still read back as themselves ("e" "." "g" "." is not "e.g.").
-_MARKS = sorted({t for piece in PIECES for t in tokenize(piece, eol=False) if not spacing.is_word(t)})
+_MARKS = sorted({t for piece in PIECES for t in tokenize(piece, eol=False) if not is_word(t)})
 GLUE_ALL = Style(spacing={**{(a, b): True for a in [*_MARKS, *(" " + m for m in _MARKS), spacing.WORD]
                              for b in [*_MARKS, spacing.WORD]}})
 

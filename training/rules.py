@@ -53,7 +53,7 @@ from fractions import Fraction
 import torch
 
 from wordrnn.model import ModelConfig
-from wordrnn.tokenizer import EOL
+from wordrnn.tokenizer import is_word
 from wordrnn.vocab import UNK
 
 EPOCHS = 10.0
@@ -89,7 +89,7 @@ def min_count(train_words: list[str], max_vocab: int | None = None) -> tuple[int
         return 1, f"the text marks its own unknown words as {UNK}"
     # words only: the full stops and line ends of a tiny text, repeated on every line, are no
     # evidence that its words come again
-    words = [token for token in train_words if any(ch.isalnum() for ch in token) and token != EOL]
+    words = [token for token in train_words if is_word(token)]
     counts = Counter(words)
     once = sum(1 for word in words if counts[word] == 1)
     if 2 * once > len(words):  # a list of names, a tiny text: {UNK} would be most of it

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
 from wordrnn import spacing as spacings
-from wordrnn.tokenizer import EOL, UNSPACED_CHARACTER, fold, tokenize_line
+from wordrnn.tokenizer import EOL, UNSPACED_CHARACTER, fold, is_word, tokenize_line
 
 _NO_SPACE_BEFORE = set(".,;:!?)]}%…。、」』〉》】〕،؛؟۔।॥։።፣፤")  # with Arabic, Urdu, Indic, Armenian, Ethiopic marks
 _NO_SPACE_AFTER = set("([{$¿¡「『〈《【〔")
@@ -38,7 +38,7 @@ def joinable(before: str, after: str) -> bool:
     quote, which opens and closes by turns (a curly one says which: "“" opens in English and
     closes in German, and the text tells), nor at a number's mark ("3.14": the number rule),
     nor in scripts written without spaces, nor between two words (joined, they would be one)."""
-    if spacings.is_word(before) and spacings.is_word(after) or EOL in (before, after):
+    if is_word(before) and is_word(after) or EOL in (before, after):
         return False
     if UNSPACED_CHARACTER.fullmatch(before) or UNSPACED_CHARACTER.fullmatch(after):
         return False
@@ -132,14 +132,14 @@ def pieces(words: Iterable[str], style: Style | None = None) -> list[str]:
         text = _cased(word, spellings.get(word), capital, style is None)
         if glue and out and out[-1] != "\n" and not run.takes(word, text, overrides):
             glue = False  # joined, the text would read back as other tokens ("e.g." from "e" "." "g" ".")
-        if capitalize and any(ch.isalnum() for ch in word):
+        if capitalize and is_word(word):
             capitalize = False
         if word in SENTENCE_END and not (word == "." and mark in abbreviations):
             capitalize = True
         spaced = not glue or not out or out[-1] == "\n"
         out.append(text if glue or not out or out[-1] == "\n" else " " + text)
         run.add(word, text, spaced)
-        joined = not spaced and not spacings.is_word(mark)  # a word right after a mark: "git-rebase(1)"
+        joined = not spaced and not is_word(mark)  # a word right after a mark: "git-rebase(1)"
         last = spacings.before(last, word, spaced)
     return out
 

@@ -14,7 +14,7 @@ from typing import Any, Sequence
 
 from wordrnn.prompt import SEED_WORDS
 from wordrnn.detokenizer import detokenize
-from wordrnn.tokenizer import EOL, tokenize
+from wordrnn.tokenizer import EOL, is_word, tokenize
 from wordrnn.vocab import UNK, Vocabulary
 
 # Seed words in the style of the King James Bible, for the default model; a prompt is offered
@@ -39,11 +39,6 @@ and the ten horns which thou sawest|and thou , child , shalt be called the""".re
 
 
 MAX_MARKS = 3  # punctuation marks a prompt may hold between its words ("~ ~ ~ ~ a" is no prompt)
-
-
-def is_word(token: str) -> bool:
-    """Whether a token is a word rather than a punctuation mark or a line break."""
-    return token != EOL and any(c.isalnum() for c in token)
 
 
 def _first_words(text: str, n: int = SEED_WORDS) -> list[str]:

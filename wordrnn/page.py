@@ -17,11 +17,10 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
 from wordrnn.markdown import escape as md_escape
-from wordrnn.examples import is_word
 from wordrnn.prompt import MAX_PROMPT_CHARS, MAX_PROMPT_WORDS, SEED_WORDS, SUGGESTIONS
 from wordrnn.source import Source
 from wordrnn.detokenizer import Style, pieces
-from wordrnn.tokenizer import EOL, fold, tokenize
+from wordrnn.tokenizer import EOL, fold, is_word, tokenize
 from wordrnn.vocab import UNK, Vocabulary
 
 __all__ = ["BANDS", "NEW_LINE", "SEED_WORDS", "Settings", "band", "chart", "check_port", "colors", "md_escape",

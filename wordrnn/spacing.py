@@ -36,16 +36,14 @@ from __future__ import annotations
 from collections import Counter
 from typing import Collection, Iterable, Mapping
 
+from wordrnn.tokenizer import is_word
+
 WORD = "<word>"  # any token with a letter or a digit in it
 JOINED = "<joined>"  # before a junction: a word written right after a mark ("rebase" in "git-rebase(1)")
 MIN_SEEN, SHARE = 3, 2 / 3
 LONGEST_RUN = 3  # "===" stands for any longer rule
 Key = tuple[str, str]
 Junction = tuple[str, str, bool, bool]  # what is before (`before`'s key), the token after, glued?, joined?
-
-
-def is_word(token: str) -> bool:
-    return any(ch.isalnum() for ch in token)
 
 
 def before(last: str, token: str, spaced: bool) -> str:

@@ -30,7 +30,7 @@ from typing import Collection, Iterator
 
 from wordrnn import spacing as spacings
 from wordrnn.detokenizer import SENTENCE_END, Style, joinable, pieces
-from wordrnn.tokenizer import clean, spaced_tokens, tokenize_line
+from wordrnn.tokenizer import clean, is_word, spaced_tokens, tokenize_line
 
 CLOSING = frozenset("\"'”’)]}»«")  # may follow a sentence's end on the same line
 OPENING = frozenset("([{:\"'“‘„‚«»`")  # a capital after one of these may be the quote's or the list's, not the word's
@@ -70,10 +70,10 @@ def _junctions(line: list[Read], tokens: Collection[str]) -> Iterator[spacings.J
     names it, the next token, written right after it?)."""
     last, previous = "", None
     for (before, _, spaced), (after, _, after_spaced) in zip(line, line[1:]):
-        joined = not spaced and previous is not None and not spacings.is_word(previous)  # "-rebase", not "rebase"
+        joined = not spaced and previous is not None and not is_word(previous)  # "-rebase", not "rebase"
         last, previous = (spacings.before(last, before, spaced) if before is not None else ""), before
         if before in tokens and after in tokens and joinable(before, after):
-            yield last, after, not after_spaced, joined and spacings.is_word(before)
+            yield last, after, not after_spaced, joined and is_word(before)
 
 
 def _spellings(forms: dict[str, Counter[str]]) -> dict[str, str]:
@@ -180,5 +180,5 @@ def described(style: Style | None, examples: int = 5) -> str:
 def _fixed(key: spacings.Key) -> bool:
     """Whether detokenize's fixed rules join the junction a key names."""
     before, after = ("x" if part in (spacings.WORD, spacings.JOINED) else part.lstrip(" ") for part in key)
-    lead = ["x"] if not spacings.is_word(before) else []  # a mark has a word before it
+    lead = ["x"] if not is_word(before) else []  # a mark has a word before it
     return not pieces([*lead, before, after])[-1].startswith(" ")

@@ -54,6 +54,11 @@ _TOKEN = re.compile(rf"{_CHARACTER}|{_INITIALS}|(?:{_LETTER})+(?:['’](?:{_LETT
                     re.UNICODE)
 
 
+def is_word(token: str) -> bool:
+    """Whether a token is a word (a letter or a digit in it) rather than a mark or a line break."""
+    return token != EOL and any(ch.isalnum() for ch in token)
+
+
 def clean(text: str) -> str:
     """Normalise unicode (NFKC) and turn control and format characters into spaces."""
     text = unicodedata.normalize("NFKC", text)
