@@ -63,16 +63,16 @@ def _keys(first: str, after: str, joined: bool = False) -> list[Key]:
     less particular ones, each learned from its own junctions, for when it was not decided.
     `joined`: `first` is a word written right after a mark, whose class is its own
     ("git-rebase(1)" against "see (1)"); where its class is undecided, the other class's way."""
-    pair = tokens((first, after))
-    if pair is None or is_word(first):
-        general = WORD if is_word(after) else after
+    general = WORD if is_word(after) else after
+    if is_word(first):  # a word, or a class of words
         own = first if first in (WORD, JOINED) else JOINED if joined else WORD
-        classes = [own, WORD if own == JOINED else JOINED]  # a class the text left undecided: the other's way
-        return list(dict.fromkeys([(first, after), *((c, general) for c in classes)]))
+        return list(dict.fromkeys([(first, after), (own, general), (WORD if own == JOINED else JOINED, general)]))
+    pair = tokens((first, after))
+    if pair is None:
+        return [(first, after)]
     mark, space = pair[0], first[: len(first) - len(first.lstrip(" "))]
     if after == mark:  # inside a run ("===="): as after one mark, the run's space before it
         first = space + mark
-    general = WORD if is_word(after) else after
     return list(dict.fromkeys([(first, after), (first, general), (first.lstrip(" "), general), (space + mark, general),
                                (mark, general)]))
 
@@ -87,25 +87,33 @@ def glued(spacing: Mapping[Key, bool], first: str, after: str, joined: bool = Fa
     return None
 
 
-def learn(junctions: Iterable[Junction], ends: Collection[str] = ()) -> dict[Key, bool]:
-    """The keys a text's junctions decide (one of the two tokens a mark). After a mark of `ends`
-    (a sentence's) only an exact key joins a word: "one.c" joins "c", but a text of a few
-    sentences and many file names must not join the next sentence to its full stop."""
-    exact: dict[Key, Counter[bool]] = {}
-    general: dict[Key, Counter[bool]] = {}
-    for first, after, glue, joined in junctions:
-        keys = _keys(first, after, joined)
-        general.setdefault(keys[min(1, len(keys) - 1)], Counter())[glue] += 1
-        if len(keys) > 1 and keys[0] != keys[1]:
-            exact.setdefault(keys[0], Counter())[glue] += 1
-    learned = {key: way for key, seen in general.items() if (way := _decided(seen)) is not None
-               and not (way and key[1] == WORD and key[0].lstrip(" ")[:1] in ends)}
-    for key, seen in exact.items():
-        way = _decided(seen)
-        nexts = {next((learned[k] for k in _keys(*key, joined)[1:] if k in learned), None) for joined in (False, True)}
-        if way is not None and nexts != {way}:  # what the lookup would find without it, for the word alone or joined
-            learned[key] = way
-    return learned
+class Tally:
+    """A text's junctions counted as they are read, a line at a time (a 100 MB text's are never
+    all held), then the keys they decide."""
+
+    def __init__(self) -> None:
+        self.exact: dict[Key, Counter[bool]] = {}
+        self.general: dict[Key, Counter[bool]] = {}
+
+    def add(self, junctions: Iterable[Junction]) -> None:
+        for first, after, glue, joined in junctions:
+            keys = _keys(first, after, joined)
+            self.general.setdefault(keys[min(1, len(keys) - 1)], Counter())[glue] += 1
+            if len(keys) > 1 and keys[0] != keys[1]:
+                self.exact.setdefault(keys[0], Counter())[glue] += 1
+
+    def learned(self, ends: Collection[str] = ()) -> dict[Key, bool]:
+        """The keys decided (one of a junction's two tokens a mark). After a mark of `ends` (a
+        sentence's) only an exact key joins a word: "one.c" joins "c", but a text of a few
+        sentences and many file names must not join the next sentence to its full stop."""
+        learned = {key: way for key, seen in self.general.items() if (way := _decided(seen)) is not None
+                   and not (way and key[1] == WORD and key[0].lstrip(" ")[:1] in ends)}
+        for key, seen in self.exact.items():
+            way = _decided(seen)
+            nexts = {next((learned[k] for k in _keys(*key, joined)[1:] if k in learned), None) for joined in (False, True)}
+            if way is not None and nexts != {way}:  # what the lookup would find without it, the word alone or joined
+                learned[key] = way
+        return learned
 
 
 def _decided(seen: Counter[bool]) -> bool | None:

@@ -45,9 +45,9 @@ def learn(text: str, tokens: Collection[str]) -> Style:
     stops: dict[str, Counter[bool]] = defaultdict(Counter)  # token -> whether the text goes on after its full stop
     starts: Counter[tuple[str, bool]] = Counter()  # (first word, in lower case?) after a line ending inside a sentence
     before: list[Read] = []
-    junctions: list[spacings.Junction] = []
+    tally = spacings.Tally()
     for line in map(_read, clean(text).splitlines()):
-        junctions.extend(_junctions(line, tokens))
+        tally.add(_junctions(line, tokens))
         _count_stops(before, line, tokens, stops)
         _count_line_start(before, line, starts)
         before = line
@@ -62,7 +62,7 @@ def learn(text: str, tokens: Collection[str]) -> Style:
     lower = sum(n for (token, low), n in starts.items() if low and token not in spellings)
     upper = sum(n for (token, low), n in starts.items() if not low and token not in spellings)
     abbreviations = frozenset(token for token, seen in stops.items() if seen[True] >= 3 and 4 * seen[True] >= 3 * seen.total())
-    return Style(spellings, lower > upper, abbreviations, spacings.learn(junctions, SENTENCE_END))
+    return Style(spellings, lower > upper, abbreviations, tally.learned(SENTENCE_END))
 
 
 def _junctions(line: list[Read], tokens: Collection[str]) -> Iterator[spacings.Junction]:

@@ -15,6 +15,7 @@ verses or poems learns where lines end and the generator can write line breaks.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -54,6 +55,7 @@ _TOKEN = re.compile(rf"{_CHARACTER}|{_INITIALS}|(?:{_LETTER})+(?:['’](?:{_LETT
                     re.UNICODE)
 
 
+@functools.lru_cache(maxsize=1 << 16)  # asked for every token a style reads or writes; tokens repeat
 def is_word(token: str) -> bool:
     """Whether a token is a word (a letter or a digit in it) rather than a mark or a line break."""
     return token != EOL and any(ch.isalnum() for ch in token)
