@@ -147,15 +147,15 @@ class Loop:
             total = min(total, math.ceil(self.args.epochs * self.per_epoch))
         total = broadcast_int(self.process, total)
         self.budget.fitted = True
-        if total != self.schedule.total and self.step >= self.schedule.decay_end:  # the decay is over
-            end = self.schedule.decay_end
-            self.schedule = Schedule(self.schedule.peak, total, self.schedule.warmup, total - end)
-            self.report.set_total(self.limit())
-        elif total != self.schedule.total:
+        if total == self.schedule.total:
+            return
+        if self.step >= self.schedule.decay_end:  # the decay is over: only the steps at the floor change
+            self.schedule = Schedule(self.schedule.peak, total, self.schedule.warmup, total - self.schedule.decay_end)
+        else:
             self.schedule = self.plan(total)
             if self.schedule.averaged and self.average is None and self.process.is_main:
                 self.average = WeightAverage(self.model)
-            self.report.set_total(self.limit())
+        self.report.set_total(self.limit())
 
     def advance(self) -> tuple[torch.Tensor, torch.Tensor, float, torch.Tensor]:
         """One optimisation step on the next batch: (inputs, targets, loss, predicted ids).
