@@ -17,7 +17,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from test_training import SMALL, generated_corpus
+from test_training import SMALL, generated_corpus, needs_native_bf16
 from training.train import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -112,3 +112,16 @@ def test_a_resume_under_another_world_size_is_refused_with_the_reason(text, tmp_
     assert result.returncode != 0
     assert "error: this run was trained by 1 process(es) and cannot continue exactly with 2" in result.stderr
     assert (run / "training_state" / "state.json").read_bytes() == before  # untouched
+
+
+@needs_native_bf16
+def test_a_bf16_run_resumed_where_bfloat16_is_not_native_continues_in_float32_and_says_so(text, tmp_path, caplog,
+                                                                                          monkeypatch):
+    run = ["--text", str(text), "--valid", str(text), "--out", str(tmp_path / "run"), *SMALL, "--epochs", "3",
+           "--eval-interval", "5"]
+    assert main([*run, "--max-steps", "6"]) == 0  # --precision auto: bfloat16 autocast on this CPU
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)  # an AVX2-only machine
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    caplog.set_level(logging.INFO, logger="training")
+    assert main(["--out", str(tmp_path / "run"), "--resume", "--max-steps", "12", "--no-progress"]) == 0
+    assert "this run trained in bf16, which this machine does not run natively: it continues in fp32" in caplog.text

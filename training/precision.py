@@ -80,6 +80,11 @@ class Precision:
         self.scaler.step(optimizer)
         self.scaler.update()
 
+    @property
+    def name(self) -> str:
+        """The precision as --precision names it, for a resumption to compare."""
+        return {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[self.dtype]
+
     def state(self) -> dict | None:
         return self.scaler.state_dict() if self.scaler else None
 

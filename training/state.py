@@ -107,7 +107,8 @@ def save_loop(loop: "Loop") -> None:
             "vocab": loop.corpus.vocab.to_json(), "schedule": loop.schedule.to_json(),
             "threads": torch.get_num_threads(), "world_size": loop.process.world_size,
             "device_type": loop.process.device.type, "metrics_bytes": loop.report.size(),
-            "scaler": loop.precision.state(), "budget_used": loop.budget.used() if loop.budget else None}
+            "scaler": loop.precision.state(), "precision": loop.precision.name,
+            "budget_used": loop.budget.used() if loop.budget else None}
     save(loop.out / "training_state", loop.model, loop.optimizer, loop.carried, meta, loop.average)
 
 
@@ -125,6 +126,12 @@ def resume_loop(loop: "Loop", folder: Path) -> None:
                  _secs(used), _secs(max(0.0, loop.budget.seconds - used)))
     loop.carried = restore(folder, loop.model, loop.optimizer, loop.process.device, loop.average)
     loop.precision.restore(meta.get("scaler"))
+    saved = meta.get("precision")  # what `--precision auto` chose where the run began
+    if saved and saved != loop.precision.name:
+        log.warning("this run trained in %s, which this machine does not run natively: it continues in %s, close "
+                    "to but not exactly the run it would have been", saved, loop.precision.name)
+    if loop.carried and loop.precision.dtype is None:  # a state saved under autocast, continued in float32
+        loop.carried = [(h.float(), c.float()) for h, c in loop.carried]
     if loop.process.rank != 0:  # only rank 0's carried state and RNG were saved
         loop.carried = None
         torch.manual_seed(loop.args.seed + 1000 * loop.process.rank + meta["step"])
